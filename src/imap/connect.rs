@@ -1,0 +1,325 @@
+//! Opening connections to the IMAP backend: TCP, implicit TLS or STARTTLS, the
+//! greeting, and LOGIN (or AUTHENTICATE PLAIN for non-ASCII passwords).
+//!
+//! Every step runs under a timeout. TLS is rustls with the system roots plus an
+//! optional CA file; there is no switch to skip certificate checks.
+
+use std::fmt;
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_imap::imap_proto::{Response, Status};
+use tokio::net::TcpStream;
+use tokio_rustls::rustls::pki_types::pem::PemObject;
+use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
+use tokio_rustls::rustls::{ClientConfig, RootCertStore};
+use tokio_rustls::TlsConnector;
+
+use super::command;
+use super::error::ImapError;
+use super::session::ImapSession;
+use super::status::from_async_imap;
+use super::types::Username;
+use super::ImapStream;
+
+/// How the connection to the backend is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Security {
+    /// `imaps://`: TLS from the first byte.
+    ImplicitTls,
+    /// `imap://`: plain TCP upgraded with STARTTLS, which must succeed.
+    StartTls,
+    /// `imap://...?tls=none`: no encryption; only when explicitly asked for.
+    Plain,
+}
+
+/// A parsed backend address such as `imaps://mail.example.org:993`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackendUrl {
+    /// Host name or IP address.
+    pub host: String,
+    /// TCP port.
+    pub port: u16,
+    /// Transport security.
+    pub security: Security,
+}
+
+impl FromStr for BackendUrl {
+    type Err = String;
+
+    fn from_str(raw: &str) -> Result<Self, Self::Err> {
+        let url = url::Url::parse(raw).map_err(|e| format!("not a URL ({e})"))?;
+        let (default_port, mut security) = match url.scheme() {
+            "imaps" => (993, Security::ImplicitTls),
+            "imap" => (143, Security::StartTls),
+            other => return Err(format!("scheme must be imap or imaps, not {other:?}")),
+        };
+        let host = url
+            .host_str()
+            .filter(|h| !h.is_empty())
+            .ok_or("a host is required")?
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err("credentials do not belong in the URL".to_owned());
+        }
+        if !matches!(url.path(), "" | "/") {
+            return Err("a path is not allowed".to_owned());
+        }
+        for (key, value) in url.query_pairs() {
+            match (key.as_ref(), value.as_ref()) {
+                ("tls", "none") if security == Security::StartTls => security = Security::Plain,
+                ("tls", "starttls") if security == Security::StartTls => {}
+                ("tls", other) => {
+                    return Err(format!(
+                        "tls={other} is not supported for {} (use tls=none or tls=starttls with imap://)",
+                        url.scheme()
+                    ))
+                }
+                (other, _) => return Err(format!("unknown parameter {other:?}")),
+            }
+        }
+        Ok(Self {
+            host,
+            port: url.port().unwrap_or(default_port),
+            security,
+        })
+    }
+}
+
+impl fmt::Display for BackendUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        match self.security {
+            Security::ImplicitTls => write!(f, "imaps://{host}:{}", self.port),
+            Security::StartTls => write!(f, "imap://{host}:{}", self.port),
+            Security::Plain => write!(f, "imap://{host}:{}?tls=none", self.port),
+        }
+    }
+}
+
+/// Timeouts for talking to the backend.
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    /// TCP connect + TLS handshake + greeting.
+    pub connect: Duration,
+    /// Any single command, LOGIN included.
+    pub command: Duration,
+}
+
+/// The configured IMAP server: where it is and how to reach it safely.
+#[derive(Clone)]
+pub struct Backend {
+    url: BackendUrl,
+    tls: TlsConnector,
+    timeouts: Timeouts,
+}
+
+impl fmt::Debug for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Backend")
+            .field("url", &self.url.to_string())
+            .field("timeouts", &self.timeouts)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Backend {
+    /// Builds the backend with the system's trusted roots plus `ca_file`, if given.
+    ///
+    /// # Errors
+    /// The CA file cannot be read or holds no certificate, or no root is available.
+    pub fn new(url: BackendUrl, ca_file: Option<&Path>, timeouts: Timeouts) -> anyhow::Result<Self> {
+        let mut roots = RootCertStore::empty();
+        // System roots are optional: a loopback test server is trusted through the CA file.
+        for cert in rustls_native_certs::load_native_certs().certs {
+            let _ = roots.add(cert);
+        }
+        if let Some(path) = ca_file {
+            let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
+                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?
+                .collect::<Result<_, _>>()
+                .map_err(|e| anyhow::anyhow!("cannot parse {}: {e}", path.display()))?;
+            if certs.is_empty() {
+                anyhow::bail!("{} holds no PEM certificate", path.display());
+            }
+            for cert in certs {
+                roots
+                    .add(cert)
+                    .map_err(|e| anyhow::anyhow!("bad certificate in {}: {e}", path.display()))?;
+            }
+        }
+        let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+        let config = ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        Ok(Self {
+            url,
+            tls: TlsConnector::from(Arc::new(config)),
+            timeouts,
+        })
+    }
+
+    /// The backend address.
+    pub fn url(&self) -> &BackendUrl {
+        &self.url
+    }
+
+    /// Connects, secures the stream and reads the greeting: what `/readyz` checks.
+    ///
+    /// # Errors
+    /// Connection, TLS, greeting or timeout failures.
+    pub async fn probe(&self) -> Result<(), ImapError> {
+        let client = self.open().await?;
+        drop(client);
+        Ok(())
+    }
+
+    /// Opens a new connection and logs in.
+    ///
+    /// # Errors
+    /// `No { code: AuthenticationFailed }` for wrong credentials, or any connection error.
+    pub async fn login(&self, username: &Username, password: &str) -> Result<ImapSession, ImapError> {
+        let client = self.open().await?;
+        let login = async {
+            if password.is_ascii() {
+                client
+                    .login(username.as_str(), password)
+                    .await
+                    .map_err(|(err, _client)| from_async_imap(err))
+            } else {
+                // LOGIN sends quoted strings, which are 7-bit in IMAP4rev1 (RFC 3501
+                // section 4.3); SASL PLAIN carries UTF-8 (RFC 4616).
+                let plain = PlainAuth {
+                    response: format!("\0{}\0{password}", username.as_str()).into_bytes(),
+                };
+                client
+                    .authenticate("PLAIN", plain)
+                    .await
+                    .map_err(|(err, _client)| from_async_imap(err))
+            }
+        };
+        let session = tokio::time::timeout(self.timeouts.command, login)
+            .await
+            .map_err(|_| ImapError::Timeout)??;
+        ImapSession::start(session, self.timeouts.command).await
+    }
+
+    async fn open(&self) -> Result<async_imap::Client<ImapStream>, ImapError> {
+        tokio::time::timeout(self.timeouts.connect, self.open_untimed())
+            .await
+            .map_err(|_| ImapError::Timeout)?
+    }
+
+    async fn open_untimed(&self) -> Result<async_imap::Client<ImapStream>, ImapError> {
+        let tcp = TcpStream::connect((self.url.host.as_str(), self.url.port)).await?;
+        tcp.set_nodelay(true)?;
+        match self.url.security {
+            Security::ImplicitTls => {
+                let tls = self.handshake(Box::new(tcp)).await?;
+                let mut client = async_imap::Client::new(tls);
+                read_greeting(&mut client).await?;
+                Ok(client)
+            }
+            Security::StartTls => {
+                let mut client = async_imap::Client::new(Box::new(tcp) as ImapStream);
+                read_greeting(&mut client).await?;
+                command::starttls(&mut client)
+                    .await
+                    .map_err(|e| ImapError::Tls(format!("STARTTLS was refused: {e}")))?;
+                let tls = self.handshake(client.into_inner()).await?;
+                // No greeting after STARTTLS (RFC 3501 section 6.2.1).
+                Ok(async_imap::Client::new(tls))
+            }
+            Security::Plain => {
+                let mut client = async_imap::Client::new(Box::new(tcp) as ImapStream);
+                read_greeting(&mut client).await?;
+                Ok(client)
+            }
+        }
+    }
+
+    async fn handshake(&self, stream: ImapStream) -> Result<ImapStream, ImapError> {
+        let name = ServerName::try_from(self.url.host.clone())
+            .map_err(|e| ImapError::Tls(format!("invalid server name: {e}")))?;
+        let tls = self
+            .tls
+            .connect(name, stream)
+            .await
+            .map_err(|e| ImapError::Tls(e.to_string()))?;
+        Ok(Box::new(tls))
+    }
+}
+
+async fn read_greeting(client: &mut async_imap::Client<ImapStream>) -> Result<(), ImapError> {
+    let greeting = client
+        .read_response()
+        .await?
+        .ok_or(ImapError::ConnectionLost)?;
+    match greeting.parsed() {
+        Response::Data {
+            status: Status::Ok, ..
+        } => Ok(()),
+        Response::Data {
+            status: Status::Bye,
+            outcome,
+        } => Err(ImapError::Bye {
+            text: outcome.information.as_deref().unwrap_or_default().to_owned(),
+        }),
+        other => Err(ImapError::Protocol(format!(
+            "unexpected greeting {:?}",
+            std::mem::discriminant(other)
+        ))),
+    }
+}
+
+/// SASL PLAIN (RFC 4616) with a precomputed response.
+struct PlainAuth {
+    response: Vec<u8>,
+}
+
+impl async_imap::Authenticator for PlainAuth {
+    type Response = Vec<u8>;
+
+    fn process(&mut self, _challenge: &[u8]) -> Self::Response {
+        std::mem::take(&mut self.response)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_backend_urls() {
+        let cases = [
+            ("imaps://mail.example.org", "mail.example.org", 993, Security::ImplicitTls),
+            ("imap://mail.example.org", "mail.example.org", 143, Security::StartTls),
+            ("imap://127.0.0.1:1143?tls=none", "127.0.0.1", 1143, Security::Plain),
+            ("imap://[::1]:143", "::1", 143, Security::StartTls),
+        ];
+        for (raw, host, port, security) in cases {
+            let url: BackendUrl = raw.parse().unwrap();
+            assert_eq!((url.host.as_str(), url.port, url.security), (host, port, security), "{raw}");
+            assert_eq!(url.to_string().parse::<BackendUrl>().unwrap(), url);
+        }
+        for bad in [
+            "http://x",
+            "imaps://x?tls=none",
+            "imap://u:p@x",
+            "imap://x/INBOX",
+            "imap://x?foo=1",
+            "nonsense",
+        ] {
+            assert!(bad.parse::<BackendUrl>().is_err(), "{bad} must be refused");
+        }
+    }
+}

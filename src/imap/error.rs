@@ -1,0 +1,120 @@
+//! [`ImapError`]: everything that can go wrong talking to the IMAP server.
+//!
+//! The HTTP layer classifies these once, at the edge (`crate::error`). Variants that
+//! mean the connection can no longer be trusted report it through
+//! [`ImapError::breaks_session`], so a pooled session is discarded rather than reused.
+
+use super::status::RespCode;
+use super::types::ValidationError;
+
+/// Why the gateway could not get a session from the pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PoolFailure {
+    /// The per-identity pool stayed full for the whole wait.
+    Busy,
+    /// The global session cap stayed reached for the whole wait.
+    GlobalLimit,
+    /// The gateway is shutting down.
+    Closed,
+}
+
+/// An IMAP-level failure.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ImapError {
+    /// The server answered `NO`, with an optional response code.
+    #[error("server answered NO ({}): {text}", code.as_ref().map_or("no code", RespCode::name))]
+    No {
+        /// The response code, when the server sent one.
+        code: Option<RespCode>,
+        /// The server's human-readable text.
+        text: String,
+    },
+    /// The server answered `BAD`: the gateway sent something it did not understand.
+    #[error("server answered BAD: {text}")]
+    Bad {
+        /// The server's text.
+        text: String,
+    },
+    /// The server closed the session (`BYE`).
+    #[error("server said BYE: {text}")]
+    Bye {
+        /// The server's text.
+        text: String,
+    },
+    /// The connection closed in the middle of a command.
+    #[error("connection to the IMAP server was lost")]
+    ConnectionLost,
+    /// A connect, login or command did not complete in time.
+    #[error("IMAP operation timed out")]
+    Timeout,
+    /// A socket error.
+    #[error("I/O error talking to the IMAP server: {0}")]
+    Io(#[from] std::io::Error),
+    /// TLS set-up or handshake failed.
+    #[error("TLS error: {0}")]
+    Tls(String),
+    /// No session could be had from the pool.
+    #[error("no IMAP session available: {0:?}")]
+    Pool(PoolFailure),
+    /// Input was refused before reaching IMAP.
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    /// The server sent something we cannot use (unparsable or unexpected).
+    #[error("unexpected IMAP response: {0}")]
+    Protocol(String),
+    /// The server lacks a capability this operation needs.
+    #[error("the IMAP server does not support {0}")]
+    Unsupported(&'static str),
+}
+
+impl ImapError {
+    /// The response code of a `NO`, if any.
+    pub fn code(&self) -> Option<&RespCode> {
+        match self {
+            Self::No { code, .. } => code.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// True when the session that produced this error must not be reused.
+    pub fn breaks_session(&self) -> bool {
+        matches!(
+            self,
+            Self::Bye { .. }
+                | Self::ConnectionLost
+                | Self::Timeout
+                | Self::Io(_)
+                | Self::Tls(_)
+                | Self::Protocol(_)
+        )
+    }
+
+    /// A short, bounded label for metrics and logs (never server text).
+    pub fn outcome_label(&self) -> &str {
+        match self {
+            Self::No { code: Some(code), .. } => code.name(),
+            Self::No { code: None, .. } => "NO",
+            Self::Bad { .. } => "BAD",
+            Self::Bye { .. } => "BYE",
+            Self::ConnectionLost => "connection_lost",
+            Self::Timeout => "timeout",
+            Self::Io(_) => "io",
+            Self::Tls(_) => "tls",
+            Self::Pool(_) => "pool",
+            Self::Invalid(_) => "invalid",
+            Self::Protocol(_) => "protocol",
+            Self::Unsupported(_) => "unsupported",
+        }
+    }
+}
+
+impl ImapError {
+    /// True when the server refused the credentials themselves.
+    pub fn is_auth_failure(&self) -> bool {
+        matches!(
+            self.code(),
+            Some(RespCode::AuthenticationFailed | RespCode::AuthorizationFailed | RespCode::Expired)
+        )
+    }
+}

@@ -1,0 +1,28 @@
+//! The IMAP side of the gateway: validated types, command rendering, connections,
+//! sessions with typed operations, and the per-identity session pools.
+//!
+//! Nothing here knows about HTTP; `crate::http` never touches `async_imap` directly.
+
+pub mod command;
+pub mod connect;
+pub mod error;
+pub mod pool;
+pub mod session;
+pub mod status;
+pub mod types;
+pub mod utf7;
+
+pub use connect::{Backend, BackendUrl, Security, Timeouts};
+pub use error::{ImapError, PoolFailure};
+pub use pool::{Identity, PoolSettings, PoolStats, PooledSession, SessionPools};
+pub use session::{ImapSession, MailboxCounters, MailboxInfo, SpecialUse};
+pub use status::RespCode;
+pub use types::{MailboxName, Username, ValidationError};
+
+/// Anything an IMAP connection can run over: TCP, or TLS on top of TCP.
+pub trait Transport: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + std::fmt::Debug {}
+
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + std::fmt::Debug> Transport for T {}
+
+/// The boxed stream every session uses, so plain and TLS sessions share one type.
+pub type ImapStream = Box<dyn Transport>;

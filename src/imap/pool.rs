@@ -1,0 +1,399 @@
+//! Session pools: one bounded deadpool pool per IMAP identity, under one global cap.
+//!
+//! Invariants:
+//! - a pool belongs to exactly one [`Identity`] (user name + password fingerprint), so a
+//!   session logged in as A is never handed to B, and a wrong password never reaches
+//!   a pool of working sessions;
+//! - every live session holds a permit of the global semaphore; when it is exhausted,
+//!   idle sessions of the least recently used other identity are logged out first,
+//!   then the request waits a bounded time and fails with [`PoolFailure::GlobalLimit`];
+//! - a checked-out session that broke (timeout, BYE, I/O, cut-off command) is detached
+//!   when its guard drops, never returned; recycling skips the NOOP for a session used
+//!   moments ago (a NOOP costs a round trip on every request) and never sends CLOSE;
+//! - pools idle longer than the idle TTL are logged out and dropped by a background task.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::ops::{Deref, DerefMut};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+use deadpool::managed::{self, Metrics, Object, Pool, PoolError, RecycleError, RecycleResult, TimeoutType};
+use deadpool::Runtime;
+use secrecy::{ExposeSecret, SecretString};
+use sha2::{Digest, Sha256};
+use tokio::sync::Semaphore;
+
+use super::connect::Backend;
+use super::error::{ImapError, PoolFailure};
+use super::session::ImapSession;
+use super::types::Username;
+
+/// A fingerprint of (user name, password): the key of a pool.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct IdentityKey([u8; 32]);
+
+impl fmt::Debug for IdentityKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "IdentityKey({:02x}{:02x}{:02x}{:02x}…)", self.0[0], self.0[1], self.0[2], self.0[3])
+    }
+}
+
+/// Who the gateway logs in as: an IMAP user name and password.
+#[derive(Clone)]
+pub struct Identity {
+    username: Username,
+    password: SecretString,
+    key: IdentityKey,
+}
+
+impl Identity {
+    /// Builds an identity; the password is only ever exposed to LOGIN.
+    pub fn new(username: Username, password: SecretString) -> Self {
+        let mut hash = Sha256::new();
+        hash.update(b"imap-gateway identity v1\0");
+        hash.update(username.as_str().as_bytes());
+        hash.update([0]);
+        hash.update(password.expose_secret().as_bytes());
+        let key = IdentityKey(hash.finalize().into());
+        Self {
+            username,
+            password,
+            key,
+        }
+    }
+
+    /// The IMAP user name.
+    pub fn username(&self) -> &Username {
+        &self.username
+    }
+
+    /// The password (for sealing into a token; never log it).
+    pub fn password(&self) -> &SecretString {
+        &self.password
+    }
+
+    /// The pool key.
+    pub fn key(&self) -> IdentityKey {
+        self.key
+    }
+}
+
+impl fmt::Debug for Identity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Identity")
+            .field("username", &self.username)
+            .field("key", &self.key)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Pool sizes and timeouts.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolSettings {
+    /// Sessions per identity.
+    pub per_identity: usize,
+    /// Sessions across all identities.
+    pub global: usize,
+    /// How long a request waits for a session before 503.
+    pub wait: Duration,
+    /// Pools unused this long are logged out and dropped.
+    pub idle_ttl: Duration,
+    /// A session idle longer than this is checked with NOOP before reuse.
+    pub check_after: Duration,
+    /// Connect + login budget for a new session.
+    pub create: Duration,
+}
+
+/// deadpool manager for one identity.
+struct SessionManager {
+    backend: Arc<Backend>,
+    identity: Identity,
+    registry: Weak<Registry>,
+}
+
+impl managed::Manager for SessionManager {
+    type Type = ImapSession;
+    type Error = ImapError;
+
+    async fn create(&self) -> Result<ImapSession, ImapError> {
+        let registry = self.registry.upgrade().ok_or(ImapError::Pool(PoolFailure::Closed))?;
+        let permit = registry.global_permit(self.identity.key).await?;
+        let mut session = self
+            .backend
+            .login(&self.identity.username, self.identity.password.expose_secret())
+            .await?;
+        session.attach_permit(permit);
+        tracing::debug!(user = %self.identity.username, "IMAP session opened");
+        Ok(session)
+    }
+
+    async fn recycle(&self, session: &mut ImapSession, _: &Metrics) -> RecycleResult<ImapError> {
+        if session.is_broken() {
+            return Err(RecycleError::message("session is broken"));
+        }
+        let check_after = self
+            .registry
+            .upgrade()
+            .map_or(Duration::ZERO, |r| r.settings.check_after);
+        if session.idle_for() >= check_after {
+            session.check_alive().await.map_err(RecycleError::Backend)?;
+        }
+        Ok(())
+    }
+}
+
+struct PoolEntry {
+    pool: Pool<SessionManager>,
+    last_used: Instant,
+}
+
+struct Registry {
+    backend: Arc<Backend>,
+    settings: PoolSettings,
+    pools: Mutex<HashMap<IdentityKey, PoolEntry>>,
+    global: Arc<Semaphore>,
+}
+
+impl Registry {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<IdentityKey, PoolEntry>> {
+        // A panic while holding this lock cannot leave the map inconsistent
+        // (every update is a single insert/remove), so poisoning is ignored.
+        self.pools.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    async fn global_permit(
+        &self,
+        requester: IdentityKey,
+    ) -> Result<tokio::sync::OwnedSemaphorePermit, ImapError> {
+        if let Ok(permit) = self.global.clone().try_acquire_owned() {
+            return Ok(permit);
+        }
+        self.shed_idle_sessions(requester);
+        match tokio::time::timeout(self.settings.wait, self.global.clone().acquire_owned()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            Ok(Err(_closed)) => Err(ImapError::Pool(PoolFailure::Closed)),
+            Err(_elapsed) => Err(ImapError::Pool(PoolFailure::GlobalLimit)),
+        }
+    }
+
+    /// Logs out the idle sessions of the least recently used other identity that has any.
+    fn shed_idle_sessions(&self, requester: IdentityKey) {
+        let victims = {
+            let pools = self.lock();
+            let mut candidates: Vec<(&IdentityKey, &PoolEntry)> = pools
+                .iter()
+                .filter(|(key, entry)| **key != requester && entry.pool.status().available > 0)
+                .collect();
+            candidates.sort_by_key(|(_, entry)| entry.last_used);
+            candidates
+                .first()
+                .map(|(_, entry)| entry.pool.retain(|_, _| false).removed)
+                .unwrap_or_default()
+        };
+        logout_all(victims);
+    }
+}
+
+/// Logs sessions out in the background; their permits are released at once.
+fn logout_all(sessions: Vec<ImapSession>) {
+    for mut session in sessions {
+        session.release_permit();
+        tokio::spawn(session.logout());
+    }
+}
+
+/// Counts for `/metrics` and tests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Identities with a pool.
+    pub pools: usize,
+    /// Open sessions (idle + in use).
+    pub sessions: usize,
+    /// Sessions idle in pools.
+    pub idle: usize,
+}
+
+/// All session pools of the gateway.
+#[derive(Clone)]
+pub struct SessionPools {
+    registry: Arc<Registry>,
+}
+
+impl fmt::Debug for SessionPools {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionPools").field("stats", &self.stats()).finish()
+    }
+}
+
+impl SessionPools {
+    /// Creates an empty registry.
+    pub fn new(backend: Arc<Backend>, settings: PoolSettings) -> Self {
+        Self {
+            registry: Arc::new(Registry {
+                backend,
+                global: Arc::new(Semaphore::new(settings.global)),
+                settings,
+                pools: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    /// The backend these pools connect to.
+    pub fn backend(&self) -> &Backend {
+        &self.registry.backend
+    }
+
+    fn pool_for(&self, identity: &Identity) -> Pool<SessionManager> {
+        let mut pools = self.registry.lock();
+        let entry = pools.entry(identity.key).or_insert_with(|| {
+            let manager = SessionManager {
+                backend: self.registry.backend.clone(),
+                identity: identity.clone(),
+                registry: Arc::downgrade(&self.registry),
+            };
+            let settings = self.registry.settings;
+            let pool = Pool::builder(manager)
+                .max_size(settings.per_identity)
+                .runtime(Runtime::Tokio1)
+                .wait_timeout(Some(settings.wait))
+                .create_timeout(Some(settings.create))
+                .recycle_timeout(Some(settings.create))
+                .build()
+                .expect("BUG: a runtime is set, so building a pool cannot fail");
+            PoolEntry {
+                pool,
+                last_used: Instant::now(),
+            }
+        });
+        entry.last_used = Instant::now();
+        entry.pool.clone()
+    }
+
+    /// Checks out a session for `identity`, logging in when the pool has none idle.
+    ///
+    /// # Errors
+    /// Login failures (`No { AuthenticationFailed }`), connection errors,
+    /// [`PoolFailure::Busy`] or [`PoolFailure::GlobalLimit`] after the bounded wait.
+    #[tracing::instrument(skip_all, fields(user = %identity.username))]
+    pub async fn get(&self, identity: &Identity) -> Result<PooledSession, ImapError> {
+        let pool = self.pool_for(identity);
+        match pool.get().await {
+            Ok(object) => Ok(PooledSession(Some(object))),
+            Err(PoolError::Backend(err)) => {
+                if err.is_auth_failure() {
+                    self.forget_if_empty(identity.key);
+                }
+                Err(err)
+            }
+            Err(PoolError::Timeout(TimeoutType::Wait)) => Err(ImapError::Pool(PoolFailure::Busy)),
+            Err(PoolError::Timeout(_)) => Err(ImapError::Timeout),
+            Err(PoolError::Closed) => Err(ImapError::Pool(PoolFailure::Closed)),
+            Err(other) => Err(ImapError::Protocol(format!("session pool: {other}"))),
+        }
+    }
+
+    /// Drops the pool of an identity whose credentials failed and that holds nothing,
+    /// so failed guesses do not accumulate pools.
+    fn forget_if_empty(&self, key: IdentityKey) {
+        let mut pools = self.registry.lock();
+        if pools.get(&key).is_some_and(|entry| entry.pool.status().size == 0) {
+            pools.remove(&key);
+        }
+    }
+
+    /// Current counts.
+    pub fn stats(&self) -> PoolStats {
+        let pools = self.registry.lock();
+        let mut stats = PoolStats {
+            pools: pools.len(),
+            ..PoolStats::default()
+        };
+        for entry in pools.values() {
+            let status = entry.pool.status();
+            stats.sessions += status.size;
+            stats.idle += status.available;
+        }
+        stats
+    }
+
+    /// Logs out and drops pools unused for the idle TTL with no session checked out.
+    pub fn evict_idle(&self) -> usize {
+        let ttl = self.registry.settings.idle_ttl;
+        let evicted: Vec<PoolEntry> = {
+            let mut pools = self.registry.lock();
+            let stale: Vec<IdentityKey> = pools
+                .iter()
+                .filter(|(_, e)| e.last_used.elapsed() >= ttl && e.pool.status().size == e.pool.status().available)
+                .map(|(key, _)| *key)
+                .collect();
+            stale.iter().filter_map(|key| pools.remove(key)).collect()
+        };
+        let count = evicted.len();
+        for entry in evicted {
+            logout_all(entry.pool.retain(|_, _| false).removed);
+            entry.pool.close();
+        }
+        count
+    }
+
+    /// Runs [`Self::evict_idle`] periodically until the registry is dropped.
+    pub fn spawn_evictor(&self, every: Duration) {
+        let weak = Arc::downgrade(&self.registry);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let Some(registry) = weak.upgrade() else { break };
+                let evicted = SessionPools { registry }.evict_idle();
+                if evicted > 0 {
+                    tracing::debug!(evicted, "idle session pools dropped");
+                }
+            }
+        });
+    }
+
+    /// Shutdown: closes every pool and logs out idle sessions, within `budget`.
+    pub async fn close(&self, budget: Duration) {
+        let entries: Vec<PoolEntry> = self.registry.lock().drain().map(|(_, e)| e).collect();
+        let mut sessions = Vec::new();
+        for entry in &entries {
+            sessions.extend(entry.pool.retain(|_, _| false).removed);
+            entry.pool.close();
+        }
+        let logouts = futures::future::join_all(sessions.into_iter().map(ImapSession::logout));
+        let _ = tokio::time::timeout(budget, logouts).await;
+        self.registry.global.close();
+    }
+}
+
+/// A checked-out session. Derefs to [`ImapSession`]; a broken session is detached
+/// from its pool on drop instead of being returned.
+pub struct PooledSession(Option<Object<SessionManager>>);
+
+impl Deref for PooledSession {
+    type Target = ImapSession;
+
+    fn deref(&self) -> &ImapSession {
+        self.0.as_ref().expect("BUG: session used after drop")
+    }
+}
+
+impl DerefMut for PooledSession {
+    fn deref_mut(&mut self) -> &mut ImapSession {
+        self.0.as_mut().expect("BUG: session used after drop")
+    }
+}
+
+impl Drop for PooledSession {
+    fn drop(&mut self) {
+        if let Some(object) = self.0.take() {
+            if object.is_broken() {
+                // Detach: the connection closes and its global permit is released now,
+                // rather than when the next checkout fails to recycle it.
+                drop(Object::take(object));
+            }
+        }
+    }
+}

@@ -1,0 +1,613 @@
+//! [`ImapSession`]: one authenticated IMAP connection and the typed operations on it.
+//!
+//! Commands go out through `command.rs`; this module reads every response up to the
+//! tagged completion itself, so response codes, untagged data and BYE are seen
+//! directly instead of through async-imap's flattened strings and lossy channel.
+//!
+//! Invariants:
+//! - every command runs under a timeout; on a timeout, I/O error, BYE or protocol
+//!   error the session marks itself broken and the pool discards it;
+//! - a command that was started but never completed (the request future was dropped)
+//!   leaves `in_flight` set, which also makes the pool discard the session;
+//! - the selected mailbox is remembered, so repeated requests on one mailbox do not
+//!   SELECT again; CLOSE is never sent (it would expunge `\Deleted` messages).
+
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+use async_imap::imap_proto::{
+    Capability, MailboxDatum, NameAttribute, Response, ResponseCode, Status, StatusAttribute,
+};
+use tokio::sync::OwnedSemaphorePermit;
+
+use super::command::{self, Command, ListPattern, ListReturn, StatusItem};
+use super::error::ImapError;
+use super::status::{check_completion, RespCode};
+use super::types::MailboxName;
+use super::ImapStream;
+
+/// Capabilities advertised after login, upper-cased.
+#[derive(Debug, Clone, Default)]
+pub struct Capabilities(HashSet<String>);
+
+impl Capabilities {
+    /// True when the server advertises `name` (case-insensitive).
+    pub fn has(&self, name: &str) -> bool {
+        self.0.contains(&name.to_ascii_uppercase())
+    }
+}
+
+/// The special-use role of a mailbox (RFC 6154).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpecialUse {
+    /// `\All`
+    All,
+    /// `\Archive`
+    Archive,
+    /// `\Drafts`
+    Drafts,
+    /// `\Flagged`
+    Flagged,
+    /// `\Junk`
+    Junk,
+    /// `\Sent`
+    Sent,
+    /// `\Trash`
+    Trash,
+}
+
+/// Counters from STATUS (absent items stay `None`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MailboxCounters {
+    /// Number of messages.
+    pub messages: Option<u32>,
+    /// Number of messages without `\Seen`.
+    pub unseen: Option<u32>,
+    /// The UID the next message will get.
+    pub uid_next: Option<u32>,
+    /// The UIDVALIDITY of the mailbox.
+    pub uid_validity: Option<u32>,
+    /// The highest mod-sequence (CONDSTORE servers only).
+    pub highest_modseq: Option<u64>,
+}
+
+/// One mailbox as LIST (and STATUS) describe it.
+#[derive(Debug, Clone)]
+pub struct MailboxInfo {
+    /// Full name.
+    pub name: MailboxName,
+    /// Hierarchy delimiter, `None` for a flat namespace.
+    pub delimiter: Option<String>,
+    /// Special-use role, from the server or, when it lacks SPECIAL-USE, from well-known names.
+    pub special_use: Option<SpecialUse>,
+    /// Whether the user is subscribed.
+    pub subscribed: bool,
+    /// False for `\Noselect` / `\NonExistent` placeholders.
+    pub selectable: bool,
+    /// From `\HasChildren` / `\HasNoChildren`, when the server says.
+    pub has_children: Option<bool>,
+    /// Counters, when asked for and the mailbox is selectable.
+    pub counters: Option<MailboxCounters>,
+}
+
+/// The mailbox a session has selected, so the next request can skip SELECT.
+#[derive(Debug, Clone)]
+pub struct SelectedMailbox {
+    /// Which mailbox.
+    pub name: MailboxName,
+    /// True after EXAMINE (or a read-only SELECT).
+    pub read_only: bool,
+    /// UIDVALIDITY reported by SELECT.
+    pub uid_validity: Option<u32>,
+    /// EXISTS reported by SELECT.
+    pub exists: Option<u32>,
+}
+
+/// An authenticated IMAP session.
+pub struct ImapSession {
+    inner: async_imap::Session<ImapStream>,
+    capabilities: Capabilities,
+    selected: Option<SelectedMailbox>,
+    broken: bool,
+    in_flight: bool,
+    last_ok: Instant,
+    command_timeout: Duration,
+    selects: u64,
+    /// Held for the life of the session: the global session cap (see `pool.rs`).
+    permit: Option<OwnedSemaphorePermit>,
+}
+
+impl std::fmt::Debug for ImapSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ImapSession")
+            .field("selected", &self.selected)
+            .field("broken", &self.broken)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ImapSession {
+    /// Wraps a freshly logged-in session and learns its capabilities.
+    pub(crate) async fn start(
+        inner: async_imap::Session<ImapStream>,
+        command_timeout: Duration,
+    ) -> Result<Self, ImapError> {
+        let mut session = Self {
+            inner,
+            capabilities: Capabilities::default(),
+            selected: None,
+            broken: false,
+            in_flight: false,
+            last_ok: Instant::now(),
+            command_timeout,
+            selects: 0,
+            permit: None,
+        };
+        // Servers may advertise more after login than before (RFC 3501 section 6.2.2),
+        // so always ask once the session is authenticated.
+        let mut caps = HashSet::new();
+        session
+            .execute_with(Command::Capability, |response| {
+                if let Response::Capabilities(list) = response {
+                    for cap in list {
+                        let text = match cap {
+                            Capability::Imap4rev1 => "IMAP4REV1".to_owned(),
+                            Capability::Auth(m) => format!("AUTH={m}"),
+                            Capability::Atom(a) => a.to_string(),
+                        };
+                        caps.insert(text.to_ascii_uppercase());
+                    }
+                }
+            })
+            .await?;
+        session.capabilities = Capabilities(caps);
+        Ok(session)
+    }
+
+    pub(crate) fn attach_permit(&mut self, permit: OwnedSemaphorePermit) {
+        self.permit = Some(permit);
+    }
+
+    /// Gives the global-cap permit back before a slow LOGOUT.
+    pub(crate) fn release_permit(&mut self) {
+        self.permit = None;
+    }
+
+    /// What the server advertised.
+    pub fn capabilities(&self) -> &Capabilities {
+        &self.capabilities
+    }
+
+    /// The mailbox this session has selected, if any.
+    pub fn selected(&self) -> Option<&SelectedMailbox> {
+        self.selected.as_ref()
+    }
+
+    /// How many SELECT/EXAMINE commands this session has sent (for diagnostics).
+    pub fn select_count(&self) -> u64 {
+        self.selects
+    }
+
+    /// True when the session must not be reused: it failed, or a command was cut off.
+    pub fn is_broken(&self) -> bool {
+        self.broken || self.in_flight
+    }
+
+    /// Time since the last command that completed.
+    pub fn idle_for(&self) -> Duration {
+        self.last_ok.elapsed()
+    }
+
+    /// Sends one command and reads up to its tagged completion, showing every untagged
+    /// response to `on_untagged` as it arrives. (async-imap's response type cannot be
+    /// named outside that crate and imap-proto's `Response` is not `Clone`, so callers
+    /// look at responses in place rather than receive a list.)
+    pub(crate) async fn execute_with(
+        &mut self,
+        command: Command<'_>,
+        on_untagged: impl FnMut(&Response<'_>) + Send,
+    ) -> Result<(), ImapError> {
+        if self.is_broken() {
+            return Err(ImapError::ConnectionLost);
+        }
+        self.in_flight = true;
+        let started = Instant::now();
+        let result = tokio::time::timeout(self.command_timeout, round_trip(&mut self.inner, &command, on_untagged))
+            .await
+            .unwrap_or(Err(ImapError::Timeout));
+        let outcome = match &result {
+            Ok(_) => "OK",
+            Err(err) => err.outcome_label(),
+        };
+        tracing::debug!(
+            command = command.name(),
+            outcome,
+            elapsed_us = started.elapsed().as_micros() as u64,
+            "imap command"
+        );
+        match &result {
+            Err(err) if err.breaks_session() => self.broken = true,
+            Err(ImapError::Bad { .. }) => {
+                tracing::error!(command = command.name(), "IMAP server rejected our syntax (BAD)");
+                self.last_ok = Instant::now();
+            }
+            _ => self.last_ok = Instant::now(),
+        }
+        self.in_flight = false;
+        result
+    }
+
+    /// Sends one command whose untagged responses do not matter.
+    pub(crate) async fn execute(&mut self, command: Command<'_>) -> Result<(), ImapError> {
+        self.execute_with(command, |_| {}).await
+    }
+
+    /// Checks the session with a tagged NOOP: the only reliable liveness test, since
+    /// a session whose parser lost track keeps answering `Ok` to untagged reads.
+    ///
+    /// # Errors
+    /// Anything but a tagged OK.
+    pub async fn check_alive(&mut self) -> Result<(), ImapError> {
+        self.execute(Command::Noop).await
+    }
+
+    /// Sends LOGOUT and closes the connection (best effort; BYE is expected).
+    pub async fn logout(mut self) {
+        let _ = self.execute(Command::Logout).await;
+    }
+
+    /// Selects `name` unless it already is, reusing a read-write selection for reads.
+    ///
+    /// # Errors
+    /// `No { NonExistent }` and friends from the server.
+    pub async fn ensure_selected(
+        &mut self,
+        name: &MailboxName,
+        read_only: bool,
+    ) -> Result<&SelectedMailbox, ImapError> {
+        let reusable = self
+            .selected
+            .as_ref()
+            .is_some_and(|s| &s.name == name && (read_only || !s.read_only));
+        if !reusable {
+            self.selected = None;
+            self.selects += 1;
+            let command = if read_only {
+                Command::Examine(name)
+            } else {
+                Command::Select(name)
+            };
+            let mut selected = SelectedMailbox {
+                name: name.clone(),
+                read_only,
+                uid_validity: None,
+                exists: None,
+            };
+            self.execute_with(command, |response| match response {
+                Response::MailboxData(MailboxDatum::Exists(n)) => selected.exists = Some(*n),
+                Response::Data { outcome, .. } => match outcome.code {
+                    Some(ResponseCode::UidValidity(v)) => selected.uid_validity = Some(v),
+                    Some(ResponseCode::ReadOnly) => selected.read_only = true,
+                    _ => {}
+                },
+                _ => {}
+            })
+            .await?;
+            self.selected = Some(selected);
+        }
+        Ok(self.selected.as_ref().expect("BUG: selection was just set"))
+    }
+
+    /// Leaves the selected state without expunging: UNSELECT where advertised,
+    /// otherwise simply forgetting it (the next SELECT replaces it).
+    async fn deselect_if(&mut self, name: &MailboxName) -> Result<(), ImapError> {
+        if self.selected.as_ref().is_some_and(|s| &s.name == name) {
+            self.selected = None;
+            if self.capabilities.has("UNSELECT") {
+                self.execute(Command::Unselect).await?;
+            }
+        }
+        Ok(())
+    }
+
+    fn status_items(&self) -> Vec<StatusItem> {
+        let mut items = vec![
+            StatusItem::Messages,
+            StatusItem::Unseen,
+            StatusItem::UidNext,
+            StatusItem::UidValidity,
+        ];
+        if self.capabilities.has("CONDSTORE") {
+            items.push(StatusItem::HighestModSeq);
+        }
+        items
+    }
+
+    /// Lists mailboxes matching `pattern`, with counters when `with_counters`.
+    ///
+    /// Uses one `LIST ... RETURN (SUBSCRIBED SPECIAL-USE STATUS (...))` round trip on
+    /// servers with LIST-STATUS; otherwise LIST, LSUB and one STATUS per mailbox.
+    ///
+    /// # Errors
+    /// Server or connection errors.
+    pub async fn list_mailboxes(
+        &mut self,
+        pattern: ListPattern<'_>,
+        with_counters: bool,
+    ) -> Result<Vec<MailboxInfo>, ImapError> {
+        let caps = &self.capabilities;
+        let extended = caps.has("LIST-EXTENDED");
+        let special_use = caps.has("SPECIAL-USE");
+        let list_status = caps.has("LIST-STATUS");
+        let items = if with_counters { self.status_items() } else { Vec::new() };
+        let returns = ListReturn {
+            subscribed: extended,
+            special_use: special_use && extended,
+            status: if list_status { &items } else { &[] },
+        };
+        let mut mailboxes = Vec::new();
+        let mut counters: HashMap<String, MailboxCounters> = HashMap::new();
+        self.execute_with(Command::List(pattern, returns), |response| match response {
+            Response::MailboxData(MailboxDatum::List(data)) => {
+                mailboxes.push(mailbox_from_list(
+                    &data.name,
+                    data.delimiter.as_deref(),
+                    &data.name_attributes,
+                ));
+            }
+            Response::MailboxData(MailboxDatum::Status { mailbox, status }) => {
+                counters.insert(mailbox.to_string(), counters_from(status));
+            }
+            _ => {}
+        })
+        .await?;
+        if let ListPattern::Exactly(name) = pattern {
+            mailboxes.retain(|m| &m.name == name);
+        }
+        if !extended {
+            let mut subscribed: HashSet<String> = HashSet::new();
+            self.execute_with(Command::Lsub(pattern), |response| {
+                if let Response::MailboxData(MailboxDatum::List(data)) = response {
+                    subscribed.insert(data.name.to_string());
+                }
+            })
+            .await?;
+            for mailbox in &mut mailboxes {
+                mailbox.subscribed = subscribed.contains(mailbox.name.wire());
+            }
+        }
+        if !special_use {
+            for mailbox in &mut mailboxes {
+                mailbox.special_use = guess_special_use(&mailbox.name, mailbox.delimiter.as_deref());
+            }
+        }
+        if with_counters {
+            for mailbox in &mut mailboxes {
+                if !mailbox.selectable {
+                    continue;
+                }
+                mailbox.counters = match counters.remove(mailbox.name.wire()) {
+                    Some(found) => Some(found),
+                    None if list_status => None,
+                    None => Some(self.status(&mailbox.name).await?),
+                };
+            }
+        }
+        Ok(mailboxes)
+    }
+
+    /// LIST (with counters) for exactly one mailbox.
+    ///
+    /// # Errors
+    /// `No { NonExistent }` when the mailbox does not exist.
+    pub async fn mailbox_info(&mut self, name: &MailboxName) -> Result<MailboxInfo, ImapError> {
+        self.list_mailboxes(ListPattern::Exactly(name), true)
+            .await?
+            .into_iter()
+            .next()
+            .ok_or_else(|| ImapError::No {
+                code: Some(RespCode::NonExistent),
+                text: "Mailbox does not exist".to_owned(),
+            })
+    }
+
+    /// STATUS of one mailbox.
+    ///
+    /// # Errors
+    /// `No { NonExistent }` and friends.
+    pub async fn status(&mut self, name: &MailboxName) -> Result<MailboxCounters, ImapError> {
+        let items = self.status_items();
+        let mut found = None;
+        self.execute_with(Command::Status(name, &items), |response| {
+            if let Response::MailboxData(MailboxDatum::Status { status, .. }) = response {
+                found = Some(counters_from(status));
+            }
+        })
+        .await?;
+        found.ok_or_else(|| ImapError::Protocol("STATUS without data".to_owned()))
+    }
+
+    /// CREATE, then SUBSCRIBE when asked.
+    ///
+    /// # Errors
+    /// `No { AlreadyExists }` and friends.
+    pub async fn create_mailbox(&mut self, name: &MailboxName, subscribe: bool) -> Result<(), ImapError> {
+        self.execute(Command::Create(name)).await?;
+        if subscribe {
+            self.execute(Command::Subscribe(name)).await?;
+        }
+        Ok(())
+    }
+
+    /// DELETE (after leaving it if selected), then drops the subscription, which
+    /// RFC 3501 leaves behind.
+    ///
+    /// # Errors
+    /// `No { NonExistent }`, `No { HasChildren }` and friends.
+    pub async fn delete_mailbox(&mut self, name: &MailboxName) -> Result<(), ImapError> {
+        self.deselect_if(name).await?;
+        self.execute(Command::Delete(name)).await?;
+        // Best effort: the mailbox is gone either way; a stale subscription is harmless.
+        if let Err(err) = self.execute(Command::Unsubscribe(name)).await {
+            if err.breaks_session() {
+                return Err(err);
+            }
+        }
+        Ok(())
+    }
+
+    /// RENAME.
+    ///
+    /// # Errors
+    /// `No { NonExistent }`, `No { AlreadyExists }` and friends.
+    pub async fn rename_mailbox(&mut self, from: &MailboxName, to: &MailboxName) -> Result<(), ImapError> {
+        self.deselect_if(from).await?;
+        self.execute(Command::Rename(from, to)).await
+    }
+
+    /// SUBSCRIBE or UNSUBSCRIBE.
+    ///
+    /// # Errors
+    /// Server errors.
+    pub async fn set_subscribed(&mut self, name: &MailboxName, subscribed: bool) -> Result<(), ImapError> {
+        let command = if subscribed {
+            Command::Subscribe(name)
+        } else {
+            Command::Unsubscribe(name)
+        };
+        self.execute(command).await
+    }
+}
+
+async fn round_trip(
+    inner: &mut async_imap::Session<ImapStream>,
+    command: &Command<'_>,
+    mut on_untagged: impl FnMut(&Response<'_>),
+) -> Result<(), ImapError> {
+    let tag = command::send(inner, command).await?;
+    loop {
+        let response = inner
+            .read_response()
+            .await?
+            .ok_or(ImapError::ConnectionLost)?;
+        match response.parsed() {
+            Response::Done {
+                tag: done,
+                status,
+                outcome,
+            } => {
+                if *done != tag {
+                    return Err(ImapError::Protocol("completion for an unknown tag".to_owned()));
+                }
+                check_completion(status, outcome.code.as_ref(), outcome.information.as_deref())?;
+                return Ok(());
+            }
+            Response::Data {
+                status: Status::Bye,
+                outcome,
+            } => {
+                if matches!(command, Command::Logout) {
+                    continue;
+                }
+                return Err(ImapError::Bye {
+                    text: outcome.information.as_deref().unwrap_or_default().to_owned(),
+                });
+            }
+            other => on_untagged(other),
+        }
+    }
+}
+
+fn mailbox_from_list(wire: &str, delimiter: Option<&str>, attributes: &[NameAttribute<'_>]) -> MailboxInfo {
+    let mut info = MailboxInfo {
+        name: MailboxName::from_wire(wire),
+        delimiter: delimiter.map(str::to_owned),
+        special_use: None,
+        subscribed: false,
+        selectable: true,
+        has_children: None,
+        counters: None,
+    };
+    for attribute in attributes {
+        match attribute {
+            NameAttribute::NoSelect => info.selectable = false,
+            NameAttribute::All => info.special_use = Some(SpecialUse::All),
+            NameAttribute::Archive => info.special_use = Some(SpecialUse::Archive),
+            NameAttribute::Drafts => info.special_use = Some(SpecialUse::Drafts),
+            NameAttribute::Flagged => info.special_use = Some(SpecialUse::Flagged),
+            NameAttribute::Junk => info.special_use = Some(SpecialUse::Junk),
+            NameAttribute::Sent => info.special_use = Some(SpecialUse::Sent),
+            NameAttribute::Trash => info.special_use = Some(SpecialUse::Trash),
+            NameAttribute::Extension(ext) => match ext.to_ascii_lowercase().as_str() {
+                "\\subscribed" => info.subscribed = true,
+                "\\haschildren" => info.has_children = Some(true),
+                "\\hasnochildren" => info.has_children = Some(false),
+                "\\nonexistent" => info.selectable = false,
+                _ => {}
+            },
+            _ => {}
+        }
+    }
+    info
+}
+
+/// For servers without SPECIAL-USE: the names mail clients conventionally use.
+fn guess_special_use(name: &MailboxName, delimiter: Option<&str>) -> Option<SpecialUse> {
+    let full = name.as_str();
+    let leaf = delimiter
+        .and_then(|d| full.strip_prefix("INBOX").and_then(|rest| rest.strip_prefix(d)))
+        .unwrap_or(full)
+        .to_lowercase();
+    match leaf.as_str() {
+        "sent" | "sent items" | "sent messages" | "sent mail" => Some(SpecialUse::Sent),
+        "trash" | "deleted items" | "deleted messages" | "bin" => Some(SpecialUse::Trash),
+        "drafts" => Some(SpecialUse::Drafts),
+        "junk" | "spam" | "junk e-mail" => Some(SpecialUse::Junk),
+        "archive" | "archives" => Some(SpecialUse::Archive),
+        _ => None,
+    }
+}
+
+fn counters_from(status: &[StatusAttribute]) -> MailboxCounters {
+    let mut counters = MailboxCounters::default();
+    for item in status {
+        match item {
+            StatusAttribute::Messages(n) => counters.messages = Some(*n),
+            StatusAttribute::Unseen(n) => counters.unseen = Some(*n),
+            StatusAttribute::UidNext(n) => counters.uid_next = Some(*n),
+            StatusAttribute::UidValidity(n) => counters.uid_validity = Some(*n),
+            StatusAttribute::HighestModSeq(n) => counters.highest_modseq = Some(*n),
+            _ => {}
+        }
+    }
+    counters
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn list_attributes_translate() {
+        let attrs = vec![
+            NameAttribute::Extension("\\Subscribed".into()),
+            NameAttribute::Extension("\\HasNoChildren".into()),
+            NameAttribute::Sent,
+        ];
+        let info = mailbox_from_list("Sent", Some("/"), &attrs);
+        assert!(info.subscribed);
+        assert_eq!(info.has_children, Some(false));
+        assert_eq!(info.special_use, Some(SpecialUse::Sent));
+        assert!(info.selectable);
+        let placeholder = mailbox_from_list("Projects", Some("/"), &[NameAttribute::NoSelect]);
+        assert!(!placeholder.selectable);
+    }
+
+    #[test]
+    fn guesses_roles_by_name_only_as_a_fallback() {
+        let trash = MailboxName::try_from("INBOX/Trash").unwrap();
+        assert_eq!(guess_special_use(&trash, Some("/")), Some(SpecialUse::Trash));
+        let other = MailboxName::try_from("Projects/Trash talk").unwrap();
+        assert_eq!(guess_special_use(&other, Some("/")), None);
+    }
+}

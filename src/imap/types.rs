@@ -1,0 +1,227 @@
+//! Validated IMAP values that user text must pass through before it can reach the wire.
+//!
+//! Every type here has private fields and is built only through `TryFrom`, so holding
+//! one proves the value was checked (STYLE.md B4). Rendering to command text happens
+//! in `command.rs` and nowhere else.
+
+use std::fmt;
+
+use super::utf7;
+
+/// Longest mailbox name we accept, in UTF-8 bytes. Dovecot refuses names over a few
+/// hundred bytes anyway; a bound here keeps a hostile request from reaching IMAP at all.
+pub const MAX_MAILBOX_NAME_BYTES: usize = 512;
+
+/// Why user input was refused before anything was sent to IMAP.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct ValidationError {
+    /// The request field (or path/query parameter) that was wrong.
+    pub field: &'static str,
+    /// What is wrong with it, for the client.
+    pub message: String,
+}
+
+impl ValidationError {
+    /// Builds an error for `field`.
+    pub fn new(field: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            field,
+            message: message.into(),
+        }
+    }
+}
+
+/// A mailbox name (RFC 3501 `mailbox = "INBOX" / astring`), kept both as the UTF-8
+/// name users see and as the modified UTF-7 form sent on the wire.
+///
+/// `INBOX` is case-insensitive (RFC 3501 section 5.1) and is normalised to upper case.
+/// Control characters (CR, LF, NUL, ...) are refused: they could end the command line.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct MailboxName {
+    display: String,
+    wire: String,
+}
+
+impl MailboxName {
+    /// The UTF-8 name, as shown in JSON.
+    pub fn as_str(&self) -> &str {
+        &self.display
+    }
+
+    /// The modified UTF-7 name: printable ASCII only.
+    pub fn wire(&self) -> &str {
+        &self.wire
+    }
+
+    /// True for the user's `INBOX`.
+    pub fn is_inbox(&self) -> bool {
+        self.display == "INBOX"
+    }
+
+    /// Builds a name from what a server sent in LIST: decoded from modified UTF-7 when
+    /// it is valid, otherwise shown as sent (servers do send broken names).
+    pub fn from_wire(wire: &str) -> Self {
+        let display = if wire.eq_ignore_ascii_case("INBOX") {
+            "INBOX".to_owned()
+        } else {
+            utf7::decode(wire).unwrap_or_else(|| wire.to_owned())
+        };
+        Self {
+            display,
+            wire: wire.to_owned(),
+        }
+    }
+}
+
+impl TryFrom<&str> for MailboxName {
+    type Error = ValidationError;
+
+    fn try_from(name: &str) -> Result<Self, Self::Error> {
+        let field = "mailbox";
+        if name.is_empty() {
+            return Err(ValidationError::new(field, "must not be empty"));
+        }
+        if name.len() > MAX_MAILBOX_NAME_BYTES {
+            return Err(ValidationError::new(
+                field,
+                format!("must be at most {MAX_MAILBOX_NAME_BYTES} bytes of UTF-8"),
+            ));
+        }
+        if let Some(bad) = name.chars().find(|c| c.is_control()) {
+            return Err(ValidationError::new(
+                field,
+                format!("must not contain control characters (found U+{:04X})", bad as u32),
+            ));
+        }
+        if name.eq_ignore_ascii_case("INBOX") {
+            return Ok(Self {
+                display: "INBOX".to_owned(),
+                wire: "INBOX".to_owned(),
+            });
+        }
+        Ok(Self {
+            display: name.to_owned(),
+            wire: utf7::encode(name),
+        })
+    }
+}
+
+impl TryFrom<String> for MailboxName {
+    type Error = ValidationError;
+
+    fn try_from(name: String) -> Result<Self, Self::Error> {
+        Self::try_from(name.as_str())
+    }
+}
+
+impl fmt::Debug for MailboxName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("MailboxName").field(&self.display).finish()
+    }
+}
+
+impl fmt::Display for MailboxName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.display)
+    }
+}
+
+/// An IMAP user name, checked before LOGIN: non-empty, bounded, no control characters.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Username(String);
+
+impl Username {
+    /// The name as given.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<&str> for Username {
+    type Error = ValidationError;
+
+    fn try_from(name: &str) -> Result<Self, Self::Error> {
+        check_credential_text("username", name, 256)?;
+        Ok(Self(name.to_owned()))
+    }
+}
+
+impl fmt::Debug for Username {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Username").field(&self.0).finish()
+    }
+}
+
+impl fmt::Display for Username {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Checks a user name or password: non-empty, at most `max` bytes, no control characters
+/// (LOGIN sends them as quoted strings, where CR, LF and NUL cannot appear).
+pub fn check_credential_text(
+    field: &'static str,
+    value: &str,
+    max: usize,
+) -> Result<(), ValidationError> {
+    if value.is_empty() {
+        return Err(ValidationError::new(field, "must not be empty"));
+    }
+    if value.len() > max {
+        return Err(ValidationError::new(field, format!("must be at most {max} bytes")));
+    }
+    if value.chars().any(|c| c.is_control()) {
+        return Err(ValidationError::new(field, "must not contain control characters"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inbox_is_case_insensitive() {
+        let name = MailboxName::try_from("inBox").unwrap();
+        assert_eq!(name.as_str(), "INBOX");
+        assert_eq!(name.wire(), "INBOX");
+        assert!(name.is_inbox());
+        assert!(!MailboxName::try_from("INBOX/sub").unwrap().is_inbox());
+    }
+
+    #[test]
+    fn rejects_injection_and_controls() {
+        for bad in ["", "x\r\nA2 DELETE INBOX", "a\nb", "a\rb", "nul\0", "tab\there", "\u{7f}"] {
+            assert!(MailboxName::try_from(bad).is_err(), "{bad:?} must be refused");
+        }
+        let long = "a".repeat(MAX_MAILBOX_NAME_BYTES + 1);
+        assert!(MailboxName::try_from(long.as_str()).is_err());
+        assert!(MailboxName::try_from("a".repeat(MAX_MAILBOX_NAME_BYTES).as_str()).is_ok());
+    }
+
+    #[test]
+    fn keeps_quotes_and_braces_for_the_renderer() {
+        // These are legal in names; command.rs quotes them safely.
+        for ok in ["a\"b", "a\\b", "{5}", "&", "Entwürfe", "📧 mail"] {
+            let name = MailboxName::try_from(ok).unwrap();
+            assert_eq!(name.as_str(), ok);
+            assert!(name.wire().chars().all(|c| (' '..='~').contains(&c)));
+        }
+    }
+
+    #[test]
+    fn from_wire_decodes_and_falls_back() {
+        assert_eq!(MailboxName::from_wire("Entw&APw-rfe").as_str(), "Entwürfe");
+        assert_eq!(MailboxName::from_wire("broken&").as_str(), "broken&");
+        assert_eq!(MailboxName::from_wire("inbox").as_str(), "INBOX");
+    }
+
+    #[test]
+    fn usernames_are_checked() {
+        assert!(Username::try_from("alice").is_ok());
+        assert!(Username::try_from("").is_err());
+        assert!(Username::try_from("a\r\nb").is_err());
+    }
+}

@@ -1,0 +1,3 @@
+//! imap-gateway
+#![forbid(unsafe_code)]
+pub mod imap;
