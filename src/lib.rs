@@ -1,3 +1,77 @@
-//! imap-gateway
+//! # imap-gateway
+//!
+//! A JSON/HTTP API in front of any IMAP server: live, pooled, stateless.
+//!
+//! ## Layout
+//! - [`config`]: CLI flags and `IMAP_GATEWAY_*` variables, validated once.
+//! - [`telemetry`]: logging set-up.
+//! - [`error`]: [`error::ApiError`] and RFC 9457 problem responses.
+//! - [`auth`]: tokens, Basic credentials, scopes, login throttling.
+//! - [`http`]: router, middleware, handlers (one file per resource), OpenAPI.
+//! - [`model`]: JSON request/response types.
+//! - [`imap`]: validated IMAP types, command rendering, sessions and pools.
+//! - [`state`]: the shared [`state::AppState`].
+//!
+//! Dependencies point one way: `http → model → imap`; `imap` knows nothing of HTTP.
+
 #![forbid(unsafe_code)]
+
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod http;
 pub mod imap;
+pub mod model;
+pub mod state;
+pub mod telemetry;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+pub use http::router as app;
+pub use state::AppState;
+
+/// Serves the API on `listener` until `shutdown` completes, then logs out the pooled
+/// IMAP sessions.
+///
+/// # Errors
+/// I/O errors from the listener.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let router = app(state.clone());
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await?;
+    state.pools.close(Duration::from_secs(5)).await;
+    Ok(())
+}
+
+/// Completes on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown signal received; finishing in-flight requests");
+}

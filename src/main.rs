@@ -1,1 +1,56 @@
-fn main(){}
+//! The `imap-gateway` binary: parse configuration, set up logging, serve until
+//! SIGINT/SIGTERM.
+
+use std::process::ExitCode;
+
+use clap::Parser as _;
+use imap_gateway::config::Cli;
+use imap_gateway::{serve, shutdown_signal, telemetry, AppState};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let config = match Cli::parse().into_config() {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("imap-gateway: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init(config.log_format);
+    if config.secret_generated {
+        tracing::warn!(
+            "DEVELOPMENT MODE: using a random secret generated at start-up; tokens die with \
+             this process and other instances will not accept them. Set IMAP_GATEWAY_SECRET \
+             or IMAP_GATEWAY_SECRET_FILE in production."
+        );
+    }
+    if config.is_plaintext_backend() {
+        tracing::warn!(backend = %config.imap_url, "IMAP passwords travel UNENCRYPTED to the backend (tls=none)");
+    }
+    let listen = config.listen;
+    let state = match AppState::build(config) {
+        Ok(state) => state,
+        Err(err) => {
+            eprintln!("imap-gateway: invalid setting IMAP_GATEWAY_IMAP_CA_FILE: {err:#}");
+            return ExitCode::from(2);
+        }
+    };
+    let listener = match tokio::net::TcpListener::bind(listen).await {
+        Ok(listener) => listener,
+        Err(err) => {
+            eprintln!("imap-gateway: cannot listen on {listen} (IMAP_GATEWAY_LISTEN): {err}");
+            return ExitCode::from(2);
+        }
+    };
+    tracing::info!(%listen, backend = %state.config.imap_url, "imap-gateway listening");
+    match serve(listener, state, shutdown_signal()).await {
+        Ok(()) => {
+            tracing::info!("stopped");
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            tracing::error!(error = %err, "server failed");
+            ExitCode::FAILURE
+        }
+    }
+}

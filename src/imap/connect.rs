@@ -136,7 +136,11 @@ impl Backend {
     ///
     /// # Errors
     /// The CA file cannot be read or holds no certificate, or no root is available.
-    pub fn new(url: BackendUrl, ca_file: Option<&Path>, timeouts: Timeouts) -> anyhow::Result<Self> {
+    pub fn new(
+        url: BackendUrl,
+        ca_file: Option<&Path>,
+        timeouts: Timeouts,
+    ) -> anyhow::Result<Self> {
         let mut roots = RootCertStore::empty();
         // System roots are optional: a loopback test server is trusted through the CA file.
         for cert in rustls_native_certs::load_native_certs().certs {
@@ -187,7 +191,11 @@ impl Backend {
     ///
     /// # Errors
     /// `No { code: AuthenticationFailed }` for wrong credentials, or any connection error.
-    pub async fn login(&self, username: &Username, password: &str) -> Result<ImapSession, ImapError> {
+    pub async fn login(
+        &self,
+        username: &Username,
+        password: &str,
+    ) -> Result<ImapSession, ImapError> {
         let client = self.open().await?;
         let login = async {
             if password.is_ascii() {
@@ -272,7 +280,11 @@ async fn read_greeting(client: &mut async_imap::Client<ImapStream>) -> Result<()
             status: Status::Bye,
             outcome,
         } => Err(ImapError::Bye {
-            text: outcome.information.as_deref().unwrap_or_default().to_owned(),
+            text: outcome
+                .information
+                .as_deref()
+                .unwrap_or_default()
+                .to_owned(),
         }),
         other => Err(ImapError::Protocol(format!(
             "unexpected greeting {:?}",
@@ -301,14 +313,33 @@ mod tests {
     #[test]
     fn parses_backend_urls() {
         let cases = [
-            ("imaps://mail.example.org", "mail.example.org", 993, Security::ImplicitTls),
-            ("imap://mail.example.org", "mail.example.org", 143, Security::StartTls),
-            ("imap://127.0.0.1:1143?tls=none", "127.0.0.1", 1143, Security::Plain),
+            (
+                "imaps://mail.example.org",
+                "mail.example.org",
+                993,
+                Security::ImplicitTls,
+            ),
+            (
+                "imap://mail.example.org",
+                "mail.example.org",
+                143,
+                Security::StartTls,
+            ),
+            (
+                "imap://127.0.0.1:1143?tls=none",
+                "127.0.0.1",
+                1143,
+                Security::Plain,
+            ),
             ("imap://[::1]:143", "::1", 143, Security::StartTls),
         ];
         for (raw, host, port, security) in cases {
             let url: BackendUrl = raw.parse().unwrap();
-            assert_eq!((url.host.as_str(), url.port, url.security), (host, port, security), "{raw}");
+            assert_eq!(
+                (url.host.as_str(), url.port, url.security),
+                (host, port, security),
+                "{raw}"
+            );
             assert_eq!(url.to_string().parse::<BackendUrl>().unwrap(), url);
         }
         for bad in [

@@ -93,7 +93,9 @@ impl ImapError {
     /// A short, bounded label for metrics and logs (never server text).
     pub fn outcome_label(&self) -> &str {
         match self {
-            Self::No { code: Some(code), .. } => code.name(),
+            Self::No {
+                code: Some(code), ..
+            } => code.name(),
             Self::No { code: None, .. } => "NO",
             Self::Bad { .. } => "BAD",
             Self::Bye { .. } => "BYE",
@@ -110,11 +112,17 @@ impl ImapError {
 }
 
 impl ImapError {
-    /// True when the server refused the credentials themselves.
+    /// True when a LOGIN was refused because of the credentials: `NO
+    /// [AUTHENTICATIONFAILED]`, `NO [EXPIRED]`, or a code-less NO (servers without RFC
+    /// 5530). Only meaningful for errors from logging in; `NO [LIMIT]` and friends are
+    /// not credential failures.
     pub fn is_auth_failure(&self) -> bool {
         matches!(
-            self.code(),
-            Some(RespCode::AuthenticationFailed | RespCode::AuthorizationFailed | RespCode::Expired)
+            self,
+            Self::No {
+                code: None | Some(RespCode::AuthenticationFailed | RespCode::Expired),
+                ..
+            }
         )
     }
 }

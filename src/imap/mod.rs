@@ -20,9 +20,15 @@ pub use status::RespCode;
 pub use types::{MailboxName, Username, ValidationError};
 
 /// Anything an IMAP connection can run over: TCP, or TLS on top of TCP.
-pub trait Transport: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + std::fmt::Debug {}
+pub trait Transport:
+    tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + std::fmt::Debug
+{
+}
 
-impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + std::fmt::Debug> Transport for T {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + std::fmt::Debug> Transport
+    for T
+{
+}
 
 /// The boxed stream every session uses, so plain and TLS sessions share one type.
 pub type ImapStream = Box<dyn Transport>;

@@ -18,7 +18,9 @@ use std::ops::{Deref, DerefMut};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
-use deadpool::managed::{self, Metrics, Object, Pool, PoolError, RecycleError, RecycleResult, TimeoutType};
+use deadpool::managed::{
+    self, Metrics, Object, Pool, PoolError, RecycleError, RecycleResult, TimeoutType,
+};
 use deadpool::Runtime;
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
@@ -35,7 +37,11 @@ pub struct IdentityKey([u8; 32]);
 
 impl fmt::Debug for IdentityKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "IdentityKey({:02x}{:02x}{:02x}{:02x}…)", self.0[0], self.0[1], self.0[2], self.0[3])
+        write!(
+            f,
+            "IdentityKey({:02x}{:02x}{:02x}{:02x}…)",
+            self.0[0], self.0[1], self.0[2], self.0[3]
+        )
     }
 }
 
@@ -117,11 +123,17 @@ impl managed::Manager for SessionManager {
     type Error = ImapError;
 
     async fn create(&self) -> Result<ImapSession, ImapError> {
-        let registry = self.registry.upgrade().ok_or(ImapError::Pool(PoolFailure::Closed))?;
+        let registry = self
+            .registry
+            .upgrade()
+            .ok_or(ImapError::Pool(PoolFailure::Closed))?;
         let permit = registry.global_permit(self.identity.key).await?;
         let mut session = self
             .backend
-            .login(&self.identity.username, self.identity.password.expose_secret())
+            .login(
+                &self.identity.username,
+                self.identity.password.expose_secret(),
+            )
             .await?;
         session.attach_permit(permit);
         tracing::debug!(user = %self.identity.username, "IMAP session opened");
@@ -159,7 +171,9 @@ impl Registry {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<IdentityKey, PoolEntry>> {
         // A panic while holding this lock cannot leave the map inconsistent
         // (every update is a single insert/remove), so poisoning is ignored.
-        self.pools.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.pools
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     async fn global_permit(
@@ -222,7 +236,9 @@ pub struct SessionPools {
 
 impl fmt::Debug for SessionPools {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SessionPools").field("stats", &self.stats()).finish()
+        f.debug_struct("SessionPools")
+            .field("stats", &self.stats())
+            .finish()
     }
 }
 
@@ -297,7 +313,10 @@ impl SessionPools {
     /// so failed guesses do not accumulate pools.
     fn forget_if_empty(&self, key: IdentityKey) {
         let mut pools = self.registry.lock();
-        if pools.get(&key).is_some_and(|entry| entry.pool.status().size == 0) {
+        if pools
+            .get(&key)
+            .is_some_and(|entry| entry.pool.status().size == 0)
+        {
             pools.remove(&key);
         }
     }
@@ -324,7 +343,10 @@ impl SessionPools {
             let mut pools = self.registry.lock();
             let stale: Vec<IdentityKey> = pools
                 .iter()
-                .filter(|(_, e)| e.last_used.elapsed() >= ttl && e.pool.status().size == e.pool.status().available)
+                .filter(|(_, e)| {
+                    e.last_used.elapsed() >= ttl
+                        && e.pool.status().size == e.pool.status().available
+                })
                 .map(|(key, _)| *key)
                 .collect();
             stale.iter().filter_map(|key| pools.remove(key)).collect()
@@ -345,7 +367,9 @@ impl SessionPools {
             tick.tick().await;
             loop {
                 tick.tick().await;
-                let Some(registry) = weak.upgrade() else { break };
+                let Some(registry) = weak.upgrade() else {
+                    break;
+                };
                 let evicted = SessionPools { registry }.evict_idle();
                 if evicted > 0 {
                     tracing::debug!(evicted, "idle session pools dropped");

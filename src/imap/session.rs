@@ -212,9 +212,12 @@ impl ImapSession {
         }
         self.in_flight = true;
         let started = Instant::now();
-        let result = tokio::time::timeout(self.command_timeout, round_trip(&mut self.inner, &command, on_untagged))
-            .await
-            .unwrap_or(Err(ImapError::Timeout));
+        let result = tokio::time::timeout(
+            self.command_timeout,
+            round_trip(&mut self.inner, &command, on_untagged),
+        )
+        .await
+        .unwrap_or(Err(ImapError::Timeout));
         let outcome = match &result {
             Ok(_) => "OK",
             Err(err) => err.outcome_label(),
@@ -228,7 +231,10 @@ impl ImapSession {
         match &result {
             Err(err) if err.breaks_session() => self.broken = true,
             Err(ImapError::Bad { .. }) => {
-                tracing::error!(command = command.name(), "IMAP server rejected our syntax (BAD)");
+                tracing::error!(
+                    command = command.name(),
+                    "IMAP server rejected our syntax (BAD)"
+                );
                 self.last_ok = Instant::now();
             }
             _ => self.last_ok = Instant::now(),
@@ -339,7 +345,11 @@ impl ImapSession {
         let extended = caps.has("LIST-EXTENDED");
         let special_use = caps.has("SPECIAL-USE");
         let list_status = caps.has("LIST-STATUS");
-        let items = if with_counters { self.status_items() } else { Vec::new() };
+        let items = if with_counters {
+            self.status_items()
+        } else {
+            Vec::new()
+        };
         let returns = ListReturn {
             subscribed: extended,
             special_use: special_use && extended,
@@ -378,7 +388,8 @@ impl ImapSession {
         }
         if !special_use {
             for mailbox in &mut mailboxes {
-                mailbox.special_use = guess_special_use(&mailbox.name, mailbox.delimiter.as_deref());
+                mailbox.special_use =
+                    guess_special_use(&mailbox.name, mailbox.delimiter.as_deref());
             }
         }
         if with_counters {
@@ -431,10 +442,20 @@ impl ImapSession {
     ///
     /// # Errors
     /// `No { AlreadyExists }` and friends.
-    pub async fn create_mailbox(&mut self, name: &MailboxName, subscribe: bool) -> Result<(), ImapError> {
+    pub async fn create_mailbox(
+        &mut self,
+        name: &MailboxName,
+        subscribe: bool,
+    ) -> Result<(), ImapError> {
         self.execute(Command::Create(name)).await?;
         if subscribe {
-            self.execute(Command::Subscribe(name)).await?;
+            if let Err(err) = self.execute(Command::Subscribe(name)).await {
+                // Leave nothing half-done: the mailbox was created just now and is empty.
+                if !err.breaks_session() {
+                    let _ = self.execute(Command::Delete(name)).await;
+                }
+                return Err(err);
+            }
         }
         Ok(())
     }
@@ -460,7 +481,11 @@ impl ImapSession {
     ///
     /// # Errors
     /// `No { NonExistent }`, `No { AlreadyExists }` and friends.
-    pub async fn rename_mailbox(&mut self, from: &MailboxName, to: &MailboxName) -> Result<(), ImapError> {
+    pub async fn rename_mailbox(
+        &mut self,
+        from: &MailboxName,
+        to: &MailboxName,
+    ) -> Result<(), ImapError> {
         self.deselect_if(from).await?;
         self.execute(Command::Rename(from, to)).await
     }
@@ -469,7 +494,11 @@ impl ImapSession {
     ///
     /// # Errors
     /// Server errors.
-    pub async fn set_subscribed(&mut self, name: &MailboxName, subscribed: bool) -> Result<(), ImapError> {
+    pub async fn set_subscribed(
+        &mut self,
+        name: &MailboxName,
+        subscribed: bool,
+    ) -> Result<(), ImapError> {
         let command = if subscribed {
             Command::Subscribe(name)
         } else {
@@ -497,9 +526,15 @@ async fn round_trip(
                 outcome,
             } => {
                 if *done != tag {
-                    return Err(ImapError::Protocol("completion for an unknown tag".to_owned()));
+                    return Err(ImapError::Protocol(
+                        "completion for an unknown tag".to_owned(),
+                    ));
                 }
-                check_completion(status, outcome.code.as_ref(), outcome.information.as_deref())?;
+                check_completion(
+                    status,
+                    outcome.code.as_ref(),
+                    outcome.information.as_deref(),
+                )?;
                 return Ok(());
             }
             Response::Data {
@@ -510,7 +545,11 @@ async fn round_trip(
                     continue;
                 }
                 return Err(ImapError::Bye {
-                    text: outcome.information.as_deref().unwrap_or_default().to_owned(),
+                    text: outcome
+                        .information
+                        .as_deref()
+                        .unwrap_or_default()
+                        .to_owned(),
                 });
             }
             other => on_untagged(other),
@@ -518,7 +557,11 @@ async fn round_trip(
     }
 }
 
-fn mailbox_from_list(wire: &str, delimiter: Option<&str>, attributes: &[NameAttribute<'_>]) -> MailboxInfo {
+fn mailbox_from_list(
+    wire: &str,
+    delimiter: Option<&str>,
+    attributes: &[NameAttribute<'_>],
+) -> MailboxInfo {
     let mut info = MailboxInfo {
         name: MailboxName::from_wire(wire),
         delimiter: delimiter.map(str::to_owned),
@@ -555,7 +598,10 @@ fn mailbox_from_list(wire: &str, delimiter: Option<&str>, attributes: &[NameAttr
 fn guess_special_use(name: &MailboxName, delimiter: Option<&str>) -> Option<SpecialUse> {
     let full = name.as_str();
     let leaf = delimiter
-        .and_then(|d| full.strip_prefix("INBOX").and_then(|rest| rest.strip_prefix(d)))
+        .and_then(|d| {
+            full.strip_prefix("INBOX")
+                .and_then(|rest| rest.strip_prefix(d))
+        })
         .unwrap_or(full)
         .to_lowercase();
     match leaf.as_str() {
@@ -606,7 +652,10 @@ mod tests {
     #[test]
     fn guesses_roles_by_name_only_as_a_fallback() {
         let trash = MailboxName::try_from("INBOX/Trash").unwrap();
-        assert_eq!(guess_special_use(&trash, Some("/")), Some(SpecialUse::Trash));
+        assert_eq!(
+            guess_special_use(&trash, Some("/")),
+            Some(SpecialUse::Trash)
+        );
         let other = MailboxName::try_from("Projects/Trash talk").unwrap();
         assert_eq!(guess_special_use(&other, Some("/")), None);
     }

@@ -233,7 +233,14 @@ mod tests {
 
     #[test]
     fn completion_codes_from_text_and_from_parser() {
-        let cases: Vec<(Status, Option<ResponseCode<'static>>, &str, Option<RespCode>, &str)> = vec![
+        type Case = (
+            Status,
+            Option<ResponseCode<'static>>,
+            &'static str,
+            Option<RespCode>,
+            &'static str,
+        );
+        let cases: Vec<Case> = vec![
             (
                 Status::No,
                 None,

@@ -91,7 +91,10 @@ impl TryFrom<&str> for MailboxName {
         if let Some(bad) = name.chars().find(|c| c.is_control()) {
             return Err(ValidationError::new(
                 field,
-                format!("must not contain control characters (found U+{:04X})", bad as u32),
+                format!(
+                    "must not contain control characters (found U+{:04X})",
+                    bad as u32
+                ),
             ));
         }
         if name.eq_ignore_ascii_case("INBOX") {
@@ -170,10 +173,16 @@ pub fn check_credential_text(
         return Err(ValidationError::new(field, "must not be empty"));
     }
     if value.len() > max {
-        return Err(ValidationError::new(field, format!("must be at most {max} bytes")));
+        return Err(ValidationError::new(
+            field,
+            format!("must be at most {max} bytes"),
+        ));
     }
     if value.chars().any(|c| c.is_control()) {
-        return Err(ValidationError::new(field, "must not contain control characters"));
+        return Err(ValidationError::new(
+            field,
+            "must not contain control characters",
+        ));
     }
     Ok(())
 }
@@ -193,8 +202,19 @@ mod tests {
 
     #[test]
     fn rejects_injection_and_controls() {
-        for bad in ["", "x\r\nA2 DELETE INBOX", "a\nb", "a\rb", "nul\0", "tab\there", "\u{7f}"] {
-            assert!(MailboxName::try_from(bad).is_err(), "{bad:?} must be refused");
+        for bad in [
+            "",
+            "x\r\nA2 DELETE INBOX",
+            "a\nb",
+            "a\rb",
+            "nul\0",
+            "tab\there",
+            "\u{7f}",
+        ] {
+            assert!(
+                MailboxName::try_from(bad).is_err(),
+                "{bad:?} must be refused"
+            );
         }
         let long = "a".repeat(MAX_MAILBOX_NAME_BYTES + 1);
         assert!(MailboxName::try_from(long.as_str()).is_err());

@@ -136,6 +136,8 @@ mod tests {
     fn round_trips_outside_the_bmp() {
         let name = "🎉 Party 🎉/Ünïcödé & more";
         assert_eq!(decode(&encode(name)).as_deref(), Some(name));
-        assert!(encode(name).chars().all(|c| c.is_ascii_graphic() || c == ' '));
+        assert!(encode(name)
+            .chars()
+            .all(|c| c.is_ascii_graphic() || c == ' '));
     }
 }

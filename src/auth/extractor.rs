@@ -1,0 +1,146 @@
+//! [`AuthUser`]: the caller's IMAP identity and scopes, from `Authorization: Bearer`
+//! (a gateway token) or `Authorization: Basic` (user name and password).
+//!
+//! Missing, malformed, expired or forged credentials answer 401 with
+//! `WWW-Authenticate` (never 400). The password of a Basic request is checked by the
+//! IMAP LOGIN that opens the session (see `AppState::session`), where failures are
+//! throttled.
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use secrecy::SecretString;
+
+use super::scopes::{Scope, Scopes};
+use super::token::TokenError;
+use crate::error::ApiError;
+use crate::imap::types::check_credential_text;
+use crate::imap::{Identity, Username};
+use crate::state::AppState;
+
+/// How the caller authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMethod {
+    /// A gateway-issued bearer token (credentials verified when it was issued).
+    Bearer,
+    /// User name and password on this request (Basic, or the token endpoint).
+    Password,
+}
+
+/// The authenticated caller.
+#[derive(Debug, Clone)]
+pub struct AuthUser {
+    /// Who to log in to IMAP as.
+    pub identity: Identity,
+    /// What the caller may do.
+    pub scopes: Scopes,
+    /// How the caller authenticated.
+    pub method: AuthMethod,
+    /// The client's address, for login throttling.
+    pub client: Option<IpAddr>,
+}
+
+impl AuthUser {
+    /// Checks that the caller holds `scope`.
+    ///
+    /// # Errors
+    /// 403 naming the missing scope.
+    pub fn require(&self, scope: Scope) -> Result<(), ApiError> {
+        if self.scopes.allows(scope) {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden {
+                detail: format!("this token lacks the {:?} scope", scope.as_str()),
+            })
+        }
+    }
+}
+
+/// The TCP peer address, when the server was started with connect info.
+pub fn client_addr(parts: &Parts) -> Option<IpAddr> {
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip())
+}
+
+impl FromRequestParts<AppState> for AuthUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let client = client_addr(parts);
+        let header = parts.headers.get(AUTHORIZATION).ok_or_else(|| {
+            ApiError::unauthorized("credentials are required (Bearer token or Basic)")
+        })?;
+        let value = header
+            .to_str()
+            .map_err(|_| ApiError::unauthorized("the Authorization header is malformed"))?;
+        let (scheme, credentials) = value
+            .trim()
+            .split_once(' ')
+            .ok_or_else(|| ApiError::unauthorized("the Authorization header is malformed"))?;
+        let credentials = credentials.trim();
+        if scheme.eq_ignore_ascii_case("bearer") {
+            let (identity, scopes) =
+                state
+                    .tokens
+                    .verify(credentials)
+                    .map_err(|err| ApiError::Unauthorized {
+                        detail: match err {
+                            TokenError::Expired => "the token has expired".to_owned(),
+                            TokenError::Invalid => "the token is invalid".to_owned(),
+                        },
+                        bearer_error: Some("invalid_token"),
+                    })?;
+            Ok(Self {
+                identity,
+                scopes,
+                method: AuthMethod::Bearer,
+                client,
+            })
+        } else if scheme.eq_ignore_ascii_case("basic") {
+            if !state.config.basic_auth {
+                return Err(ApiError::unauthorized(
+                    "Basic authentication is disabled; use a Bearer token",
+                ));
+            }
+            let (username, password) = decode_basic(credentials)?;
+            Ok(Self {
+                identity: Identity::new(username, password),
+                scopes: Scopes::ALL,
+                method: AuthMethod::Password,
+                client,
+            })
+        } else {
+            Err(ApiError::unauthorized(
+                "unsupported authorization scheme (use Bearer or Basic)",
+            ))
+        }
+    }
+}
+
+fn decode_basic(encoded: &str) -> Result<(Username, SecretString), ApiError> {
+    let malformed = || ApiError::unauthorized("the Basic credentials are malformed");
+    let bytes = STANDARD.decode(encoded).map_err(|_| malformed())?;
+    let text = String::from_utf8(bytes).map_err(|_| malformed())?;
+    let (user, password) = text.split_once(':').ok_or_else(malformed)?;
+    let username = Username::try_from(user).map_err(|_| malformed())?;
+    check_credential_text("password", password, 1024).map_err(|_| malformed())?;
+    Ok((username, SecretString::from(password.to_owned())))
+}
+
+/// The client's IP address (from the TCP connection), if known. Never fails.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddr(pub Option<IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(client_addr(parts)))
+    }
+}

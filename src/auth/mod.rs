@@ -1,0 +1,11 @@
+//! Authentication: bearer tokens, Basic credentials, scopes and login throttling.
+
+pub mod extractor;
+pub mod scopes;
+pub mod throttle;
+pub mod token;
+
+pub use extractor::{AuthMethod, AuthUser};
+pub use scopes::{Scope, Scopes};
+pub use throttle::LoginThrottle;
+pub use token::{IssuedToken, TokenError, TokenService};

@@ -1,0 +1,291 @@
+//! Bearer tokens: HS256 JWTs whose `cred` claim is the IMAP password sealed with
+//! XChaCha20-Poly1305, so any gateway instance with the same secret can open the
+//! user's session and nothing readable about the password is in the token.
+//!
+//! Both keys are derived from the server secret with HKDF-SHA256 under distinct
+//! labels. Verification pins the algorithm, issuer and audience (the backend URL,
+//! so a token for one IMAP server is useless on a gateway for another) and expiry.
+//! The sealed credential is bound to `sub`, `jti` and the audience through the AEAD's
+//! associated data, so it cannot be lifted into another token.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use hkdf::Hkdf;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use rand::RngCore as _;
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+
+use super::scopes::Scopes;
+use crate::imap::{Identity, Username};
+
+/// The `iss` of every token.
+pub const ISSUER: &str = "imap-gateway";
+
+/// JWT claims.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Claims {
+    /// Issuer: always [`ISSUER`].
+    pub iss: String,
+    /// Audience: the backend URL.
+    pub aud: String,
+    /// Subject: the IMAP user name.
+    pub sub: String,
+    /// Issued at (seconds since the epoch).
+    pub iat: u64,
+    /// Expiry (seconds since the epoch).
+    pub exp: u64,
+    /// Unique token id.
+    pub jti: String,
+    /// Space-separated scopes.
+    pub scope: String,
+    /// The sealed password: base64url(nonce || ciphertext).
+    pub cred: String,
+}
+
+/// Why a token was refused. Deliberately coarse: details help attackers, not users.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    /// `exp` has passed.
+    #[error("the token has expired")]
+    Expired,
+    /// Signature, algorithm, issuer, audience, claims or sealed credential are wrong.
+    #[error("the token is invalid")]
+    Invalid,
+}
+
+/// A freshly issued token.
+#[derive(Debug)]
+pub struct IssuedToken {
+    /// The JWT.
+    pub access_token: String,
+    /// Seconds until it expires.
+    pub expires_in: u64,
+    /// Granted scopes.
+    pub scopes: Scopes,
+}
+
+/// Issues and verifies tokens.
+pub struct TokenService {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    sealer: XChaCha20Poly1305,
+    audience: String,
+}
+
+impl std::fmt::Debug for TokenService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenService")
+            .field("audience", &self.audience)
+            .finish_non_exhaustive()
+    }
+}
+
+fn derive_key(secret: &SecretString, label: &[u8]) -> [u8; 32] {
+    let hkdf = Hkdf::<Sha256>::new(Some(b"imap-gateway v1"), secret.expose_secret().as_bytes());
+    let mut key = [0u8; 32];
+    hkdf.expand(label, &mut key)
+        .expect("BUG: 32 bytes is a valid HKDF-SHA256 output length");
+    key
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+impl TokenService {
+    /// Derives the signing and sealing keys from `secret`.
+    pub fn new(secret: &SecretString, audience: impl Into<String>) -> Self {
+        let signing = derive_key(secret, b"jwt hs256 signing key");
+        let sealing = derive_key(secret, b"credential sealing key");
+        let audience = audience.into();
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.algorithms = vec![Algorithm::HS256];
+        validation.set_audience(&[audience.as_str()]);
+        validation.set_issuer(&[ISSUER]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.leeway = 5;
+        validation.validate_exp = true;
+        Self {
+            encoding: EncodingKey::from_secret(&signing),
+            decoding: DecodingKey::from_secret(&signing),
+            validation,
+            sealer: XChaCha20Poly1305::new((&sealing).into()),
+            audience,
+        }
+    }
+
+    fn associated_data(&self, sub: &str, jti: &str) -> Vec<u8> {
+        format!("{ISSUER}\0{}\0{sub}\0{jti}", self.audience).into_bytes()
+    }
+
+    /// Issues a token for `identity` valid for `ttl`.
+    pub fn issue(&self, identity: &Identity, scopes: Scopes, ttl: Duration) -> IssuedToken {
+        self.issue_at(identity, scopes, now(), ttl)
+    }
+
+    /// Issues a token as if it were `issued_at` (seconds since the epoch); tests use
+    /// it to make expired tokens.
+    pub fn issue_at(
+        &self,
+        identity: &Identity,
+        scopes: Scopes,
+        issued_at: u64,
+        ttl: Duration,
+    ) -> IssuedToken {
+        let mut id = [0u8; 16];
+        rand::rngs::OsRng.fill_bytes(&mut id);
+        let jti = URL_SAFE_NO_PAD.encode(id);
+        let sub = identity.username().as_str().to_owned();
+        let mut nonce = [0u8; 24];
+        rand::rngs::OsRng.fill_bytes(&mut nonce);
+        let aad = self.associated_data(&sub, &jti);
+        let sealed = self
+            .sealer
+            .encrypt(
+                XNonce::from_slice(&nonce),
+                Payload {
+                    msg: identity.password().expose_secret().as_bytes(),
+                    aad: &aad,
+                },
+            )
+            .expect("BUG: XChaCha20-Poly1305 encryption of a short message cannot fail");
+        let mut cred = nonce.to_vec();
+        cred.extend_from_slice(&sealed);
+        let claims = Claims {
+            iss: ISSUER.to_owned(),
+            aud: self.audience.clone(),
+            sub,
+            iat: issued_at,
+            exp: issued_at + ttl.as_secs(),
+            jti,
+            scope: scopes.to_string(),
+            cred: URL_SAFE_NO_PAD.encode(cred),
+        };
+        let access_token =
+            jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+                .expect("BUG: HS256 signing of serialisable claims cannot fail");
+        IssuedToken {
+            access_token,
+            expires_in: ttl.as_secs(),
+            scopes,
+        }
+    }
+
+    /// Verifies a token and opens its sealed credential.
+    ///
+    /// # Errors
+    /// [`TokenError::Expired`] or [`TokenError::Invalid`].
+    pub fn verify(&self, token: &str) -> Result<(Identity, Scopes), TokenError> {
+        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .map_err(|e| match e.kind() {
+                jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
+                _ => TokenError::Invalid,
+            })?;
+        let claims = data.claims;
+        let scopes = Scopes::parse(&claims.scope).map_err(|_| TokenError::Invalid)?;
+        let username = Username::try_from(claims.sub.as_str()).map_err(|_| TokenError::Invalid)?;
+        let sealed = URL_SAFE_NO_PAD
+            .decode(&claims.cred)
+            .map_err(|_| TokenError::Invalid)?;
+        if sealed.len() < 24 {
+            return Err(TokenError::Invalid);
+        }
+        let (nonce, ciphertext) = sealed.split_at(24);
+        let aad = self.associated_data(&claims.sub, &claims.jti);
+        let password = self
+            .sealer
+            .decrypt(
+                XNonce::from_slice(nonce),
+                Payload {
+                    msg: ciphertext,
+                    aad: &aad,
+                },
+            )
+            .map_err(|_| TokenError::Invalid)?;
+        let password = String::from_utf8(password).map_err(|_| TokenError::Invalid)?;
+        Ok((
+            Identity::new(username, SecretString::from(password)),
+            scopes,
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn service(secret: &str, audience: &str) -> TokenService {
+        TokenService::new(&SecretString::from(secret.to_owned()), audience)
+    }
+
+    fn alice() -> Identity {
+        Identity::new(
+            Username::try_from("alice").unwrap(),
+            SecretString::from("s3cret".to_owned()),
+        )
+    }
+
+    const SECRET: &str = "an-example-secret-of-at-least-32-bytes";
+
+    #[test]
+    fn round_trip_and_cross_instance() {
+        let a = service(SECRET, "imap://mail:143");
+        let b = service(SECRET, "imap://mail:143");
+        let token = a.issue(&alice(), Scopes::ALL, Duration::from_secs(60));
+        let (identity, scopes) = b.verify(&token.access_token).unwrap();
+        assert_eq!(identity.key(), alice().key());
+        assert_eq!(scopes, Scopes::ALL);
+        // The password is not readable in the token.
+        assert!(!token.access_token.contains("s3cret"));
+        let payload = token.access_token.split('.').nth(1).unwrap();
+        let json = String::from_utf8(URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+        assert!(!json.contains("s3cret"), "{json}");
+    }
+
+    #[test]
+    fn refuses_wrong_secret_audience_expiry_and_tampering() {
+        let good = service(SECRET, "imap://mail:143");
+        let token = good
+            .issue(&alice(), Scopes::ALL, Duration::from_secs(60))
+            .access_token;
+        assert_eq!(
+            service("another-secret-of-at-least-32-bytes!!", "imap://mail:143")
+                .verify(&token)
+                .unwrap_err(),
+            TokenError::Invalid
+        );
+        assert_eq!(
+            service(SECRET, "imap://other:143")
+                .verify(&token)
+                .unwrap_err(),
+            TokenError::Invalid
+        );
+        let expired = good
+            .issue_at(&alice(), Scopes::ALL, now() - 3600, Duration::from_secs(60))
+            .access_token;
+        assert_eq!(good.verify(&expired).unwrap_err(), TokenError::Expired);
+        let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+        let mut claims: serde_json::Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(&parts[1]).unwrap()).unwrap();
+        claims["scope"] = "read write delete".into();
+        claims["sub"] = "mallory".into();
+        parts[1] = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).unwrap());
+        assert_eq!(
+            good.verify(&parts.join(".")).unwrap_err(),
+            TokenError::Invalid
+        );
+        // alg=none is refused.
+        let none_header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
+        let forged = format!("{none_header}.{}.", token.split('.').nth(1).unwrap());
+        assert_eq!(good.verify(&forged).unwrap_err(), TokenError::Invalid);
+    }
+}

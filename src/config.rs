@@ -1,0 +1,404 @@
+//! Configuration: CLI flags and `IMAP_GATEWAY_*` environment variables (clap), parsed
+//! and validated once into [`Config`]. Invalid settings are reported in one sentence
+//! naming the setting, and the binary exits with code 2.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+use secrecy::SecretString;
+
+use crate::imap::{BackendUrl, Security};
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable, coloured when on a terminal.
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Command-line flags and environment variables (see README's configuration table).
+#[derive(Debug, Parser)]
+#[command(
+    name = "imap-gateway",
+    version,
+    about = "A JSON/HTTP API in front of any IMAP server"
+)]
+pub struct Cli {
+    /// Address to listen on for HTTP.
+    #[arg(long, env = "IMAP_GATEWAY_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: String,
+
+    /// IMAP backend: imaps://host:993 (TLS), imap://host:143 (STARTTLS, required),
+    /// imap://host:143?tls=none (plain; only when explicitly asked for).
+    #[arg(
+        long,
+        env = "IMAP_GATEWAY_IMAP_URL",
+        default_value = "imap://127.0.0.1:143"
+    )]
+    pub imap_url: String,
+
+    /// Extra trusted CA certificate(s) or a self-signed server certificate, in PEM.
+    #[arg(long, env = "IMAP_GATEWAY_IMAP_CA_FILE")]
+    pub imap_ca_file: Option<PathBuf>,
+
+    /// Server secret (at least 32 bytes) that signs tokens and seals credentials.
+    #[arg(long, env = "IMAP_GATEWAY_SECRET", hide_env_values = true)]
+    pub secret: Option<String>,
+
+    /// File holding the server secret (trailing newline ignored).
+    #[arg(long, env = "IMAP_GATEWAY_SECRET_FILE", conflicts_with = "secret")]
+    pub secret_file: Option<PathBuf>,
+
+    /// Development mode: generate a random secret when none is configured.
+    #[arg(long, env = "IMAP_GATEWAY_DEV")]
+    pub dev: bool,
+
+    /// Lifetime of issued tokens (e.g. 1h, 30m); clients may ask for less.
+    #[arg(long, env = "IMAP_GATEWAY_TOKEN_TTL", default_value = "1h")]
+    pub token_ttl: String,
+
+    /// Pooled IMAP sessions per user.
+    #[arg(long, env = "IMAP_GATEWAY_MAX_SESSIONS_PER_USER", default_value_t = 4)]
+    pub max_sessions_per_user: usize,
+
+    /// Pooled IMAP sessions across all users.
+    #[arg(long, env = "IMAP_GATEWAY_MAX_SESSIONS", default_value_t = 1000)]
+    pub max_sessions: usize,
+
+    /// Comma-separated origins allowed by CORS (empty: CORS off; `*`: any origin).
+    #[arg(long, env = "IMAP_GATEWAY_CORS_ORIGINS", default_value = "")]
+    pub cors_origins: String,
+
+    /// Accept `Authorization: Basic` (true/false).
+    #[arg(long, env = "IMAP_GATEWAY_BASIC_AUTH", default_value_t = true, action = clap::ArgAction::Set)]
+    pub basic_auth: bool,
+
+    /// Log format: pretty or json.
+    #[arg(
+        long,
+        env = "IMAP_GATEWAY_LOG_FORMAT",
+        value_enum,
+        default_value = "pretty"
+    )]
+    pub log_format: LogFormat,
+
+    /// Timeout for connecting to IMAP (TCP, TLS, greeting).
+    #[arg(long, env = "IMAP_GATEWAY_IMAP_CONNECT_TIMEOUT", default_value = "10s")]
+    pub imap_connect_timeout: String,
+
+    /// Timeout for one IMAP command, LOGIN included.
+    #[arg(long, env = "IMAP_GATEWAY_IMAP_COMMAND_TIMEOUT", default_value = "30s")]
+    pub imap_command_timeout: String,
+
+    /// How long a request waits for a free IMAP session before answering 503.
+    #[arg(long, env = "IMAP_GATEWAY_POOL_WAIT", default_value = "5s")]
+    pub pool_wait: String,
+
+    /// Session pools unused this long are logged out.
+    #[arg(long, env = "IMAP_GATEWAY_POOL_IDLE_TTL", default_value = "5m")]
+    pub pool_idle_ttl: String,
+
+    /// Failed logins per user name per minute before 429.
+    #[arg(
+        long,
+        env = "IMAP_GATEWAY_LOGIN_FAILURES_PER_USER",
+        default_value_t = 5
+    )]
+    pub login_failures_per_user: u32,
+
+    /// Failed logins per client address per minute before 429.
+    #[arg(
+        long,
+        env = "IMAP_GATEWAY_LOGIN_FAILURES_PER_CLIENT",
+        default_value_t = 20
+    )]
+    pub login_failures_per_client: u32,
+}
+
+/// The validated configuration the gateway runs with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// HTTP listen address.
+    pub listen: SocketAddr,
+    /// IMAP backend.
+    pub imap_url: BackendUrl,
+    /// Extra CA file.
+    pub imap_ca_file: Option<PathBuf>,
+    /// Server secret (>= 32 bytes).
+    pub secret: SecretString,
+    /// True when the secret was generated (`--dev`).
+    pub secret_generated: bool,
+    /// Maximum token lifetime.
+    pub token_ttl: Duration,
+    /// Sessions per user.
+    pub max_sessions_per_user: usize,
+    /// Sessions overall.
+    pub max_sessions: usize,
+    /// CORS origins (`["*"]` for any).
+    pub cors_origins: Vec<String>,
+    /// Basic auth enabled.
+    pub basic_auth: bool,
+    /// Log format.
+    pub log_format: LogFormat,
+    /// IMAP connect timeout.
+    pub imap_connect_timeout: Duration,
+    /// IMAP command timeout.
+    pub imap_command_timeout: Duration,
+    /// Pool wait.
+    pub pool_wait: Duration,
+    /// Pool idle TTL.
+    pub pool_idle_ttl: Duration,
+    /// Login failures per user per minute.
+    pub login_failures_per_user: u32,
+    /// Login failures per client per minute.
+    pub login_failures_per_client: u32,
+}
+
+/// A configuration error: which setting, and why, in one sentence.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid setting {setting}: {reason}")]
+pub struct ConfigError {
+    /// The environment variable (and flag) at fault.
+    pub setting: &'static str,
+    /// Why.
+    pub reason: String,
+}
+
+fn fail(setting: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError {
+        setting,
+        reason: reason.into(),
+    }
+}
+
+fn duration(setting: &'static str, raw: &str) -> Result<Duration, ConfigError> {
+    let value = humantime::parse_duration(raw.trim()).map_err(|e| {
+        fail(
+            setting,
+            format!("{raw:?} is not a duration like 30s, 5m or 1h ({e})"),
+        )
+    })?;
+    if value.is_zero() {
+        return Err(fail(setting, "must be greater than zero"));
+    }
+    Ok(value)
+}
+
+/// The smallest secret accepted, in bytes.
+pub const MIN_SECRET_BYTES: usize = 32;
+
+impl Cli {
+    /// Validates the flags into a [`Config`].
+    ///
+    /// # Errors
+    /// The first invalid setting.
+    pub fn into_config(self) -> Result<Config, ConfigError> {
+        let listen = self.listen.parse().map_err(|_| {
+            fail(
+                "IMAP_GATEWAY_LISTEN",
+                format!("{:?} is not an address like 127.0.0.1:8080", self.listen),
+            )
+        })?;
+        let imap_url: BackendUrl = self
+            .imap_url
+            .parse()
+            .map_err(|e| fail("IMAP_GATEWAY_IMAP_URL", e))?;
+        if let Some(path) = &self.imap_ca_file {
+            if !path.is_file() {
+                return Err(fail(
+                    "IMAP_GATEWAY_IMAP_CA_FILE",
+                    format!("{} is not a readable file", path.display()),
+                ));
+            }
+        }
+        let (secret, secret_generated) = match (self.secret, self.secret_file) {
+            (Some(secret), _) => (secret, false),
+            (None, Some(path)) => {
+                let text = std::fs::read_to_string(&path).map_err(|e| {
+                    fail("IMAP_GATEWAY_SECRET_FILE", format!("cannot read {}: {e}", path.display()))
+                })?;
+                (text.trim_end_matches(['\r', '\n']).to_owned(), false)
+            }
+            (None, None) if self.dev => (generate_secret(), true),
+            (None, None) => {
+                return Err(fail(
+                    "IMAP_GATEWAY_SECRET",
+                    "set IMAP_GATEWAY_SECRET or IMAP_GATEWAY_SECRET_FILE (at least 32 bytes), or pass --dev to generate a throw-away one",
+                ))
+            }
+        };
+        if secret.len() < MIN_SECRET_BYTES {
+            return Err(fail(
+                "IMAP_GATEWAY_SECRET",
+                format!(
+                    "must be at least {MIN_SECRET_BYTES} bytes long (got {})",
+                    secret.len()
+                ),
+            ));
+        }
+        let token_ttl = duration("IMAP_GATEWAY_TOKEN_TTL", &self.token_ttl)?;
+        if self.max_sessions_per_user == 0 {
+            return Err(fail(
+                "IMAP_GATEWAY_MAX_SESSIONS_PER_USER",
+                "must be at least 1",
+            ));
+        }
+        if self.max_sessions < self.max_sessions_per_user {
+            return Err(fail(
+                "IMAP_GATEWAY_MAX_SESSIONS",
+                "must be at least IMAP_GATEWAY_MAX_SESSIONS_PER_USER",
+            ));
+        }
+        let cors_origins: Vec<String> = self
+            .cors_origins
+            .split(',')
+            .map(str::trim)
+            .filter(|o| !o.is_empty())
+            .map(str::to_owned)
+            .collect();
+        for origin in &cors_origins {
+            if origin != "*" && axum::http::HeaderValue::from_str(origin).is_err() {
+                return Err(fail(
+                    "IMAP_GATEWAY_CORS_ORIGINS",
+                    format!("{origin:?} is not a valid origin"),
+                ));
+            }
+        }
+        if self.login_failures_per_user == 0 || self.login_failures_per_client == 0 {
+            return Err(fail(
+                "IMAP_GATEWAY_LOGIN_FAILURES_PER_USER",
+                "login failure limits must be at least 1",
+            ));
+        }
+        Ok(Config {
+            listen,
+            imap_url,
+            imap_ca_file: self.imap_ca_file,
+            secret: SecretString::from(secret),
+            secret_generated,
+            token_ttl,
+            max_sessions_per_user: self.max_sessions_per_user,
+            max_sessions: self.max_sessions,
+            cors_origins,
+            basic_auth: self.basic_auth,
+            log_format: self.log_format,
+            imap_connect_timeout: duration(
+                "IMAP_GATEWAY_IMAP_CONNECT_TIMEOUT",
+                &self.imap_connect_timeout,
+            )?,
+            imap_command_timeout: duration(
+                "IMAP_GATEWAY_IMAP_COMMAND_TIMEOUT",
+                &self.imap_command_timeout,
+            )?,
+            pool_wait: duration("IMAP_GATEWAY_POOL_WAIT", &self.pool_wait)?,
+            pool_idle_ttl: duration("IMAP_GATEWAY_POOL_IDLE_TTL", &self.pool_idle_ttl)?,
+            login_failures_per_user: self.login_failures_per_user,
+            login_failures_per_client: self.login_failures_per_client,
+        })
+    }
+}
+
+impl Config {
+    /// A configuration for tests and embedding: everything at its default except the
+    /// backend and secret.
+    pub fn new(imap_url: BackendUrl, secret: impl Into<String>) -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            imap_url,
+            imap_ca_file: None,
+            secret: SecretString::from(secret.into()),
+            secret_generated: false,
+            token_ttl: Duration::from_secs(3600),
+            max_sessions_per_user: 4,
+            max_sessions: 1000,
+            cors_origins: Vec::new(),
+            basic_auth: true,
+            log_format: LogFormat::Pretty,
+            imap_connect_timeout: Duration::from_secs(10),
+            imap_command_timeout: Duration::from_secs(30),
+            pool_wait: Duration::from_secs(5),
+            pool_idle_ttl: Duration::from_secs(300),
+            login_failures_per_user: 5,
+            login_failures_per_client: 20,
+        }
+    }
+
+    /// True when the backend connection is unencrypted.
+    pub fn is_plaintext_backend(&self) -> bool {
+        self.imap_url.security == Security::Plain
+    }
+}
+
+fn generate_secret() -> String {
+    use base64::Engine as _;
+    use rand::RngCore as _;
+    let mut bytes = [0u8; 48];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cli(args: &[&str]) -> Cli {
+        let mut full = vec!["imap-gateway"];
+        full.extend_from_slice(args);
+        Cli::try_parse_from(full).unwrap()
+    }
+
+    const SECRET: &str = "0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn defaults_need_only_a_secret() {
+        let config = cli(&["--secret", SECRET]).into_config().unwrap();
+        assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.imap_url.security, Security::StartTls);
+        assert_eq!(config.token_ttl, Duration::from_secs(3600));
+        assert_eq!(config.max_sessions_per_user, 4);
+        assert!(config.basic_auth);
+    }
+
+    #[test]
+    fn each_bad_setting_is_named() {
+        let cases: [(&[&str], &str); 7] = [
+            (&[], "IMAP_GATEWAY_SECRET"),
+            (&["--secret", "short"], "IMAP_GATEWAY_SECRET"),
+            (
+                &["--secret", SECRET, "--listen", "nope"],
+                "IMAP_GATEWAY_LISTEN",
+            ),
+            (
+                &["--secret", SECRET, "--imap-url", "http://x"],
+                "IMAP_GATEWAY_IMAP_URL",
+            ),
+            (
+                &["--secret", SECRET, "--token-ttl", "soon"],
+                "IMAP_GATEWAY_TOKEN_TTL",
+            ),
+            (
+                &["--secret", SECRET, "--max-sessions-per-user", "0"],
+                "IMAP_GATEWAY_MAX_SESSIONS_PER_USER",
+            ),
+            (
+                &["--secret", SECRET, "--max-sessions", "2"],
+                "IMAP_GATEWAY_MAX_SESSIONS",
+            ),
+        ];
+        for (args, setting) in cases {
+            let err = cli(args).into_config().unwrap_err();
+            assert_eq!(err.setting, setting, "{args:?}");
+        }
+    }
+
+    #[test]
+    fn dev_mode_generates_a_secret() {
+        let config = cli(&["--dev"]).into_config().unwrap();
+        assert!(config.secret_generated);
+        assert!(secrecy::ExposeSecret::expose_secret(&config.secret).len() >= MIN_SECRET_BYTES);
+    }
+}

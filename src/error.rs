@@ -1,0 +1,545 @@
+//! [`ApiError`]: every failure a handler can answer with, rendered as RFC 9457
+//! `application/problem+json`.
+//!
+//! IMAP outcomes are classified once, here, by the table of STYLE.md B3
+//! ([`ApiError::status`] is a pure function with a table test). `detail` is always our
+//! own text; the server's text is appended only to 4xx answers, and internal error
+//! chains never leave the process: 5xx causes are attached to the response as an
+//! extension and logged by the `log_app_errors` middleware.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::imap::{ImapError, RespCode, ValidationError};
+
+tokio::task_local! {
+    /// Per-request facts that error bodies need, set by the request-context middleware.
+    pub static REQUEST_CONTEXT: RequestContext;
+}
+
+/// What an error response needs to know about the request it answers.
+#[derive(Debug, Clone)]
+pub struct RequestContext {
+    /// The `x-request-id`.
+    pub request_id: String,
+    /// The request path, used as the problem `instance`.
+    pub path: String,
+    /// Whether Basic auth is on (for `WWW-Authenticate`).
+    pub basic_auth: bool,
+}
+
+/// RFC 9457 problem details, with the gateway's extension members.
+#[derive(Debug, Serialize, serde::Deserialize, ToSchema)]
+pub struct ProblemDetails {
+    /// A URI naming the problem type (`urn:imap-gateway:problem:<slug>`, see README).
+    #[serde(rename = "type")]
+    #[schema(example = "urn:imap-gateway:problem:not-found")]
+    pub problem_type: String,
+    /// Short summary of the problem type (the HTTP reason phrase).
+    pub title: String,
+    /// The HTTP status code.
+    pub status: u16,
+    /// What went wrong in this occurrence, in the gateway's words.
+    pub detail: String,
+    /// The request path this occurrence is about.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
+    /// The IMAP response code behind the error (e.g. `NONEXISTENT`), when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub imap_code: Option<String>,
+    /// The request id (also in the `x-request-id` header).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    /// Field-level validation errors.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+}
+
+/// One invalid input field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema)]
+pub struct FieldError {
+    /// The field, path or query parameter.
+    pub field: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+impl From<ValidationError> for FieldError {
+    fn from(err: ValidationError) -> Self {
+        Self {
+            field: err.field.to_owned(),
+            message: err.message,
+        }
+    }
+}
+
+/// The IMAP operation an error happened in: picks defaults for code-less NOs and
+/// words the detail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    /// LOGIN / AUTHENTICATE (and getting a pooled session).
+    Login,
+    /// LIST.
+    ListMailboxes,
+    /// LIST/STATUS of one mailbox.
+    GetMailbox,
+    /// CREATE.
+    CreateMailbox,
+    /// DELETE.
+    DeleteMailbox,
+    /// RENAME.
+    RenameMailbox,
+    /// (UN)SUBSCRIBE.
+    Subscribe,
+    /// SELECT / EXAMINE.
+    Select,
+    /// The readiness probe.
+    Probe,
+}
+
+impl Op {
+    fn doing(self) -> &'static str {
+        match self {
+            Self::Login => "log in to the IMAP server",
+            Self::ListMailboxes => "list mailboxes",
+            Self::GetMailbox => "read the mailbox",
+            Self::CreateMailbox => "create the mailbox",
+            Self::DeleteMailbox => "delete the mailbox",
+            Self::RenameMailbox => "rename the mailbox",
+            Self::Subscribe => "change the subscription",
+            Self::Select => "open the mailbox",
+            Self::Probe => "reach the IMAP server",
+        }
+    }
+}
+
+/// An error answer.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400: syntactically bad input.
+    #[error("bad request: {detail}")]
+    BadRequest {
+        /// Our explanation.
+        detail: String,
+        /// Per-field errors.
+        errors: Vec<FieldError>,
+    },
+    /// 422: well-formed input that cannot be acted on.
+    #[error("unprocessable: {detail}")]
+    Unprocessable {
+        /// Our explanation.
+        detail: String,
+        /// Per-field errors.
+        errors: Vec<FieldError>,
+    },
+    /// 401 with `WWW-Authenticate`.
+    #[error("unauthorized: {detail}")]
+    Unauthorized {
+        /// Our explanation.
+        detail: String,
+        /// RFC 6750 `error` for the Bearer challenge (`invalid_token`).
+        bearer_error: Option<&'static str>,
+    },
+    /// 403: the token lacks a scope.
+    #[error("forbidden: {detail}")]
+    Forbidden {
+        /// Our explanation.
+        detail: String,
+    },
+    /// 404.
+    #[error("not found: {detail}")]
+    NotFound {
+        /// Our explanation.
+        detail: String,
+    },
+    /// 405.
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// 413.
+    #[error("payload too large: {detail}")]
+    PayloadTooLarge {
+        /// Our explanation.
+        detail: String,
+    },
+    /// 415.
+    #[error("unsupported media type: {detail}")]
+    UnsupportedMediaType {
+        /// Our explanation.
+        detail: String,
+    },
+    /// 429 + `Retry-After`.
+    #[error("too many requests")]
+    TooManyRequests {
+        /// Our explanation.
+        detail: String,
+        /// When to try again.
+        retry_after: Duration,
+    },
+    /// An IMAP failure, classified by [`ApiError::status`].
+    #[error("IMAP error while trying to {}: {source}", op.doing())]
+    Imap {
+        /// What we were doing.
+        op: Op,
+        /// What the server or connection said.
+        #[source]
+        source: ImapError,
+    },
+    /// 500: a bug or an unexpected failure; details are logged, never sent.
+    #[error("internal error: {0:#}")]
+    Internal(#[from] anyhow::Error),
+}
+
+/// Attached to 5xx responses so `log_app_errors` can log the cause.
+#[derive(Debug, Clone)]
+pub struct LoggedError(pub Arc<String>);
+
+impl ApiError {
+    /// 400 for one field.
+    pub fn bad_field(field: &str, message: impl Into<String>) -> Self {
+        let message = message.into();
+        Self::BadRequest {
+            detail: format!("invalid {field}: {message}"),
+            errors: vec![FieldError {
+                field: field.to_owned(),
+                message,
+            }],
+        }
+    }
+
+    /// 422 for one field.
+    pub fn unprocessable_field(field: &str, message: impl Into<String>) -> Self {
+        let message = message.into();
+        Self::Unprocessable {
+            detail: format!("invalid {field}: {message}"),
+            errors: vec![FieldError {
+                field: field.to_owned(),
+                message,
+            }],
+        }
+    }
+
+    /// 401 with an explanation.
+    pub fn unauthorized(detail: impl Into<String>) -> Self {
+        Self::Unauthorized {
+            detail: detail.into(),
+            bearer_error: None,
+        }
+    }
+
+    /// Wraps an IMAP error with the operation it happened in.
+    pub fn imap(op: Op, source: ImapError) -> Self {
+        match source {
+            ImapError::Invalid(v) => Self::BadRequest {
+                detail: v.to_string(),
+                errors: vec![v.into()],
+            },
+            source => Self::Imap { op, source },
+        }
+    }
+
+    /// The HTTP status, a pure function of the error (STYLE.md B3).
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            Self::Forbidden { .. } => StatusCode::FORBIDDEN,
+            Self::NotFound { .. } => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Imap { op, source } => imap_status(*op, source),
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn slug(&self) -> &'static str {
+        match self {
+            Self::BadRequest { .. } => "invalid-request",
+            Self::Unprocessable { .. } => "validation-failed",
+            Self::Unauthorized { .. } => "unauthorized",
+            Self::Forbidden { .. } => "insufficient-scope",
+            Self::NotFound { .. } => "not-found",
+            Self::MethodNotAllowed => "method-not-allowed",
+            Self::PayloadTooLarge { .. } => "payload-too-large",
+            Self::UnsupportedMediaType { .. } => "unsupported-media-type",
+            Self::TooManyRequests { .. } => "rate-limited",
+            Self::Imap { .. } => match self.status().as_u16() {
+                401 => "unauthorized",
+                403 => "imap-forbidden",
+                404 => "not-found",
+                409 => "conflict",
+                422 => "imap-refused",
+                500 => "internal",
+                503 => "backend-busy",
+                504 => "backend-timeout",
+                507 => "over-quota",
+                _ => "backend-error",
+            },
+            Self::Internal(_) => "internal",
+        }
+    }
+
+    fn retry_after(&self) -> Option<u64> {
+        match self {
+            Self::TooManyRequests { retry_after, .. } => Some(retry_after.as_secs().max(1)),
+            Self::Imap { .. } if self.status() == StatusCode::SERVICE_UNAVAILABLE => Some(1),
+            _ => None,
+        }
+    }
+
+    fn detail(&self) -> String {
+        match self {
+            Self::BadRequest { detail, .. }
+            | Self::Unprocessable { detail, .. }
+            | Self::Unauthorized { detail, .. }
+            | Self::Forbidden { detail }
+            | Self::NotFound { detail }
+            | Self::PayloadTooLarge { detail }
+            | Self::UnsupportedMediaType { detail }
+            | Self::TooManyRequests { detail, .. } => detail.clone(),
+            Self::MethodNotAllowed => "this method is not allowed on this resource".to_owned(),
+            Self::Imap { op, source } => {
+                let status = self.status();
+                let reason = match status.as_u16() {
+                    401 => "the IMAP server rejected the credentials",
+                    403 => "the IMAP server denied permission",
+                    404 => "the mailbox does not exist",
+                    409 => "it conflicts with the mailbox's current state",
+                    422 => "the IMAP server refused the request",
+                    503 => "the IMAP server or the session pool is busy; retry shortly",
+                    504 => "the IMAP server did not answer in time",
+                    507 => "the mailbox is over quota",
+                    500 => "an internal error occurred",
+                    _ => "the IMAP server failed",
+                };
+                match source {
+                    // Server text only on 4xx (STYLE.md B3), and never for auth failures.
+                    ImapError::No { text, .. }
+                        if status.is_client_error()
+                            && status != StatusCode::UNAUTHORIZED
+                            && !text.is_empty() =>
+                    {
+                        format!("could not {}: {reason} (server said: {text})", op.doing())
+                    }
+                    _ => format!("could not {}: {reason}", op.doing()),
+                }
+            }
+            Self::Internal(_) => "an internal error occurred".to_owned(),
+        }
+    }
+
+    fn errors(&self) -> Vec<FieldError> {
+        match self {
+            Self::BadRequest { errors, .. } | Self::Unprocessable { errors, .. } => errors.clone(),
+            _ => Vec::new(),
+        }
+    }
+
+    fn imap_code(&self) -> Option<String> {
+        match self {
+            Self::Imap { source, .. } => source.code().map(|c| c.name().to_owned()),
+            _ => None,
+        }
+    }
+}
+
+/// STYLE.md B3: IMAP outcome → HTTP status.
+fn imap_status(op: Op, err: &ImapError) -> StatusCode {
+    match err {
+        ImapError::No { code, .. } => match code {
+            Some(RespCode::NonExistent | RespCode::TryCreate) => StatusCode::NOT_FOUND,
+            Some(RespCode::AlreadyExists | RespCode::HasChildren) => StatusCode::CONFLICT,
+            Some(RespCode::NoPerm | RespCode::AuthorizationFailed) => StatusCode::FORBIDDEN,
+            Some(RespCode::AuthenticationFailed | RespCode::Expired) => StatusCode::UNAUTHORIZED,
+            Some(RespCode::OverQuota) => StatusCode::INSUFFICIENT_STORAGE,
+            Some(RespCode::Limit | RespCode::Cannot | RespCode::BadCharset) => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            Some(RespCode::InUse | RespCode::Unavailable) => StatusCode::SERVICE_UNAVAILABLE,
+            Some(
+                RespCode::ServerBug
+                | RespCode::ContactAdmin
+                | RespCode::Corruption
+                | RespCode::PrivacyRequired,
+            ) => StatusCode::BAD_GATEWAY,
+            Some(RespCode::ClientBug) => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => match op {
+                Op::Select | Op::GetMailbox => StatusCode::NOT_FOUND,
+                Op::CreateMailbox | Op::RenameMailbox => StatusCode::CONFLICT,
+                Op::Login => StatusCode::UNAUTHORIZED,
+                _ => StatusCode::BAD_GATEWAY,
+            },
+        },
+        ImapError::Bad { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+        ImapError::Timeout => StatusCode::GATEWAY_TIMEOUT,
+        ImapError::Pool(_) => StatusCode::SERVICE_UNAVAILABLE,
+        ImapError::Invalid(_) => StatusCode::BAD_REQUEST,
+        ImapError::Unsupported(_) => StatusCode::NOT_IMPLEMENTED,
+        ImapError::Bye { .. }
+        | ImapError::ConnectionLost
+        | ImapError::Io(_)
+        | ImapError::Tls(_)
+        | ImapError::Protocol(_) => match op {
+            Op::Probe => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::BAD_GATEWAY,
+        },
+    }
+}
+
+/// Builds a problem response with the current request's context.
+fn problem_response(status: StatusCode, body: ProblemDetails) -> Response {
+    let mut response = (status, axum::Json(body)).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
+    response
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let context = REQUEST_CONTEXT.try_with(Clone::clone).ok();
+        let body = ProblemDetails {
+            problem_type: format!("urn:imap-gateway:problem:{}", self.slug()),
+            title: status.canonical_reason().unwrap_or("Error").to_owned(),
+            status: status.as_u16(),
+            detail: self.detail(),
+            instance: context.as_ref().map(|c| c.path.clone()),
+            imap_code: self.imap_code(),
+            request_id: context.as_ref().map(|c| c.request_id.clone()),
+            errors: self.errors(),
+        };
+        let mut response = problem_response(status, body);
+        let headers = response.headers_mut();
+        if let Some(seconds) = self.retry_after() {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            let bearer = match &self {
+                Self::Unauthorized {
+                    bearer_error: Some(error),
+                    ..
+                } => format!("Bearer realm=\"imap-gateway\", error=\"{error}\""),
+                _ => "Bearer realm=\"imap-gateway\"".to_owned(),
+            };
+            headers.append(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_str(&bearer).expect("BUG: challenge is ASCII"),
+            );
+            if context.as_ref().is_none_or(|c| c.basic_auth) {
+                headers.append(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Basic realm=\"imap-gateway\", charset=\"UTF-8\""),
+                );
+            }
+        }
+        if status.is_server_error() {
+            response
+                .extensions_mut()
+                .insert(LoggedError(Arc::new(format!("{self:#}"))));
+        }
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::imap::PoolFailure;
+
+    fn no(code: Option<RespCode>) -> ImapError {
+        ImapError::No {
+            code,
+            text: "server text".into(),
+        }
+    }
+
+    #[test]
+    fn imap_outcomes_map_to_statuses() {
+        use RespCode as C;
+        let cases: Vec<(Op, ImapError, u16)> = vec![
+            (Op::GetMailbox, no(Some(C::NonExistent)), 404),
+            (Op::CreateMailbox, no(Some(C::TryCreate)), 404),
+            (Op::CreateMailbox, no(Some(C::AlreadyExists)), 409),
+            (Op::DeleteMailbox, no(Some(C::HasChildren)), 409),
+            (Op::DeleteMailbox, no(Some(C::NoPerm)), 403),
+            (Op::Login, no(Some(C::AuthorizationFailed)), 403),
+            (Op::Login, no(Some(C::AuthenticationFailed)), 401),
+            (Op::Login, no(Some(C::Expired)), 401),
+            (Op::CreateMailbox, no(Some(C::OverQuota)), 507),
+            (Op::CreateMailbox, no(Some(C::Limit)), 422),
+            (Op::CreateMailbox, no(Some(C::Cannot)), 422),
+            (Op::ListMailboxes, no(Some(C::BadCharset)), 422),
+            (Op::Select, no(Some(C::InUse)), 503),
+            (Op::Select, no(Some(C::Unavailable)), 503),
+            (Op::Select, no(Some(C::ServerBug)), 502),
+            (Op::Select, no(Some(C::ContactAdmin)), 502),
+            (Op::Select, no(Some(C::Corruption)), 502),
+            (Op::Login, no(Some(C::PrivacyRequired)), 502),
+            (Op::Select, no(Some(C::ClientBug)), 500),
+            (Op::Select, no(None), 404),
+            (Op::GetMailbox, no(None), 404),
+            (Op::CreateMailbox, no(None), 409),
+            (Op::RenameMailbox, no(None), 409),
+            (Op::DeleteMailbox, no(None), 502),
+            (Op::DeleteMailbox, no(Some(C::Other("X".into()))), 502),
+            (Op::ListMailboxes, ImapError::Bad { text: "x".into() }, 500),
+            (Op::ListMailboxes, ImapError::Bye { text: "x".into() }, 502),
+            (Op::ListMailboxes, ImapError::ConnectionLost, 502),
+            (Op::ListMailboxes, ImapError::Tls("x".into()), 502),
+            (
+                Op::ListMailboxes,
+                ImapError::Io(std::io::Error::other("x")),
+                502,
+            ),
+            (Op::ListMailboxes, ImapError::Timeout, 504),
+            (Op::ListMailboxes, ImapError::Pool(PoolFailure::Busy), 503),
+            (
+                Op::ListMailboxes,
+                ImapError::Pool(PoolFailure::GlobalLimit),
+                503,
+            ),
+            (Op::Probe, ImapError::ConnectionLost, 503),
+        ];
+        for (op, err, want) in cases {
+            let label = format!("{op:?} {err:?}");
+            assert_eq!(ApiError::imap(op, err).status().as_u16(), want, "{label}");
+        }
+        let invalid = ImapError::Invalid(ValidationError::new("mailbox", "bad"));
+        assert_eq!(
+            ApiError::imap(Op::Select, invalid).status(),
+            StatusCode::BAD_REQUEST
+        );
+    }
+
+    #[test]
+    fn server_text_is_echoed_only_on_4xx() {
+        let four = ApiError::imap(Op::CreateMailbox, no(Some(RespCode::AlreadyExists)));
+        assert!(four.detail().contains("server text"));
+        let five = ApiError::imap(Op::Select, no(Some(RespCode::ServerBug)));
+        assert!(!five.detail().contains("server text"));
+        let auth = ApiError::imap(Op::Login, no(Some(RespCode::AuthenticationFailed)));
+        assert!(!auth.detail().contains("server text"));
+    }
+
+    #[test]
+    fn busy_answers_carry_retry_after() {
+        let response =
+            ApiError::imap(Op::Login, ImapError::Pool(PoolFailure::Busy)).into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "1");
+        assert_eq!(
+            response.headers()[header::CONTENT_TYPE],
+            "application/problem+json"
+        );
+        assert!(response.extensions().get::<LoggedError>().is_some());
+    }
+}

@@ -1,0 +1,96 @@
+//! Extractors whose rejections are problem+json [`ApiError`]s instead of axum's
+//! plain-text bodies, and [`MailboxPath`], which validates the `{mailbox}` segment.
+
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Path};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+
+use crate::error::ApiError;
+use crate::imap::MailboxName;
+
+/// `Json<T>` with problem+json rejections.
+#[derive(Debug, FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct AppJson<T>(pub T);
+
+/// `Query<T>` with problem+json rejections.
+#[derive(Debug, FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct AppQuery<T>(pub T);
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        match rejection {
+            JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedMediaType {
+                detail: "expected a JSON body with Content-Type: application/json".to_owned(),
+            },
+            JsonRejection::JsonSyntaxError(err) => {
+                ApiError::bad_field("body", format!("malformed JSON: {}", err.body_text()))
+            }
+            JsonRejection::JsonDataError(err) => {
+                ApiError::unprocessable_field("body", err.body_text())
+            }
+            other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge {
+                detail: "the request body is too large".to_owned(),
+            },
+            other => ApiError::bad_field("body", other.body_text()),
+        }
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        ApiError::bad_field("query", rejection.body_text())
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(rejection: PathRejection) -> Self {
+        ApiError::bad_field("path", rejection.body_text())
+    }
+}
+
+/// The `{mailbox}` path segment: percent-decoded, then validated as a [`MailboxName`]
+/// (400 for control characters such as CR/LF/NUL, or over-long names).
+#[derive(Debug, Clone)]
+pub struct MailboxPath(pub MailboxName);
+
+impl<S: Send + Sync> FromRequestParts<S> for MailboxPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Path(raw) = Path::<String>::from_request_parts(parts, state).await?;
+        MailboxName::try_from(raw)
+            .map(Self)
+            .map_err(|err| ApiError::bad_field(err.field, err.message))
+    }
+}
+
+/// Percent-encodes a mailbox name as one URL path segment (for `Location`).
+pub fn mailbox_location(name: &MailboxName) -> String {
+    use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+    const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_')
+        .remove(b'~');
+    format!(
+        "/v1/mailboxes/{}",
+        utf8_percent_encode(name.as_str(), SEGMENT)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locations_are_single_segments() {
+        let name = MailboxName::try_from("Projects/2026 ü").unwrap();
+        assert_eq!(
+            mailbox_location(&name),
+            "/v1/mailboxes/Projects%2F2026%20%C3%BC"
+        );
+    }
+}

@@ -1,0 +1,227 @@
+//! The HTTP API: router, middleware and the OpenAPI document.
+//!
+//! Layers, outermost first: request context (request id, access log, 5xx cause
+//! logging), CORS (when configured), body-size limit. Unknown routes and wrong methods
+//! answer problem+json like everything else.
+
+pub mod auth;
+pub mod extract;
+pub mod health;
+pub mod mailboxes;
+
+use std::time::Instant;
+
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{HeaderName, HeaderValue, Method};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::Router;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tracing::Instrument as _;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::error::{ApiError, LoggedError, ProblemDetails, RequestContext, REQUEST_CONTEXT};
+use crate::state::AppState;
+
+/// The request-id header, set on every response.
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Largest JSON request body accepted.
+pub const MAX_JSON_BODY: usize = 64 * 1024;
+
+/// The `4XX`/`5XX` problem responses every operation documents.
+#[derive(utoipa::IntoResponses)]
+pub enum ProblemResponses {
+    /// Client error (RFC 9457 problem details).
+    #[response(status = "4XX", content_type = "application/problem+json")]
+    Client(ProblemDetails),
+    /// Server or IMAP backend error (RFC 9457 problem details).
+    #[response(status = "5XX", content_type = "application/problem+json")]
+    Server(ProblemDetails),
+}
+
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                utoipa::openapi::security::HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some("A token from POST /v1/auth/token"))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "basic",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Basic)),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "imap-gateway",
+        description = "A JSON/HTTP API in front of any IMAP server: live, pooled, stateless. \
+            Errors are RFC 9457 problem details (`application/problem+json`).",
+        license(name = "MIT OR Apache-2.0")
+    ),
+    modifiers(&SecuritySchemes),
+    components(schemas(ProblemDetails, crate::error::FieldError)),
+    tags(
+        (name = "auth", description = "Tokens"),
+        (name = "mailboxes", description = "Mailboxes (folders)"),
+        (name = "service", description = "Health and readiness"),
+    )
+)]
+struct ApiDoc;
+
+fn api_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
+        .routes(routes!(auth::create_token))
+        .routes(routes!(
+            mailboxes::list_mailboxes,
+            mailboxes::create_mailbox
+        ))
+        .routes(routes!(
+            mailboxes::get_mailbox,
+            mailboxes::update_mailbox,
+            mailboxes::delete_mailbox
+        ))
+}
+
+/// The OpenAPI document, generated from the handlers' annotations.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api_router().split_for_parts().1
+}
+
+/// Builds the complete router.
+pub fn router(state: AppState) -> Router {
+    let (api, spec) = api_router().split_for_parts();
+    let mut router = api
+        .merge(SwaggerUi::new("/docs").url("/openapi.json", spec))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_JSON_BODY));
+    if let Some(cors) = cors_layer(&state.config.cors_origins) {
+        router = router.layer(cors);
+    }
+    router
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            request_context,
+        ))
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound {
+        detail: "there is no such route".to_owned(),
+    }
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}
+
+fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
+    if origins.is_empty() {
+        return None;
+    }
+    let allow = if origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()))
+    };
+    Some(
+        CorsLayer::new()
+            .allow_origin(allow)
+            .allow_methods([
+                Method::GET,
+                Method::POST,
+                Method::PUT,
+                Method::PATCH,
+                Method::DELETE,
+            ])
+            .allow_headers([
+                axum::http::header::AUTHORIZATION,
+                axum::http::header::CONTENT_TYPE,
+                axum::http::header::IF_MATCH,
+                HeaderName::from_static("last-event-id"),
+            ])
+            .expose_headers([
+                REQUEST_ID,
+                axum::http::header::LOCATION,
+                axum::http::header::RETRY_AFTER,
+                axum::http::header::WWW_AUTHENTICATE,
+            ]),
+    )
+}
+
+/// A client-supplied request id is kept only when short and plain; otherwise a UUID.
+fn request_id_from(request: &Request) -> String {
+    request
+        .headers()
+        .get(&REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|id| {
+            !id.is_empty()
+                && id.len() <= 64
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+        })
+        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned)
+}
+
+/// Sets the request id (request and response header, log span, problem bodies),
+/// writes the access log line and logs the cause of 5xx answers.
+async fn request_context(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let started = Instant::now();
+    let request_id = request_id_from(&request);
+    let header_value =
+        HeaderValue::from_str(&request_id).expect("BUG: request ids are plain ASCII");
+    request
+        .headers_mut()
+        .insert(REQUEST_ID, header_value.clone());
+    let method = request.method().clone();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let context = RequestContext {
+        request_id: request_id.clone(),
+        path: request.uri().path().to_owned(),
+        basic_auth: state.config.basic_auth,
+    };
+    // Span fields: never the raw path (it holds mailbox names) nor any header value.
+    let span = tracing::info_span!("request", request_id = %request_id, %method, route = %route);
+    let mut response = REQUEST_CONTEXT
+        .scope(context, next.run(request))
+        .instrument(span.clone())
+        .await;
+    response.headers_mut().insert(REQUEST_ID, header_value);
+    let _enter = span.enter();
+    let status = response.status().as_u16();
+    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    if let Some(LoggedError(cause)) = response.extensions().get::<LoggedError>() {
+        tracing::error!(status, elapsed_ms, cause = %cause, "request failed");
+    } else {
+        tracing::info!(status, elapsed_ms, "request");
+    }
+    response
+}

@@ -1,0 +1,118 @@
+//! [`AppState`]: what every handler shares — configuration, token service, login
+//! throttle and the IMAP session pools.
+
+use std::ops::Deref;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::auth::{AuthMethod, AuthUser, LoginThrottle, TokenService};
+use crate::config::Config;
+use crate::error::{ApiError, Op};
+use crate::imap::{Backend, PoolSettings, PooledSession, SessionPools, Timeouts};
+
+/// Shared application state (cheap to clone).
+#[derive(Clone, Debug)]
+pub struct AppState(Arc<App>);
+
+/// The application behind [`AppState`].
+#[derive(Debug)]
+pub struct App {
+    /// Validated configuration.
+    pub config: Config,
+    /// Issues and verifies tokens.
+    pub tokens: TokenService,
+    /// Failed-login throttle.
+    pub throttle: LoginThrottle,
+    /// Per-identity IMAP session pools.
+    pub pools: SessionPools,
+}
+
+impl Deref for AppState {
+    type Target = App;
+
+    fn deref(&self) -> &App {
+        &self.0
+    }
+}
+
+impl AppState {
+    /// Builds the state from a validated configuration. Must run inside a Tokio runtime
+    /// (it starts the idle-pool evictor).
+    ///
+    /// # Errors
+    /// The CA file cannot be loaded.
+    pub fn build(config: Config) -> anyhow::Result<Self> {
+        let timeouts = Timeouts {
+            connect: config.imap_connect_timeout,
+            command: config.imap_command_timeout,
+        };
+        let backend = Backend::new(
+            config.imap_url.clone(),
+            config.imap_ca_file.as_deref(),
+            timeouts,
+        )?;
+        let pools = SessionPools::new(
+            Arc::new(backend),
+            PoolSettings {
+                per_identity: config.max_sessions_per_user,
+                global: config.max_sessions,
+                wait: config.pool_wait,
+                idle_ttl: config.pool_idle_ttl,
+                check_after: Duration::from_secs(5),
+                create: config.imap_connect_timeout + config.imap_command_timeout,
+            },
+        );
+        pools.spawn_evictor(Duration::from_secs(30).min(config.pool_idle_ttl));
+        let tokens = TokenService::new(&config.secret, config.imap_url.to_string());
+        let throttle = LoginThrottle::new(
+            config.login_failures_per_user,
+            config.login_failures_per_client,
+        );
+        Ok(Self(Arc::new(App {
+            config,
+            tokens,
+            throttle,
+            pools,
+        })))
+    }
+}
+
+impl App {
+    /// Checks out an IMAP session for the caller, logging in if needed.
+    ///
+    /// Password logins (Basic, token endpoint) are throttled: refused with 429 while the
+    /// user name or client address has too many recent failures, and counted when the
+    /// server rejects them.
+    ///
+    /// # Errors
+    /// 429, 401 for rejected credentials, 502/503/504 for backend trouble.
+    pub async fn session(&self, user: &AuthUser) -> Result<PooledSession, ApiError> {
+        let username = user.identity.username().as_str();
+        let throttled = user.method == AuthMethod::Password;
+        if throttled {
+            if let Err(wait) = self.throttle.check(username, user.client) {
+                return Err(ApiError::TooManyRequests {
+                    detail: "too many failed logins; try again later".to_owned(),
+                    retry_after: wait,
+                });
+            }
+        }
+        match self.pools.get(&user.identity).await {
+            Ok(session) => {
+                if throttled {
+                    self.throttle.record_success(username);
+                }
+                Ok(session)
+            }
+            Err(err) if err.is_auth_failure() => {
+                self.throttle.record_failure(username, user.client);
+                tracing::info!(user = username, "IMAP login rejected");
+                Err(ApiError::Unauthorized {
+                    detail: "the IMAP server rejected the credentials".to_owned(),
+                    bearer_error: (user.method == AuthMethod::Bearer).then_some("invalid_token"),
+                })
+            }
+            Err(err) => Err(ApiError::imap(Op::Login, err)),
+        }
+    }
+}
