@@ -59,13 +59,15 @@ pub struct ListReturn<'a> {
     pub subscribed: bool,
     /// `SPECIAL-USE` (RFC 6154)
     pub special_use: bool,
+    /// `CHILDREN` (RFC 5258 section 4): `\HasChildren` / `\HasNoChildren`
+    pub children: bool,
     /// `STATUS (...)` (RFC 5819 LIST-STATUS)
     pub status: &'a [StatusItem],
 }
 
 impl ListReturn<'_> {
     fn is_empty(&self) -> bool {
-        !self.subscribed && !self.special_use && self.status.is_empty()
+        !self.subscribed && !self.special_use && !self.children && self.status.is_empty()
     }
 }
 
@@ -153,6 +155,9 @@ impl Command<'_> {
                     }
                     if returns.special_use {
                         options.push("SPECIAL-USE".to_owned());
+                    }
+                    if returns.children {
+                        options.push("CHILDREN".to_owned());
                     }
                     if !returns.status.is_empty() {
                         options.push(format!("STATUS {}", status_items(returns.status)));
@@ -282,11 +287,12 @@ mod tests {
                 ListReturn {
                     subscribed: true,
                     special_use: true,
+                    children: true,
                     status: &items
                 }
             )
             .render(),
-            "LIST \"\" \"Projects/2026\" RETURN (SUBSCRIBED SPECIAL-USE STATUS (MESSAGES UIDNEXT))"
+            "LIST \"\" \"Projects/2026\" RETURN (SUBSCRIBED SPECIAL-USE CHILDREN STATUS (MESSAGES UIDNEXT))"
         );
         assert_eq!(Command::Lsub(ListPattern::All).render(), "LSUB \"\" \"*\"");
         assert_eq!(Command::Unselect.render(), "UNSELECT");

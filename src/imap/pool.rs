@@ -141,6 +141,7 @@ impl managed::Manager for SessionManager {
     }
 
     async fn recycle(&self, session: &mut ImapSession, _: &Metrics) -> RecycleResult<ImapError> {
+        session.poll_idle_input();
         if session.is_broken() {
             return Err(RecycleError::message("session is broken"));
         }

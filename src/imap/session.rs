@@ -257,6 +257,29 @@ impl ImapSession {
         self.execute(Command::Noop).await
     }
 
+    /// Reads, without waiting, whatever the server sent while the session sat idle in
+    /// the pool. A `BYE` (e.g. the server's idle timeout or `doveadm kick`), EOF or an
+    /// unparsable response marks the session broken, so the pool replaces it before a
+    /// request fails on it. Costs no round trip.
+    pub fn poll_idle_input(&mut self) {
+        use futures::FutureExt as _;
+        while !self.broken {
+            match self.inner.read_response().now_or_never() {
+                None => break,
+                Some(Ok(Some(response))) => {
+                    if let Response::Data {
+                        status: Status::Bye,
+                        ..
+                    } = response.parsed()
+                    {
+                        self.broken = true;
+                    }
+                }
+                Some(Ok(None) | Err(_)) => self.broken = true,
+            }
+        }
+    }
+
     /// Sends LOGOUT and closes the connection (best effort; BYE is expected).
     pub async fn logout(mut self) {
         let _ = self.execute(Command::Logout).await;
@@ -353,6 +376,7 @@ impl ImapSession {
         let returns = ListReturn {
             subscribed: extended,
             special_use: special_use && extended,
+            children: extended && caps.has("CHILDREN"),
             status: if list_status { &items } else { &[] },
         };
         let mut mailboxes = Vec::new();
@@ -366,7 +390,7 @@ impl ImapSession {
                 ));
             }
             Response::MailboxData(MailboxDatum::Status { mailbox, status }) => {
-                counters.insert(mailbox.to_string(), counters_from(status));
+                counters.insert(unescape_quoted(mailbox), counters_from(status));
             }
             _ => {}
         })
@@ -378,7 +402,7 @@ impl ImapSession {
             let mut subscribed: HashSet<String> = HashSet::new();
             self.execute_with(Command::Lsub(pattern), |response| {
                 if let Response::MailboxData(MailboxDatum::List(data)) = response {
-                    subscribed.insert(data.name.to_string());
+                    subscribed.insert(unescape_quoted(&data.name));
                 }
             })
             .await?;
@@ -563,7 +587,7 @@ fn mailbox_from_list(
     attributes: &[NameAttribute<'_>],
 ) -> MailboxInfo {
     let mut info = MailboxInfo {
-        name: MailboxName::from_wire(wire),
+        name: MailboxName::from_wire(&unescape_quoted(wire)),
         delimiter: delimiter.map(str::to_owned),
         special_use: None,
         subscribed: false,
@@ -614,6 +638,25 @@ fn guess_special_use(name: &MailboxName, delimiter: Option<&str>) -> Option<Spec
     }
 }
 
+/// imap-proto 0.17 returns a quoted mailbox name with its escapes still in place
+/// (`"a\\"b"` comes back as `a\\"b`). Undo them. (A server could in theory send a
+/// *literal* containing a backslash-quote pair, which this would mangle; servers send
+/// literals only for 8-bit names, and modified UTF-7 names are 7-bit.)
+fn unescape_quoted(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    let mut chars = raw.chars();
+    while let Some(ch) = chars.next() {
+        if ch == '\\' {
+            if let Some(next) = chars.next() {
+                out.push(next);
+                continue;
+            }
+        }
+        out.push(ch);
+    }
+    out
+}
+
 fn counters_from(status: &[StatusAttribute]) -> MailboxCounters {
     let mut counters = MailboxCounters::default();
     for item in status {
@@ -647,6 +690,15 @@ mod tests {
         assert!(info.selectable);
         let placeholder = mailbox_from_list("Projects", Some("/"), &[NameAttribute::NoSelect]);
         assert!(!placeholder.selectable);
+    }
+
+    #[test]
+    fn unescapes_quoted_names() {
+        assert_eq!(
+            unescape_quoted(r#"a&-b \"quoted\" \\ {5}"#),
+            r#"a&-b "quoted" \ {5}"#
+        );
+        assert_eq!(unescape_quoted("plain"), "plain");
     }
 
     #[test]

@@ -1,0 +1,489 @@
+//! A real Dovecot for tests, the demo and benchmarks, started from its own
+//! configuration in a temporary directory: free loopback ports (plain/STARTTLS and
+//! implicit TLS with a freshly generated certificate), passwd-file users and maildirs
+//! seeded straight on disk. Dropping [`Dovecot`] stops it and removes everything.
+//!
+//! Facts this relies on (checked on Debian 12, Dovecot 2.3.19): the temp dir must be
+//! 0755 so Dovecot's unprivileged processes can enter it; the daemon runs in the
+//! foreground (`-F`) as our child, with its output in a file (a pipe would hang us);
+//! `imap_capability` replaces the advertised capability list, which lets tests drive
+//! the gateway's fallback paths; `rawlog_dir` records every command a session sends.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::io::{BufRead as _, BufReader, Write as _};
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, UNIX_EPOCH};
+
+/// The install hint shown when Dovecot is missing.
+pub const INSTALL_HINT: &str = "Dovecot is required for the integration tests and the demo: \
+run `apt-get install -y dovecot-imapd` as root (scripts/test.sh and scripts/demo.sh do it for you)";
+
+/// A message to seed: raw RFC 5322 bytes, IMAP flag letters and an internal date.
+#[derive(Debug, Clone)]
+pub struct SeedMessage {
+    /// The raw message (CRLF line endings recommended).
+    pub raw: Vec<u8>,
+    /// Maildir flag letters: `S` seen, `F` flagged, `R` answered, `D` draft, `T` deleted.
+    pub flags: String,
+    /// INTERNALDATE, seconds since the epoch.
+    pub internal_date: u64,
+}
+
+impl SeedMessage {
+    /// A simple text message.
+    pub fn text(from: &str, to: &str, subject: &str, body: &str) -> Self {
+        let raw = format!(
+            "From: {from}\r\nTo: {to}\r\nSubject: {subject}\r\nDate: Thu, 26 Nov 2026 09:00:00 +0000\r\n\
+             Message-ID: <{}@harness>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n",
+            subject.replace(' ', ".")
+        );
+        Self {
+            raw: raw.into_bytes(),
+            flags: String::new(),
+            internal_date: 1_795_000_000,
+        }
+    }
+
+    /// Sets the maildir flag letters.
+    pub fn with_flags(mut self, flags: &str) -> Self {
+        self.flags = flags.to_owned();
+        self
+    }
+}
+
+/// A mailbox to seed, by its **wire** name (modified UTF-7, `/` as the separator):
+/// tests then check that the gateway decodes it.
+#[derive(Debug, Clone)]
+pub struct SeedMailbox {
+    /// Wire name, e.g. `INBOX`, `Archive`, `Entw&APw-rfe`, `Projects/2026`.
+    pub wire_name: String,
+    /// Messages in file-name (= UID) order.
+    pub messages: Vec<SeedMessage>,
+}
+
+/// A user with a password and mailboxes.
+#[derive(Debug, Clone)]
+pub struct User {
+    /// Login name.
+    pub name: String,
+    /// Password (any UTF-8 without `:` or newlines).
+    pub password: String,
+    /// Mailboxes to seed; INBOX always exists.
+    pub mailboxes: Vec<SeedMailbox>,
+}
+
+impl User {
+    /// A user with an empty INBOX.
+    pub fn new(name: &str, password: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            password: password.to_owned(),
+            mailboxes: Vec::new(),
+        }
+    }
+
+    /// Adds a mailbox with messages.
+    pub fn with_mailbox(mut self, wire_name: &str, messages: Vec<SeedMessage>) -> Self {
+        self.mailboxes.push(SeedMailbox {
+            wire_name: wire_name.to_owned(),
+            messages,
+        });
+        self
+    }
+}
+
+/// How to start Dovecot.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Users to create.
+    pub users: Vec<User>,
+    /// Replace the advertised post-login capabilities (e.g. `IMAP4rev1 IDLE UIDPLUS`).
+    pub capabilities: Option<String>,
+    /// Concurrent sessions allowed per user and address (Dovecot's default is 10).
+    pub max_userip_connections: u32,
+    /// Record every session's commands under the temp dir (see [`Dovecot::commands`]).
+    pub rawlog: bool,
+    /// Special-use mailboxes created automatically (and subscribed) for every user.
+    pub special_use: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            users: Vec::new(),
+            capabilities: None,
+            max_userip_connections: 100,
+            rawlog: true,
+            special_use: true,
+        }
+    }
+}
+
+/// A running Dovecot. Stops (SIGKILL, then reaped) and cleans up on drop.
+pub struct Dovecot {
+    dir: tempfile::TempDir,
+    child: Child,
+    /// Port of the plain listener (STARTTLS offered, not required).
+    pub imap_port: u16,
+    /// Port of the implicit-TLS listener.
+    pub imaps_port: u16,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("cannot find a free loopback port")
+}
+
+fn run(program: &str, args: &[&str]) -> std::io::Result<std::process::Output> {
+    Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+}
+
+/// Whether Dovecot can be started on this machine.
+pub fn dovecot_installed() -> bool {
+    run("dovecot", &["--version"]).is_ok_and(|o| o.status.success())
+}
+
+impl Dovecot {
+    /// Starts Dovecot with `options` and waits until it greets on both ports.
+    ///
+    /// # Panics
+    /// When Dovecot is not installed (with [`INSTALL_HINT`]) or does not start.
+    pub fn start(options: Options) -> Self {
+        assert!(dovecot_installed(), "{INSTALL_HINT}");
+        let dir = tempfile::Builder::new()
+            .prefix("imap-gateway-dovecot-")
+            .tempdir()
+            .expect("cannot create a temp dir");
+        let root = dir.path().to_path_buf();
+        // Dovecot's unprivileged processes must be able to enter it.
+        fs::set_permissions(&root, fs::Permissions::from_mode(0o755)).expect("chmod temp dir");
+        let as_root = fs::metadata(&root).expect("stat temp dir").uid() == 0;
+
+        let certified = rcgen::generate_simple_self_signed(vec![
+            "localhost".to_owned(),
+            "127.0.0.1".to_owned(),
+        ])
+        .expect("cannot generate a test certificate");
+        fs::write(root.join("cert.pem"), certified.cert.pem()).expect("write cert");
+        fs::write(root.join("key.pem"), certified.signing_key.serialize_pem()).expect("write key");
+
+        let mut passwd = String::new();
+        for user in &options.users {
+            let _ = writeln!(passwd, "{}:{{PLAIN}}{}::::::", user.name, user.password);
+        }
+        fs::write(root.join("passwd"), passwd).expect("write passwd");
+
+        for dir in ["mail", "rawlog", "run", "state"] {
+            fs::create_dir_all(root.join(dir)).expect("mkdir");
+        }
+        for user in &options.users {
+            seed_user(&root.join("mail").join(&user.name), user);
+            fs::create_dir_all(root.join("rawlog").join(&user.name)).expect("mkdir rawlog");
+        }
+
+        let imap_port = free_port();
+        let imaps_port = free_port();
+        let config = render_config(&root, &options, imap_port, imaps_port, as_root);
+        let config_path = root.join("dovecot.conf");
+        fs::write(&config_path, config).expect("write dovecot.conf");
+        if as_root {
+            for dir in ["mail", "rawlog"] {
+                let path = root.join(dir);
+                let status = Command::new("chown")
+                    .args(["-R", "dovecot:dovecot"])
+                    .arg(&path)
+                    .status()
+                    .expect("chown");
+                assert!(
+                    status.success(),
+                    "chown -R dovecot:dovecot {} failed",
+                    path.display()
+                );
+            }
+        }
+
+        let output = fs::File::create(root.join("dovecot.out")).expect("create dovecot.out");
+        let child = Command::new("dovecot")
+            .arg("-F")
+            .arg("-c")
+            .arg(&config_path)
+            .stdin(Stdio::null())
+            .stdout(output.try_clone().expect("dup"))
+            .stderr(output)
+            .spawn()
+            .expect("cannot start dovecot");
+        let mut dovecot = Self {
+            dir,
+            child,
+            imap_port,
+            imaps_port,
+        };
+        dovecot.wait_ready();
+        dovecot
+    }
+
+    fn wait_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("dovecot exited with {status}:\n{}", self.logs());
+            }
+            let greeted = TcpStream::connect(("127.0.0.1", self.imap_port)).is_ok_and(|stream| {
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+                let mut line = String::new();
+                BufReader::new(stream).read_line(&mut line).is_ok() && line.starts_with("* OK")
+            });
+            if greeted && TcpStream::connect(("127.0.0.1", self.imaps_port)).is_ok() {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "dovecot did not start in time:\n{}",
+                self.logs()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The temp directory holding config, mail and logs.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// PEM file of the server certificate (trust it as a CA file).
+    pub fn ca_file(&self) -> PathBuf {
+        self.dir.path().join("cert.pem")
+    }
+
+    /// `imap://127.0.0.1:port?tls=none`
+    pub fn plain_url(&self) -> String {
+        format!("imap://127.0.0.1:{}?tls=none", self.imap_port)
+    }
+
+    /// `imap://localhost:port` (STARTTLS).
+    pub fn starttls_url(&self) -> String {
+        format!("imap://localhost:{}", self.imap_port)
+    }
+
+    /// `imaps://localhost:port`
+    pub fn imaps_url(&self) -> String {
+        format!("imaps://localhost:{}", self.imaps_port)
+    }
+
+    /// Dovecot's log and console output.
+    pub fn logs(&self) -> String {
+        let read = |name: &str| fs::read_to_string(self.dir.path().join(name)).unwrap_or_default();
+        format!("{}{}", read("dovecot.out"), read("dovecot.log"))
+    }
+
+    /// How many IMAP sessions `user` has logged in so far (one rawlog per session).
+    pub fn sessions_opened(&self, user: &str) -> usize {
+        self.rawlog_files(user, "in").len()
+    }
+
+    /// Every command line `user`'s sessions sent, tags stripped, in file order.
+    pub fn commands(&self, user: &str) -> Vec<String> {
+        let mut lines = Vec::new();
+        for file in self.rawlog_files(user, "in") {
+            let text = String::from_utf8_lossy(&fs::read(file).unwrap_or_default()).into_owned();
+            for line in text.lines() {
+                // Dovecot may prefix rawlog lines with a timestamp; the tag follows.
+                let command = line.split_once(' ').map_or(line, |(_, rest)| rest);
+                lines.push(command.to_owned());
+            }
+        }
+        lines
+    }
+
+    fn rawlog_files(&self, user: &str, ext: &str) -> Vec<PathBuf> {
+        let mut files: Vec<PathBuf> = fs::read_dir(self.dir.path().join("rawlog").join(user))
+            .map(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .map(|e| e.path())
+                    .filter(|p| p.extension().is_some_and(|e| e == ext))
+                    .collect()
+            })
+            .unwrap_or_default();
+        files.sort();
+        files
+    }
+
+    /// Live IMAP connections of `user`, as `doveadm who` counts them.
+    pub fn connections(&self, user: &str) -> usize {
+        let config = self.dir.path().join("dovecot.conf");
+        let output = Command::new("doveadm")
+            .arg("-c")
+            .arg(&config)
+            .args(["who", "-1", user])
+            .output()
+            .expect("doveadm who");
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .filter(|l| l.split_whitespace().next() == Some(user))
+            .count()
+    }
+
+    /// Disconnects every session of `user` (`doveadm kick`).
+    pub fn kick(&self, user: &str) {
+        let config = self.dir.path().join("dovecot.conf");
+        let _ = Command::new("doveadm")
+            .arg("-c")
+            .arg(&config)
+            .args(["kick", user])
+            .output();
+    }
+
+    /// Whether `user` has a mailbox with this wire name on disk.
+    pub fn mailbox_exists(&self, user: &str, wire_name: &str) -> bool {
+        let path = mailbox_dir(&self.dir.path().join("mail").join(user), wire_name);
+        path.join("cur").is_dir()
+    }
+
+    /// Number of message files in a mailbox on disk (`cur` + `new`).
+    pub fn message_count(&self, user: &str, wire_name: &str) -> usize {
+        let path = mailbox_dir(&self.dir.path().join("mail").join(user), wire_name);
+        ["cur", "new"]
+            .iter()
+            .map(|sub| fs::read_dir(path.join(sub)).map(|d| d.count()).unwrap_or(0))
+            .sum()
+    }
+}
+
+impl Drop for Dovecot {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn mailbox_dir(user_root: &Path, wire_name: &str) -> PathBuf {
+    if wire_name.eq_ignore_ascii_case("INBOX") {
+        user_root.to_path_buf()
+    } else {
+        user_root.join(wire_name)
+    }
+}
+
+fn seed_user(user_root: &Path, user: &User) {
+    let mut mailboxes = user.mailboxes.clone();
+    if !mailboxes
+        .iter()
+        .any(|m| m.wire_name.eq_ignore_ascii_case("INBOX"))
+    {
+        mailboxes.push(SeedMailbox {
+            wire_name: "INBOX".to_owned(),
+            messages: Vec::new(),
+        });
+    }
+    let host = "harness";
+    for mailbox in &mailboxes {
+        let dir = mailbox_dir(user_root, &mailbox.wire_name);
+        for sub in ["cur", "new", "tmp"] {
+            fs::create_dir_all(dir.join(sub)).expect("mkdir maildir");
+        }
+        for (index, message) in mailbox.messages.iter().enumerate() {
+            let mut flags: Vec<char> = message.flags.chars().collect();
+            flags.sort_unstable();
+            let flags: String = flags.into_iter().collect();
+            // File names sort in UID order: zero-padded time and counter.
+            let name = format!(
+                "{:010}.M{:08}P1.{host},S={}:2,{flags}",
+                message.internal_date,
+                index,
+                message.raw.len()
+            );
+            let path = dir.join("cur").join(name);
+            let mut file = fs::File::create(&path).expect("write message");
+            file.write_all(&message.raw).expect("write message");
+            let mtime = UNIX_EPOCH + Duration::from_secs(message.internal_date);
+            file.set_modified(mtime).expect("set mtime");
+        }
+    }
+}
+
+fn render_config(
+    root: &Path,
+    options: &Options,
+    imap_port: u16,
+    imaps_port: u16,
+    as_root: bool,
+) -> String {
+    let r = root.display();
+    let users = if as_root {
+        "default_internal_user = dovecot\ndefault_login_user = dovenull\nmail_uid = dovecot\nmail_gid = dovecot\nfirst_valid_uid = 1\n"
+            .to_owned()
+    } else {
+        let me = run("id", &["-un"])
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+            .unwrap_or_default();
+        format!("default_internal_user = {me}\ndefault_login_user = {me}\nfirst_valid_uid = 1\n")
+    };
+    let special_use = if options.special_use {
+        "  mailbox Sent {\n    special_use = \\Sent\n    auto = subscribe\n  }\n\
+           mailbox Trash {\n    special_use = \\Trash\n    auto = subscribe\n  }\n\
+           mailbox Drafts {\n    special_use = \\Drafts\n    auto = subscribe\n  }\n\
+           mailbox Junk {\n    special_use = \\Junk\n    auto = subscribe\n  }\n"
+    } else {
+        ""
+    };
+    let mut protocol = format!(
+        "  mail_max_userip_connections = {}\n",
+        options.max_userip_connections
+    );
+    if options.rawlog {
+        let _ = writeln!(protocol, "  rawlog_dir = {r}/rawlog/%u");
+    }
+    if let Some(caps) = &options.capabilities {
+        let _ = writeln!(protocol, "  imap_capability = {caps}");
+    }
+    format!(
+        "base_dir = {r}/run
+state_dir = {r}/state
+log_path = {r}/dovecot.log
+listen = 127.0.0.1
+protocols = imap
+ssl = yes
+ssl_cert = <{r}/cert.pem
+ssl_key = <{r}/key.pem
+disable_plaintext_auth = no
+auth_failure_delay = 0
+mail_fsync = never
+{users}mail_location = maildir:{r}/mail/%u:LAYOUT=fs
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {r}/passwd
+}}
+userdb {{
+  driver = passwd-file
+  args = username_format=%u {r}/passwd
+}}
+service imap-login {{
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {imap_port}
+  }}
+  inet_listener imaps {{
+    address = 127.0.0.1
+    port = {imaps_port}
+    ssl = yes
+  }}
+}}
+namespace inbox {{
+  inbox = yes
+  separator = /
+{special_use}}}
+protocol imap {{
+{protocol}}}
+"
+    )
+}
