@@ -296,8 +296,12 @@ impl Dovecot {
         for file in self.rawlog_files(user, "in") {
             let text = String::from_utf8_lossy(&fs::read(file).unwrap_or_default()).into_owned();
             for line in text.lines() {
-                // Dovecot may prefix rawlog lines with a timestamp; the tag follows.
-                let command = line.split_once(' ').map_or(line, |(_, rest)| rest);
+                // Dovecot prefixes rawlog lines with a timestamp; the tag follows.
+                let mut rest = line;
+                if rest.split(' ').next().is_some_and(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit() || b == b'.')) {
+                    rest = rest.split_once(' ').map_or("", |(_, r)| r);
+                }
+                let command = rest.split_once(' ').map_or(rest, |(_, r)| r);
                 lines.push(command.to_owned());
             }
         }
