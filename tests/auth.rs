@@ -25,7 +25,11 @@ async fn tokens_are_issued_for_valid_credentials_and_work_as_bearer() {
     let dovecot = dovecot();
     let gateway = Gateway::start(common::config_for(&dovecot)).await;
     let reply = gateway
-        .post("/v1/auth/token", &Auth::None, json!({"username": "alice", "password": "alice-pw"}))
+        .post(
+            "/v1/auth/token",
+            &Auth::None,
+            json!({"username": "alice", "password": "alice-pw"}),
+        )
         .await;
     let body = reply.ok(200);
     assert_eq!(body["token_type"], "Bearer");
@@ -55,7 +59,10 @@ async fn tokens_are_issued_for_valid_credentials_and_work_as_bearer() {
         json!({"username": "", "password": "alice-pw"}),
         json!({"username": "a\r\nb", "password": "alice-pw"}),
     ] {
-        gateway.post("/v1/auth/token", &Auth::None, bad).await.problem(422);
+        gateway
+            .post("/v1/auth/token", &Auth::None, bad)
+            .await
+            .problem(422);
     }
 }
 
@@ -64,46 +71,90 @@ async fn wrong_missing_expired_and_forged_credentials_get_401() {
     let dovecot = dovecot();
     let gateway = Gateway::start(common::config_for(&dovecot)).await;
     let wrong = gateway
-        .post("/v1/auth/token", &Auth::None, json!({"username": "alice", "password": "nope"}))
+        .post(
+            "/v1/auth/token",
+            &Auth::None,
+            json!({"username": "alice", "password": "nope"}),
+        )
         .await;
     wrong.problem(401);
     assert!(!wrong.text.contains("nope"));
-    let basic_wrong = gateway.get("/v1/mailboxes", &Auth::Basic("alice", "nope")).await;
+    let basic_wrong = gateway
+        .get("/v1/mailboxes", &Auth::Basic("alice", "nope"))
+        .await;
     basic_wrong.problem(401);
     let offered = challenges(&basic_wrong);
-    assert!(offered.iter().any(|c| c.starts_with("Bearer")), "{offered:?}");
-    assert!(offered.iter().any(|c| c.starts_with("Basic")), "{offered:?}");
-    gateway.get("/v1/mailboxes", &Auth::Basic("nobody", "x")).await.problem(401);
+    assert!(
+        offered.iter().any(|c| c.starts_with("Bearer")),
+        "{offered:?}"
+    );
+    assert!(
+        offered.iter().any(|c| c.starts_with("Basic")),
+        "{offered:?}"
+    );
+    gateway
+        .get("/v1/mailboxes", &Auth::Basic("nobody", "x"))
+        .await
+        .problem(401);
     gateway.get("/v1/mailboxes", &Auth::None).await.problem(401);
-    for raw in ["Bearer", "Bearer not.a.jwt", "Basic !!!", "Basic YWxpY2U=", "Digest abc", "garbage"] {
-        let reply = gateway.get("/v1/mailboxes", &Auth::Raw(raw.to_owned())).await;
+    for raw in [
+        "Bearer",
+        "Bearer not.a.jwt",
+        "Basic !!!",
+        "Basic YWxpY2U=",
+        "Digest abc",
+        "garbage",
+    ] {
+        let reply = gateway
+            .get("/v1/mailboxes", &Auth::Raw(raw.to_owned()))
+            .await;
         reply.problem(401);
         assert!(!challenges(&reply).is_empty(), "{raw}");
     }
     // Expired: minted with the gateway's own secret and audience, an hour ago.
     let audience = gateway.state.config.imap_url.to_string();
     let service = TokenService::new(&SecretString::from(SECRET.to_owned()), audience.clone());
-    let alice = Identity::new(Username::try_from("alice").unwrap(), SecretString::from("alice-pw".to_owned()));
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let alice = Identity::new(
+        Username::try_from("alice").unwrap(),
+        SecretString::from("alice-pw".to_owned()),
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
     let expired = service.issue_at(&alice, Scopes::ALL, now - 7200, Duration::from_secs(60));
-    let reply = gateway.get("/v1/mailboxes", &Auth::Bearer(expired.access_token)).await;
-    assert!(reply.problem(401)["detail"].as_str().unwrap().contains("expired"));
+    let reply = gateway
+        .get("/v1/mailboxes", &Auth::Bearer(expired.access_token))
+        .await;
+    assert!(reply.problem(401)["detail"]
+        .as_str()
+        .unwrap()
+        .contains("expired"));
     assert!(challenges(&reply)[0].contains("invalid_token"));
     // Forged: another secret; tampered: a changed payload.
-    let other = TokenService::new(&SecretString::from("a-completely-different-secret-0123456789".to_owned()), audience);
+    let other = TokenService::new(
+        &SecretString::from("a-completely-different-secret-0123456789".to_owned()),
+        audience,
+    );
     let forged = other.issue(&alice, Scopes::ALL, Duration::from_secs(60));
-    gateway.get("/v1/mailboxes", &Auth::Bearer(forged.access_token)).await.problem(401);
+    gateway
+        .get("/v1/mailboxes", &Auth::Bearer(forged.access_token))
+        .await
+        .problem(401);
     let good = gateway.token("alice", "alice-pw", Some("read")).await;
     let mut parts: Vec<&str> = good.split('.').collect();
     let forged_payload = {
         use base64::Engine as _;
         let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-        let mut claims: serde_json::Value = serde_json::from_slice(&engine.decode(parts[1]).unwrap()).unwrap();
+        let mut claims: serde_json::Value =
+            serde_json::from_slice(&engine.decode(parts[1]).unwrap()).unwrap();
         claims["scope"] = "read write delete".into();
         engine.encode(serde_json::to_vec(&claims).unwrap())
     };
     parts[1] = &forged_payload;
-    let tampered = gateway.delete("/v1/mailboxes/Archive", &Auth::Bearer(parts.join("."))).await;
+    let tampered = gateway
+        .delete("/v1/mailboxes/Archive", &Auth::Bearer(parts.join(".")))
+        .await;
     tampered.problem(401);
     assert!(dovecot.mailbox_exists("alice", "Archive"));
 }
@@ -115,12 +166,30 @@ async fn scopes_are_enforced() {
     let read = Auth::Bearer(gateway.token("alice", "alice-pw", Some("read")).await);
     let write = Auth::Bearer(gateway.token("alice", "alice-pw", Some("read write")).await);
     assert_eq!(gateway.get("/v1/mailboxes", &read).await.status, 200);
-    gateway.post("/v1/mailboxes", &read, json!({"name": "New"})).await.problem(403);
-    gateway.patch("/v1/mailboxes/Archive", &read, json!({"subscribed": true})).await.problem(403);
-    gateway.delete("/v1/mailboxes/Archive", &read).await.problem(403);
-    gateway.delete("/v1/mailboxes/Archive", &write).await.problem(403);
+    gateway
+        .post("/v1/mailboxes", &read, json!({"name": "New"}))
+        .await
+        .problem(403);
+    gateway
+        .patch("/v1/mailboxes/Archive", &read, json!({"subscribed": true}))
+        .await
+        .problem(403);
+    gateway
+        .delete("/v1/mailboxes/Archive", &read)
+        .await
+        .problem(403);
+    gateway
+        .delete("/v1/mailboxes/Archive", &write)
+        .await
+        .problem(403);
     assert!(dovecot.mailbox_exists("alice", "Archive") && !dovecot.mailbox_exists("alice", "New"));
-    assert_eq!(gateway.post("/v1/mailboxes", &write, json!({"name": "New"})).await.status, 201);
+    assert_eq!(
+        gateway
+            .post("/v1/mailboxes", &write, json!({"name": "New"}))
+            .await
+            .status,
+        201
+    );
     let write_only = Auth::Bearer(gateway.token("alice", "alice-pw", Some("write")).await);
     gateway.get("/v1/mailboxes", &write_only).await.problem(403);
     let all = Auth::Bearer(gateway.token("alice", "alice-pw", None).await);
@@ -135,24 +204,46 @@ async fn failed_logins_are_throttled_per_user_and_per_client() {
     config.login_failures_per_client = 5;
     let gateway = Gateway::start(config).await;
     for _ in 0..3 {
-        gateway.get("/v1/mailboxes", &Auth::Basic("alice", "guess")).await.problem(401);
+        gateway
+            .get("/v1/mailboxes", &Auth::Basic("alice", "guess"))
+            .await
+            .problem(401);
     }
-    let blocked = gateway.get("/v1/mailboxes", &Auth::Basic("alice", "guess")).await;
+    let blocked = gateway
+        .get("/v1/mailboxes", &Auth::Basic("alice", "guess"))
+        .await;
     blocked.problem(429);
-    let retry: u64 = blocked.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    let retry: u64 = blocked.headers["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!((1..=60).contains(&retry));
     // Even the right password waits: otherwise the 429 would only slow guessing.
-    gateway.get("/v1/mailboxes", &Auth::alice()).await.problem(429);
     gateway
-        .post("/v1/auth/token", &Auth::None, json!({"username": "alice", "password": "alice-pw"}))
+        .get("/v1/mailboxes", &Auth::alice())
+        .await
+        .problem(429);
+    gateway
+        .post(
+            "/v1/auth/token",
+            &Auth::None,
+            json!({"username": "alice", "password": "alice-pw"}),
+        )
         .await
         .problem(429);
     // Other users are fine until this client address runs out too.
     assert_eq!(gateway.get("/v1/mailboxes", &Auth::bob()).await.status, 200);
     for _ in 0..2 {
-        gateway.get("/v1/mailboxes", &Auth::Basic("carol", "guess")).await.problem(401);
+        gateway
+            .get("/v1/mailboxes", &Auth::Basic("carol", "guess"))
+            .await
+            .problem(401);
     }
-    gateway.get("/v1/mailboxes", &Auth::Basic("dave", "guess")).await.problem(429);
+    gateway
+        .get("/v1/mailboxes", &Auth::Basic("dave", "guess"))
+        .await
+        .problem(429);
     // Exactly the 5 failed logins reached the server; the refused ones never did.
     let failures = || dovecot.logs().matches("(auth failed").count();
     let deadline = std::time::Instant::now() + Duration::from_secs(3);
@@ -169,11 +260,17 @@ async fn tokens_work_across_gateway_instances_with_the_same_secret() {
     let first = Gateway::start(common::config_for(&dovecot)).await;
     let second = Gateway::start(common::config_for(&dovecot)).await;
     let token = first.token("bob", "bob-pw", None).await;
-    assert!(second.mailbox_names(&Auth::Bearer(token.clone())).await.contains(&"Bob-Only".to_owned()));
+    assert!(second
+        .mailbox_names(&Auth::Bearer(token.clone()))
+        .await
+        .contains(&"Bob-Only".to_owned()));
     let mut other_config = common::config_for(&dovecot);
     other_config.secret = SecretString::from("another-secret-another-secret-another".to_owned());
     let third = Gateway::start(other_config).await;
-    third.get("/v1/mailboxes", &Auth::Bearer(token)).await.problem(401);
+    third
+        .get("/v1/mailboxes", &Auth::Bearer(token))
+        .await
+        .problem(401);
 }
 
 #[tokio::test]
@@ -188,7 +285,13 @@ async fn basic_auth_can_be_disabled() {
     assert_eq!(offered.len(), 1, "{offered:?}");
     assert!(offered[0].starts_with("Bearer"));
     let token = gateway.token("alice", "alice-pw", None).await;
-    assert_eq!(gateway.get("/v1/mailboxes", &Auth::Bearer(token)).await.status, 200);
+    assert_eq!(
+        gateway
+            .get("/v1/mailboxes", &Auth::Bearer(token))
+            .await
+            .status,
+        200
+    );
 }
 
 #[tokio::test]
@@ -198,9 +301,14 @@ async fn non_ascii_passwords_use_authenticate_plain() {
         ..common::Options::default()
     });
     let gateway = Gateway::start(common::config_for(&dovecot)).await;
-    let names = gateway.mailbox_names(&Auth::Basic("juergen", "pässwörd-ß")).await;
+    let names = gateway
+        .mailbox_names(&Auth::Basic("juergen", "pässwörd-ß"))
+        .await;
     assert!(names.contains(&"INBOX".to_owned()));
-    gateway.get("/v1/mailboxes", &Auth::Basic("juergen", "passwort")).await.problem(401);
+    gateway
+        .get("/v1/mailboxes", &Auth::Basic("juergen", "passwort"))
+        .await
+        .problem(401);
 }
 
 #[tokio::test]
@@ -212,10 +320,21 @@ async fn tls_backends_are_verified() {
         let gateway = Gateway::start(config).await;
         let names = gateway.mailbox_names(&Auth::alice()).await;
         assert!(names.contains(&"Archive".to_owned()), "{url}");
-        assert_eq!(gateway.get("/readyz", &Auth::None).await.status, 200, "{url}");
+        assert_eq!(
+            gateway.get("/readyz", &Auth::None).await.status,
+            200,
+            "{url}"
+        );
         // Without trusting the test CA the handshake fails: 502, never a silent downgrade.
-        let untrusted = Gateway::start(imap_gateway::config::Config::new(url.parse().unwrap(), SECRET)).await;
-        untrusted.get("/v1/mailboxes", &Auth::alice()).await.problem(502);
+        let untrusted = Gateway::start(imap_gateway::config::Config::new(
+            url.parse().unwrap(),
+            SECRET,
+        ))
+        .await;
+        untrusted
+            .get("/v1/mailboxes", &Auth::alice())
+            .await
+            .problem(502);
         untrusted.get("/readyz", &Auth::None).await.problem(503);
     }
 }
@@ -224,8 +343,14 @@ async fn tls_backends_are_verified() {
 async fn health_and_readiness() {
     let dovecot = dovecot();
     let gateway = Gateway::start(common::config_for(&dovecot)).await;
-    assert_eq!(gateway.get("/healthz", &Auth::None).await.ok(200)["status"], "ok");
-    assert_eq!(gateway.get("/readyz", &Auth::None).await.ok(200)["status"], "ready");
+    assert_eq!(
+        gateway.get("/healthz", &Auth::None).await.ok(200)["status"],
+        "ok"
+    );
+    assert_eq!(
+        gateway.get("/readyz", &Auth::None).await.ok(200)["status"],
+        "ready"
+    );
     drop(dovecot);
     gateway.get("/readyz", &Auth::None).await.problem(503);
     assert_eq!(gateway.get("/healthz", &Auth::None).await.status, 200);

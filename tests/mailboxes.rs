@@ -126,35 +126,91 @@ async fn get_create_and_errors_map_to_the_right_statuses() {
     assert_eq!(inbox.body["status"]["messages"], 3);
     let missing = gateway.get("/v1/mailboxes/Nope", &alice).await;
     assert_eq!(missing.problem(404)["imap_code"], "NONEXISTENT");
-    let created = gateway.post("/v1/mailboxes", &alice, json!({"name": "Quiet", "subscribe": false})).await;
+    let created = gateway
+        .post(
+            "/v1/mailboxes",
+            &alice,
+            json!({"name": "Quiet", "subscribe": false}),
+        )
+        .await;
     assert_eq!(created.ok(201)["subscribed"], false);
-    let again = gateway.post("/v1/mailboxes", &alice, json!({"name": "Quiet"})).await;
+    let again = gateway
+        .post("/v1/mailboxes", &alice, json!({"name": "Quiet"}))
+        .await;
     assert_eq!(again.problem(409)["imap_code"], "ALREADYEXISTS");
     assert!(dovecot.mailbox_exists("alice", "Quiet"));
     // Subscription changes.
-    let subscribed = gateway.patch("/v1/mailboxes/Quiet", &alice, json!({"subscribed": true})).await;
+    let subscribed = gateway
+        .patch("/v1/mailboxes/Quiet", &alice, json!({"subscribed": true}))
+        .await;
     assert_eq!(subscribed.ok(200)["subscribed"], true);
-    let list = gateway.get("/v1/mailboxes?subscribed=true&status=false", &alice).await;
-    let names: Vec<&str> = list.ok(200)["items"].as_array().unwrap().iter().map(|m| m["name"].as_str().unwrap()).collect();
-    assert!(names.contains(&"Quiet") && !names.contains(&"Archive"), "{names:?}");
-    assert!(list.body["items"][0].get("status").is_none(), "status=false omits counters");
-    let unsubscribed = gateway.patch("/v1/mailboxes/Quiet", &alice, json!({"subscribed": false})).await;
+    let list = gateway
+        .get("/v1/mailboxes?subscribed=true&status=false", &alice)
+        .await;
+    let names: Vec<&str> = list.ok(200)["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"Quiet") && !names.contains(&"Archive"),
+        "{names:?}"
+    );
+    assert!(
+        list.body["items"][0].get("status").is_none(),
+        "status=false omits counters"
+    );
+    let unsubscribed = gateway
+        .patch("/v1/mailboxes/Quiet", &alice, json!({"subscribed": false}))
+        .await;
     assert_eq!(unsubscribed.ok(200)["subscribed"], false);
     // Renames: to an existing name, of a missing mailbox, of INBOX, with nothing to do.
-    let clash = gateway.patch("/v1/mailboxes/Quiet", &alice, json!({"name": "Archive"})).await;
+    let clash = gateway
+        .patch("/v1/mailboxes/Quiet", &alice, json!({"name": "Archive"}))
+        .await;
     clash.problem(409);
-    assert!(dovecot.mailbox_exists("alice", "Quiet") && dovecot.message_count("alice", "Archive") == 2);
-    gateway.patch("/v1/mailboxes/Nope", &alice, json!({"name": "Other"})).await.problem(404);
-    gateway.patch("/v1/mailboxes/INBOX", &alice, json!({"name": "Other"})).await.problem(422);
-    gateway.patch("/v1/mailboxes/Quiet", &alice, json!({})).await.problem(422);
+    assert!(
+        dovecot.mailbox_exists("alice", "Quiet") && dovecot.message_count("alice", "Archive") == 2
+    );
+    gateway
+        .patch("/v1/mailboxes/Nope", &alice, json!({"name": "Other"}))
+        .await
+        .problem(404);
+    gateway
+        .patch("/v1/mailboxes/INBOX", &alice, json!({"name": "Other"}))
+        .await
+        .problem(422);
+    gateway
+        .patch("/v1/mailboxes/Quiet", &alice, json!({}))
+        .await
+        .problem(422);
     // Rename moves messages and children.
-    let moved = gateway.patch(&format!("/v1/mailboxes/{}", enc("Archive")), &alice, json!({"name": "Old/Archive"})).await;
+    let moved = gateway
+        .patch(
+            &format!("/v1/mailboxes/{}", enc("Archive")),
+            &alice,
+            json!({"name": "Old/Archive"}),
+        )
+        .await;
     assert_eq!(moved.ok(200)["status"]["messages"], 2);
-    assert!(dovecot.mailbox_exists("alice", "Old/Archive") && !dovecot.mailbox_exists("alice", "Archive"));
+    assert!(
+        dovecot.mailbox_exists("alice", "Old/Archive")
+            && !dovecot.mailbox_exists("alice", "Archive")
+    );
     // Deletes.
-    gateway.delete("/v1/mailboxes/Nope", &alice).await.problem(404);
-    gateway.delete("/v1/mailboxes/INBOX", &alice).await.problem(422);
-    assert_eq!(gateway.delete("/v1/mailboxes/Quiet", &alice).await.status, 204);
+    gateway
+        .delete("/v1/mailboxes/Nope", &alice)
+        .await
+        .problem(404);
+    gateway
+        .delete("/v1/mailboxes/INBOX", &alice)
+        .await
+        .problem(422);
+    assert_eq!(
+        gateway.delete("/v1/mailboxes/Quiet", &alice).await.status,
+        204
+    );
     assert!(!dovecot.mailbox_exists("alice", "Quiet"));
 }
 
@@ -164,17 +220,30 @@ async fn invalid_names_and_injection_are_refused_before_imap() {
     let gateway = Gateway::start(common::config_for(&dovecot)).await;
     let alice = Auth::alice();
     let before = gateway.mailbox_names(&alice).await;
-    let attacks = ["x\r\nA1 DELETE INBOX", "a\nb", "nul\0byte", "", &"x".repeat(600)];
+    let attacks = [
+        "x\r\nA1 DELETE INBOX",
+        "a\nb",
+        "nul\0byte",
+        "",
+        &"x".repeat(600),
+    ];
     for attack in attacks {
         let path = format!("/v1/mailboxes/{}", enc(attack));
         if !attack.is_empty() {
             gateway.get(&path, &alice).await.problem(400);
             gateway.delete(&path, &alice).await.problem(400);
-            gateway.patch(&path, &alice, json!({"subscribed": true})).await.problem(400);
+            gateway
+                .patch(&path, &alice, json!({"subscribed": true}))
+                .await
+                .problem(400);
         }
-        let created = gateway.post("/v1/mailboxes", &alice, json!({"name": attack})).await;
+        let created = gateway
+            .post("/v1/mailboxes", &alice, json!({"name": attack}))
+            .await;
         assert_eq!(created.problem(400)["errors"][0]["field"], "name");
-        let renamed = gateway.patch("/v1/mailboxes/Archive", &alice, json!({"name": attack})).await;
+        let renamed = gateway
+            .patch("/v1/mailboxes/Archive", &alice, json!({"name": attack}))
+            .await;
         renamed.problem(400);
     }
     // Nothing changed on the server, and no injected command was ever sent.
@@ -183,17 +252,31 @@ async fn invalid_names_and_injection_are_refused_before_imap() {
     let commands = dovecot.commands("alice");
     assert!(!commands.is_empty(), "rawlog records the session");
     for command in &commands {
-        assert!(!command.to_uppercase().starts_with("DELETE"), "unexpected {command:?}");
-        assert!(!command.to_uppercase().starts_with("RENAME"), "unexpected {command:?}");
-        assert!(!command.to_uppercase().starts_with("CREATE"), "unexpected {command:?}");
+        assert!(
+            !command.to_uppercase().starts_with("DELETE"),
+            "unexpected {command:?}"
+        );
+        assert!(
+            !command.to_uppercase().starts_with("RENAME"),
+            "unexpected {command:?}"
+        );
+        assert!(
+            !command.to_uppercase().starts_with("CREATE"),
+            "unexpected {command:?}"
+        );
     }
     // Quotes, backslashes and literal syntax are data, not syntax.
     for tricky in ["a\"b", "a\\b", "{5}", "x\" DELETE INBOX \""] {
-        let created = gateway.post("/v1/mailboxes", &alice, json!({"name": tricky})).await;
+        let created = gateway
+            .post("/v1/mailboxes", &alice, json!({"name": tricky}))
+            .await;
         assert_eq!(created.ok(201)["name"], tricky);
     }
     assert_eq!(dovecot.message_count("alice", "INBOX"), 3);
-    assert!(gateway.mailbox_names(&alice).await.contains(&"INBOX".to_owned()));
+    assert!(gateway
+        .mailbox_names(&alice)
+        .await
+        .contains(&"INBOX".to_owned()));
 }
 
 #[tokio::test]
@@ -205,13 +288,28 @@ async fn users_never_see_each_others_mailboxes() {
     assert!(bob_names.contains(&"Bob-Only".to_owned()));
     assert!(!alice_names.contains(&"Bob-Only".to_owned()));
     assert!(!bob_names.contains(&"Archive".to_owned()));
-    gateway.get("/v1/mailboxes/Bob-Only", &Auth::alice()).await.problem(404);
+    gateway
+        .get("/v1/mailboxes/Bob-Only", &Auth::alice())
+        .await
+        .problem(404);
     let bob_inbox = gateway.get("/v1/mailboxes/INBOX", &Auth::bob()).await;
     assert_eq!(bob_inbox.ok(200)["status"]["messages"], 1);
     // Interleaved requests keep each identity on its own sessions.
     for _ in 0..3 {
-        assert_eq!(gateway.get("/v1/mailboxes/INBOX", &Auth::alice()).await.ok(200)["status"]["messages"], 3);
-        assert_eq!(gateway.get("/v1/mailboxes/INBOX", &Auth::bob()).await.ok(200)["status"]["messages"], 1);
+        assert_eq!(
+            gateway
+                .get("/v1/mailboxes/INBOX", &Auth::alice())
+                .await
+                .ok(200)["status"]["messages"],
+            3
+        );
+        assert_eq!(
+            gateway
+                .get("/v1/mailboxes/INBOX", &Auth::bob())
+                .await
+                .ok(200)["status"]["messages"],
+            1
+        );
     }
     assert_eq!(dovecot.sessions_opened("alice"), 1);
     assert_eq!(dovecot.sessions_opened("bob"), 1);
@@ -227,20 +325,38 @@ async fn servers_without_extensions_get_the_fallback_paths() {
     });
     let gateway = Gateway::start(common::config_for(&dovecot)).await;
     let alice = Auth::alice();
-    let created = gateway.post("/v1/mailboxes", &alice, json!({"name": "Trash"})).await;
-    assert_eq!(created.ok(201)["role"], "trash", "role guessed from the name without SPECIAL-USE");
-    assert_eq!(created.body["subscribed"], true, "subscription read with LSUB");
+    let created = gateway
+        .post("/v1/mailboxes", &alice, json!({"name": "Trash"}))
+        .await;
+    assert_eq!(
+        created.ok(201)["role"],
+        "trash",
+        "role guessed from the name without SPECIAL-USE"
+    );
+    assert_eq!(
+        created.body["subscribed"], true,
+        "subscription read with LSUB"
+    );
     let list = gateway.get("/v1/mailboxes", &alice).await;
     let list = list.ok(200);
     let inbox = find(list, "INBOX");
     assert_eq!(inbox["status"]["messages"], 3);
     assert_eq!(inbox["status"]["unseen"], 2);
-    assert!(inbox["status"].get("highest_modseq").is_none(), "no CONDSTORE, no modseq");
+    assert!(
+        inbox["status"].get("highest_modseq").is_none(),
+        "no CONDSTORE, no modseq"
+    );
     assert_eq!(find(list, "Entwürfe")["status"]["messages"], 0);
     assert_eq!(find(list, "Archive")["subscribed"], false);
     let commands = dovecot.commands("alice");
-    assert!(commands.iter().all(|c| !c.contains("RETURN")), "no LIST-EXTENDED syntax: {commands:?}");
-    assert!(commands.iter().any(|c| c.starts_with("LSUB")), "{commands:?}");
+    assert!(
+        commands.iter().all(|c| !c.contains("RETURN")),
+        "no LIST-EXTENDED syntax: {commands:?}"
+    );
+    assert!(
+        commands.iter().any(|c| c.starts_with("LSUB")),
+        "{commands:?}"
+    );
     assert!(commands.iter().any(|c| c.starts_with("STATUS")));
 }
 
@@ -251,15 +367,25 @@ async fn http_errors_are_problem_json() {
     let alice = Auth::alice();
     let unknown = gateway.get("/v1/nothing-here", &alice).await;
     unknown.problem(404);
-    let wrong_method = gateway.send(reqwest::Method::PUT, "/v1/mailboxes", &alice, None).await;
+    let wrong_method = gateway
+        .send(reqwest::Method::PUT, "/v1/mailboxes", &alice, None)
+        .await;
     wrong_method.problem(405);
     let bad_query = gateway.get("/v1/mailboxes?status=maybe", &alice).await;
     bad_query.problem(400);
     let unknown_param = gateway.get("/v1/mailboxes?colour=red", &alice).await;
     unknown_param.problem(400);
-    let unknown_field = gateway.post("/v1/mailboxes", &alice, json!({"name": "x", "colour": "red"})).await;
+    let unknown_field = gateway
+        .post(
+            "/v1/mailboxes",
+            &alice,
+            json!({"name": "x", "colour": "red"}),
+        )
+        .await;
     unknown_field.problem(422);
-    let wrong_type = gateway.post("/v1/mailboxes", &alice, json!({"name": 42})).await;
+    let wrong_type = gateway
+        .post("/v1/mailboxes", &alice, json!({"name": 42}))
+        .await;
     wrong_type.problem(422);
     // Malformed JSON and a missing content type.
     let client = reqwest::Client::new();
@@ -273,10 +399,22 @@ async fn http_errors_are_problem_json() {
         .await
         .unwrap();
     assert_eq!(malformed.status(), 400);
-    assert_eq!(malformed.headers()["content-type"], "application/problem+json");
-    let no_type = client.post(&url).basic_auth("alice", Some("alice-pw")).body("{}").send().await.unwrap();
+    assert_eq!(
+        malformed.headers()["content-type"],
+        "application/problem+json"
+    );
+    let no_type = client
+        .post(&url)
+        .basic_auth("alice", Some("alice-pw"))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(no_type.status(), 415);
-    assert_eq!(no_type.headers()["content-type"], "application/problem+json");
+    assert_eq!(
+        no_type.headers()["content-type"],
+        "application/problem+json"
+    );
     let huge = client
         .post(&url)
         .basic_auth("alice", Some("alice-pw"))
@@ -294,7 +432,11 @@ async fn http_errors_are_problem_json() {
         .await
         .unwrap();
     assert_eq!(with_id.headers()["x-request-id"], "trace-123");
-    let generated = client.get(format!("{}/healthz", gateway.base)).send().await.unwrap();
+    let generated = client
+        .get(format!("{}/healthz", gateway.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(generated.headers()["x-request-id"].len(), 36);
     assert!(!dovecot.mailbox_exists("alice", "x"));
 }

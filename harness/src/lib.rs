@@ -298,7 +298,9 @@ impl Dovecot {
             for line in text.lines() {
                 // Dovecot prefixes rawlog lines with a timestamp; the tag follows.
                 let mut rest = line;
-                if rest.split(' ').next().is_some_and(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit() || b == b'.')) {
+                if rest.split(' ').next().is_some_and(|t| {
+                    !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+                }) {
                     rest = rest.split_once(' ').map_or("", |(_, r)| r);
                 }
                 let command = rest.split_once(' ').map_or(rest, |(_, r)| r);
@@ -335,6 +337,33 @@ impl Dovecot {
             .lines()
             .filter(|l| l.split_whitespace().next() == Some(user))
             .count()
+    }
+
+    /// Process ids of `user`'s IMAP sessions (one process per session), for failure
+    /// injection such as SIGSTOP.
+    pub fn session_pids(&self, user: &str) -> Vec<u32> {
+        let config = self.dir.path().join("dovecot.conf");
+        let output = Command::new("doveadm")
+            .arg("-c")
+            .arg(&config)
+            .args(["who", "-1", user])
+            .output()
+            .expect("doveadm who");
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .filter(|l| l.split_whitespace().next() == Some(user))
+            .filter_map(|l| l.split_whitespace().nth(2)?.parse().ok())
+            .collect()
+    }
+
+    /// Sends `signal` (e.g. `STOP`, `CONT`) to every IMAP process of `user`.
+    pub fn signal_sessions(&self, user: &str, signal: &str) {
+        for pid in self.session_pids(user) {
+            let _ = Command::new("kill")
+                .arg(format!("-{signal}"))
+                .arg(pid.to_string())
+                .status();
+        }
     }
 
     /// Disconnects every session of `user` (`doveadm kick`).
