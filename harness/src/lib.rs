@@ -527,3 +527,49 @@ protocol imap {{
 "
     )
 }
+
+/// The demo account used by `examples/demo.rs`, the README examples and their test:
+/// user `demo`, password `demo-password`, with a populated INBOX, an `Archive`,
+/// nested `Projects/2026` and a Unicode `Entwürfe`.
+pub fn demo_users() -> Vec<User> {
+    let senders = [
+        ("Ada Lovelace <ada@example.org>", "Analytical engine notes"),
+        ("Grace Hopper <grace@example.org>", "Compiler meeting"),
+        ("Linus <linus@example.org>", "Re: patch review"),
+        ("Billing <billing@example.com>", "Your invoice 2026-11"),
+        ("Jürgen Müller <juergen@example.de>", "Grüße aus Berlin"),
+        ("Support <support@example.com>", "Ticket #4711 updated"),
+        ("Margaret Hamilton <margaret@example.org>", "Apollo checklist"),
+        ("Newsletter <news@example.net>", "This week in Rust"),
+    ];
+    let inbox = senders
+        .iter()
+        .enumerate()
+        .map(|(i, (from, subject))| {
+            let message = SeedMessage::text(from, "demo@example.org", subject, &format!("Message {i}: {subject}."));
+            let message = SeedMessage {
+                internal_date: 1_795_000_000 + i as u64 * 3600,
+                ..message
+            };
+            match i % 4 {
+                0 => message.with_flags("S"),
+                1 => message.with_flags("FS"),
+                _ => message,
+            }
+        })
+        .collect();
+    let archive = (1..=5)
+        .map(|i| SeedMessage::text("old@example.org", "demo@example.org", &format!("Archived {i}"), "old").with_flags("S"))
+        .collect();
+    vec![User::new("demo", "demo-password")
+        .with_mailbox("INBOX", inbox)
+        .with_mailbox("Archive", archive)
+        .with_mailbox(
+            "Projects/2026",
+            vec![SeedMessage::text("pm@example.org", "demo@example.org", "Kick-off", "Agenda attached.")],
+        )
+        .with_mailbox(
+            "Entw&APw-rfe",
+            vec![SeedMessage::text("demo@example.org", "ada@example.org", "Entwurf", "Noch nicht fertig.").with_flags("D")],
+        )]
+}
