@@ -1,0 +1,86 @@
+//! Runs the curl examples of README.md, as written, against a gateway set up like the
+//! demo (same seeded account, TLS backend), and checks each status code and the
+//! changes they made on the IMAP server.
+
+mod common;
+
+use std::process::Command;
+
+use common::Gateway;
+use dovecot_harness::{demo_users, Dovecot, Options};
+
+fn readme_examples() -> String {
+    let readme = include_str!("../README.md");
+    let start = readme.find("<!-- readme-test:begin -->").expect("begin marker");
+    let end = readme.find("<!-- readme-test:end -->").expect("end marker");
+    readme[start..end]
+        .lines()
+        .filter(|line| !line.starts_with("```") && !line.starts_with("<!--"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readme_curl_examples_work_as_written() {
+    assert!(
+        Command::new("curl").arg("--version").output().is_ok(),
+        "curl is required: apt-get install -y curl (scripts/test.sh installs it)"
+    );
+    let dovecot = Dovecot::start(Options {
+        users: demo_users(),
+        ..Options::default()
+    });
+    let mut config = imap_gateway::config::Config::new(dovecot.imaps_url().parse().unwrap(), common::SECRET);
+    config.imap_ca_file = Some(dovecot.ca_file());
+    let gateway = Gateway::start(config).await;
+
+    let work = tempfile::tempdir().unwrap();
+    let status_log = work.path().join("statuses");
+    // Every curl call also records its HTTP status (our -w comes last, so it wins).
+    let prelude = r#"set -euo pipefail
+curl() {
+  local out
+  out=$(command curl -sS "$@" -w '\n%{http_code}')
+  printf '%s\n' "${out%$'\n'*}"
+  printf '%s\n' "${out##*$'\n'}" >> "$STATUS_LOG"
+}
+"#;
+    let script = format!("{prelude}{}", readme_examples().replace("http://127.0.0.1:8080", &gateway.base));
+    let output = tokio::task::spawn_blocking({
+        let work = work.path().to_path_buf();
+        let status_log = status_log.clone();
+        move || {
+            Command::new("bash")
+                .arg("-c")
+                .arg(script)
+                .current_dir(work)
+                .env("STATUS_LOG", status_log)
+                .output()
+                .unwrap()
+        }
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "README examples failed:\n{stdout}\n{stderr}");
+    let statuses: Vec<u16> = std::fs::read_to_string(&status_log)
+        .unwrap()
+        .lines()
+        .map(|l| l.parse().unwrap())
+        .collect();
+    assert_eq!(
+        statuses,
+        [200, 200, 200, 200, 200, 200, 200, 201, 200, 204, 401, 200],
+        "status of each README example, in order:\n{stdout}"
+    );
+    assert!(stdout.contains("\"name\":\"Entwürfe\""), "{stdout}");
+    assert!(stdout.contains("HTTP/1.1 204"), "{stdout}");
+    assert!(stdout.contains("urn:imap-gateway:problem:unauthorized"), "{stdout}");
+    let spec = std::fs::read_to_string(work.path().join("openapi.json")).unwrap();
+    assert!(spec.contains("\"openapi\""));
+    // The examples' changes happened on the server and were cleaned up by the last one.
+    assert!(!dovecot.mailbox_exists("demo", "Projects/2027"));
+    assert!(!dovecot.mailbox_exists("demo", "Projects/2027-Q1"));
+    assert_eq!(dovecot.message_count("demo", "INBOX"), 8);
+}
