@@ -43,6 +43,8 @@ async fn main() {
         dovecot.imaps_url(),
         dovecot.dir().display()
     );
-    serve(listener, state, shutdown_signal()).await.expect("server failed");
+    serve(listener, state, shutdown_signal())
+        .await
+        .expect("server failed");
     drop(dovecot);
 }

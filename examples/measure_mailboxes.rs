@@ -75,11 +75,21 @@ fn summary(name: &str, mut samples: Vec<Duration>) -> Duration {
 
 #[tokio::main]
 async fn main() {
-    let iterations: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(300);
+    let iterations: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(300);
     let mut user = User::new("bench", "bench-pw");
     for i in 0..MAILBOXES {
         let messages = (0..MESSAGES_PER_MAILBOX)
-            .map(|m| SeedMessage::text("a@example.org", "bench@example.org", &format!("m{m}"), "body"))
+            .map(|m| {
+                SeedMessage::text(
+                    "a@example.org",
+                    "bench@example.org",
+                    &format!("m{m}"),
+                    "body",
+                )
+            })
             .collect();
         user = user.with_mailbox(&format!("Folder-{i:02}"), messages);
     }
@@ -89,7 +99,11 @@ async fn main() {
         special_use: false,
         ..Options::default()
     });
-    let state = AppState::build(Config::new(dovecot.plain_url().parse().unwrap(), "measure-secret-measure-secret-measure-00")).unwrap();
+    let state = AppState::build(Config::new(
+        dovecot.plain_url().parse().unwrap(),
+        "measure-secret-measure-secret-measure-00",
+    ))
+    .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(imap_gateway::serve(listener, state, std::future::pending()));
@@ -99,13 +113,32 @@ async fn main() {
     let list = "LIST \"\" \"*\" RETURN (SUBSCRIBED SPECIAL-USE CHILDREN STATUS (MESSAGES UNSEEN UIDNEXT UIDVALIDITY HIGHESTMODSEQ))";
     let mut raw = RawImap::connect(dovecot.imap_port, "bench", "bench-pw").await;
     let lines = raw.command(list).await;
-    assert_eq!(lines, 2 * (MAILBOXES + 1), "LIST + STATUS per mailbox incl. INBOX");
-    let body: serde_json::Value = http.get(&url).basic_auth("bench", Some("bench-pw")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(
+        lines,
+        2 * (MAILBOXES + 1),
+        "LIST + STATUS per mailbox incl. INBOX"
+    );
+    let body: serde_json::Value = http
+        .get(&url)
+        .basic_auth("bench", Some("bench-pw"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(body["total"], MAILBOXES + 1);
 
     for _ in 0..30 {
         raw.command(list).await;
-        http.get(&url).basic_auth("bench", Some("bench-pw")).send().await.unwrap().bytes().await.unwrap();
+        http.get(&url)
+            .basic_auth("bench", Some("bench-pw"))
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
     }
     let (mut raw_samples, mut gateway_samples) = (Vec::new(), Vec::new());
     for _ in 0..iterations {
@@ -113,7 +146,12 @@ async fn main() {
         raw.command(list).await;
         raw_samples.push(started.elapsed());
         let started = Instant::now();
-        let response = http.get(&url).basic_auth("bench", Some("bench-pw")).send().await.unwrap();
+        let response = http
+            .get(&url)
+            .basic_auth("bench", Some("bench-pw"))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(response.status(), 200);
         response.bytes().await.unwrap();
         gateway_samples.push(started.elapsed());
@@ -121,5 +159,8 @@ async fn main() {
     println!("{MAILBOXES} mailboxes x {MESSAGES_PER_MAILBOX} messages, {iterations} interleaved iterations, sequential");
     let raw_p50 = summary("raw IMAP LIST-STATUS (persistent session)", raw_samples);
     let gateway_p50 = summary("gateway GET /v1/mailboxes (keep-alive)", gateway_samples);
-    println!("ratio gateway/raw at p50: {:.2}x", gateway_p50.as_secs_f64() / raw_p50.as_secs_f64());
+    println!(
+        "ratio gateway/raw at p50: {:.2}x",
+        gateway_p50.as_secs_f64() / raw_p50.as_secs_f64()
+    );
 }

@@ -240,14 +240,79 @@ async fn idle_pools_are_evicted_and_logged_out() {
         200
     );
     assert_eq!(gateway.state.pools.stats().pools, 1);
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(gateway.state.pools.evict_idle(), 1);
-    assert_eq!(gateway.state.pools.stats(), Default::default());
+    // The background evictor (every idle TTL, at most 30 s) drops the unused pool.
     let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    while gateway.state.pools.stats().pools > 0 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(gateway.state.pools.stats(), Default::default());
     while !dovecot.commands("alice").iter().any(|c| c == "LOGOUT")
         && std::time::Instant::now() < deadline
     {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert!(dovecot.commands("alice").iter().any(|c| c == "LOGOUT"));
+}
+
+#[tokio::test]
+async fn a_request_cancelled_mid_command_discards_its_session() {
+    let dovecot = dovecot();
+    let gateway = Gateway::start(common::config_for(&dovecot)).await;
+    assert_eq!(
+        gateway.get("/v1/mailboxes", &Auth::alice()).await.status,
+        200
+    );
+    dovecot.signal_sessions("alice", "STOP");
+    // The client gives up while the gateway waits for IMAP: hyper drops the handler
+    // future in the middle of the command.
+    let impatient = reqwest::Client::builder()
+        .timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let result = impatient
+        .get(format!("{}/v1/mailboxes", gateway.base))
+        .basic_auth("alice", Some("alice-pw"))
+        .send()
+        .await;
+    assert!(result.is_err(), "the request was cut off");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    dovecot.signal_sessions("alice", "CONT");
+    // The half-read session must not serve the next request.
+    assert_eq!(
+        gateway.get("/v1/mailboxes", &Auth::alice()).await.status,
+        200
+    );
+    assert_eq!(dovecot.sessions_opened("alice"), 2);
+}
+
+#[tokio::test]
+async fn idle_sessions_are_checked_with_a_tagged_noop() {
+    use imap_gateway::imap::{Backend, PoolSettings, SessionPools, Timeouts};
+    let dovecot = dovecot();
+    let timeouts = Timeouts {
+        connect: Duration::from_secs(5),
+        command: Duration::from_secs(5),
+    };
+    let backend = Backend::new(dovecot.plain_url().parse().unwrap(), None, timeouts).unwrap();
+    let pools = SessionPools::new(
+        std::sync::Arc::new(backend),
+        PoolSettings {
+            per_identity: 2,
+            global: 10,
+            wait: Duration::from_secs(1),
+            idle_ttl: Duration::from_secs(60),
+            check_after: Duration::ZERO,
+            create: Duration::from_secs(5),
+        },
+    );
+    drop(pools.get(&alice()).await.unwrap());
+    drop(pools.get(&alice()).await.unwrap());
+    let commands = dovecot.commands("alice");
+    assert_eq!(
+        commands.iter().filter(|c| *c == "NOOP").count(),
+        1,
+        "{commands:?}"
+    );
+    assert!(!commands.iter().any(|c| c == "CLOSE"));
+    assert_eq!(dovecot.sessions_opened("alice"), 1);
 }

@@ -11,7 +11,9 @@ use dovecot_harness::{demo_users, Dovecot, Options};
 
 fn readme_examples() -> String {
     let readme = include_str!("../README.md");
-    let start = readme.find("<!-- readme-test:begin -->").expect("begin marker");
+    let start = readme
+        .find("<!-- readme-test:begin -->")
+        .expect("begin marker");
     let end = readme.find("<!-- readme-test:end -->").expect("end marker");
     readme[start..end]
         .lines()
@@ -30,7 +32,8 @@ async fn readme_curl_examples_work_as_written() {
         users: demo_users(),
         ..Options::default()
     });
-    let mut config = imap_gateway::config::Config::new(dovecot.imaps_url().parse().unwrap(), common::SECRET);
+    let mut config =
+        imap_gateway::config::Config::new(dovecot.imaps_url().parse().unwrap(), common::SECRET);
     config.imap_ca_file = Some(dovecot.ca_file());
     let gateway = Gateway::start(config).await;
 
@@ -45,7 +48,10 @@ curl() {
   printf '%s\n' "${out##*$'\n'}" >> "$STATUS_LOG"
 }
 "#;
-    let script = format!("{prelude}{}", readme_examples().replace("http://127.0.0.1:8080", &gateway.base));
+    let script = format!(
+        "{prelude}{}",
+        readme_examples().replace("http://127.0.0.1:8080", &gateway.base)
+    );
     let output = tokio::task::spawn_blocking({
         let work = work.path().to_path_buf();
         let status_log = status_log.clone();
@@ -63,7 +69,10 @@ curl() {
     .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "README examples failed:\n{stdout}\n{stderr}");
+    assert!(
+        output.status.success(),
+        "README examples failed:\n{stdout}\n{stderr}"
+    );
     let statuses: Vec<u16> = std::fs::read_to_string(&status_log)
         .unwrap()
         .lines()
@@ -76,7 +85,10 @@ curl() {
     );
     assert!(stdout.contains("\"name\":\"Entwürfe\""), "{stdout}");
     assert!(stdout.contains("HTTP/1.1 204"), "{stdout}");
-    assert!(stdout.contains("urn:imap-gateway:problem:unauthorized"), "{stdout}");
+    assert!(
+        stdout.contains("urn:imap-gateway:problem:unauthorized"),
+        "{stdout}"
+    );
     let spec = std::fs::read_to_string(work.path().join("openapi.json")).unwrap();
     assert!(spec.contains("\"openapi\""));
     // The examples' changes happened on the server and were cleaned up by the last one.

@@ -16,7 +16,8 @@ use std::net::{TcpListener, TcpStream};
 use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, UNIX_EPOCH};
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// The install hint shown when Dovecot is missing.
 pub const INSTALL_HINT: &str = "Dovecot is required for the integration tests and the demo: \
@@ -133,11 +134,34 @@ pub struct Dovecot {
     pub imaps_port: u16,
 }
 
+/// Next port to try. Ports come from 20000-32767, below Linux's ephemeral range
+/// (32768+), so outgoing connections of concurrent tests cannot take them, and each
+/// process walks the range from its own starting point, so concurrent instances in one
+/// test binary never pick the same port.
+static NEXT_PORT: AtomicU16 = AtomicU16::new(0);
+
+const PORT_RANGE: std::ops::Range<u16> = 20_000..32_768;
+
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("cannot find a free loopback port")
+    if NEXT_PORT.load(Ordering::Relaxed) == 0 {
+        let seed = std::process::id()
+            ^ SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.subsec_nanos());
+        let span = u32::from(PORT_RANGE.end - PORT_RANGE.start);
+        let start = PORT_RANGE.start + u16::try_from(seed % span).expect("span fits in u16");
+        let _ = NEXT_PORT.compare_exchange(0, start, Ordering::Relaxed, Ordering::Relaxed);
+    }
+    loop {
+        let mut port = NEXT_PORT.fetch_add(1, Ordering::Relaxed);
+        if !PORT_RANGE.contains(&port) {
+            NEXT_PORT.store(PORT_RANGE.start + 1, Ordering::Relaxed);
+            port = PORT_RANGE.start;
+        }
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 fn run(program: &str, args: &[&str]) -> std::io::Result<std::process::Output> {
@@ -159,7 +183,7 @@ impl Dovecot {
     /// When Dovecot is not installed (with [`INSTALL_HINT`]) or does not start.
     pub fn start(options: Options) -> Self {
         assert!(dovecot_installed(), "{INSTALL_HINT}");
-        let dir = tempfile::Builder::new()
+        let mut dir = tempfile::Builder::new()
             .prefix("imap-gateway-dovecot-")
             .tempdir()
             .expect("cannot create a temp dir");
@@ -190,11 +214,6 @@ impl Dovecot {
             fs::create_dir_all(root.join("rawlog").join(&user.name)).expect("mkdir rawlog");
         }
 
-        let imap_port = free_port();
-        let imaps_port = free_port();
-        let config = render_config(&root, &options, imap_port, imaps_port, as_root);
-        let config_path = root.join("dovecot.conf");
-        fs::write(&config_path, config).expect("write dovecot.conf");
         if as_root {
             for dir in ["mail", "rawlog"] {
                 let path = root.join(dir);
@@ -211,45 +230,70 @@ impl Dovecot {
             }
         }
 
-        let output = fs::File::create(root.join("dovecot.out")).expect("create dovecot.out");
-        let child = Command::new("dovecot")
-            .arg("-F")
-            .arg("-c")
-            .arg(&config_path)
-            .stdin(Stdio::null())
-            .stdout(output.try_clone().expect("dup"))
-            .stderr(output)
-            .spawn()
-            .expect("cannot start dovecot");
-        let mut dovecot = Self {
-            dir,
-            child,
-            imap_port,
-            imaps_port,
-        };
-        dovecot.wait_ready();
-        dovecot
+        // The greeting names this instance, so readiness is never confirmed by another
+        // test's Dovecot that happens to listen on a port we thought was free.
+        let greeting = format!(
+            "harness-{}",
+            root.file_name()
+                .map_or_else(String::new, |n| n.to_string_lossy().replace(['.', '-'], ""))
+        );
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let imap_port = free_port();
+            let imaps_port = free_port();
+            let config = render_config(&root, &options, imap_port, imaps_port, as_root, &greeting);
+            let config_path = root.join("dovecot.conf");
+            fs::write(&config_path, config).expect("write dovecot.conf");
+            let output = fs::File::create(root.join("dovecot.out")).expect("create dovecot.out");
+            let child = Command::new("dovecot")
+                .arg("-F")
+                .arg("-c")
+                .arg(&config_path)
+                .stdin(Stdio::null())
+                .stdout(output.try_clone().expect("dup"))
+                .stderr(output)
+                .spawn()
+                .expect("cannot start dovecot");
+            let mut dovecot = Self {
+                dir,
+                child,
+                imap_port,
+                imaps_port,
+            };
+            match dovecot.wait_ready(&greeting) {
+                Ok(()) => return dovecot,
+                Err(logs) if logs.contains("Address already in use") && attempt < 5 => {
+                    // Lost a race for a port: stop this child and try other ports.
+                    let _ = dovecot.child.kill();
+                    let _ = dovecot.child.wait();
+                    let placeholder = tempfile::tempdir().expect("temp dir");
+                    dir = std::mem::replace(&mut dovecot.dir, placeholder);
+                }
+                Err(logs) => panic!("dovecot did not start:\n{logs}"),
+            }
+        }
     }
 
-    fn wait_ready(&mut self) {
+    fn wait_ready(&mut self, greeting: &str) -> Result<(), String> {
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("dovecot exited with {status}:\n{}", self.logs());
+                return Err(format!("dovecot exited with {status}:\n{}", self.logs()));
             }
             let greeted = TcpStream::connect(("127.0.0.1", self.imap_port)).is_ok_and(|stream| {
                 let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
                 let mut line = String::new();
-                BufReader::new(stream).read_line(&mut line).is_ok() && line.starts_with("* OK")
+                BufReader::new(stream).read_line(&mut line).is_ok()
+                    && line.starts_with("* OK")
+                    && line.contains(greeting)
             });
             if greeted && TcpStream::connect(("127.0.0.1", self.imaps_port)).is_ok() {
-                return;
+                return Ok(());
             }
-            assert!(
-                Instant::now() < deadline,
-                "dovecot did not start in time:\n{}",
-                self.logs()
-            );
+            if Instant::now() > deadline {
+                return Err(format!("dovecot did not start in time:\n{}", self.logs()));
+            }
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -450,6 +494,7 @@ fn render_config(
     imap_port: u16,
     imaps_port: u16,
     as_root: bool,
+    greeting: &str,
 ) -> String {
     let r = root.display();
     let users = if as_root {
@@ -485,6 +530,7 @@ state_dir = {r}/state
 log_path = {r}/dovecot.log
 listen = 127.0.0.1
 protocols = imap
+login_greeting = Dovecot ready {greeting}
 ssl = yes
 ssl_cert = <{r}/cert.pem
 ssl_key = <{r}/key.pem
@@ -539,14 +585,22 @@ pub fn demo_users() -> Vec<User> {
         ("Billing <billing@example.com>", "Your invoice 2026-11"),
         ("Jürgen Müller <juergen@example.de>", "Grüße aus Berlin"),
         ("Support <support@example.com>", "Ticket #4711 updated"),
-        ("Margaret Hamilton <margaret@example.org>", "Apollo checklist"),
+        (
+            "Margaret Hamilton <margaret@example.org>",
+            "Apollo checklist",
+        ),
         ("Newsletter <news@example.net>", "This week in Rust"),
     ];
     let inbox = senders
         .iter()
         .enumerate()
         .map(|(i, (from, subject))| {
-            let message = SeedMessage::text(from, "demo@example.org", subject, &format!("Message {i}: {subject}."));
+            let message = SeedMessage::text(
+                from,
+                "demo@example.org",
+                subject,
+                &format!("Message {i}: {subject}."),
+            );
             let message = SeedMessage {
                 internal_date: 1_795_000_000 + i as u64 * 3600,
                 ..message
@@ -559,17 +613,36 @@ pub fn demo_users() -> Vec<User> {
         })
         .collect();
     let archive = (1..=5)
-        .map(|i| SeedMessage::text("old@example.org", "demo@example.org", &format!("Archived {i}"), "old").with_flags("S"))
+        .map(|i| {
+            SeedMessage::text(
+                "old@example.org",
+                "demo@example.org",
+                &format!("Archived {i}"),
+                "old",
+            )
+            .with_flags("S")
+        })
         .collect();
     vec![User::new("demo", "demo-password")
         .with_mailbox("INBOX", inbox)
         .with_mailbox("Archive", archive)
         .with_mailbox(
             "Projects/2026",
-            vec![SeedMessage::text("pm@example.org", "demo@example.org", "Kick-off", "Agenda attached.")],
+            vec![SeedMessage::text(
+                "pm@example.org",
+                "demo@example.org",
+                "Kick-off",
+                "Agenda attached.",
+            )],
         )
         .with_mailbox(
             "Entw&APw-rfe",
-            vec![SeedMessage::text("demo@example.org", "ada@example.org", "Entwurf", "Noch nicht fertig.").with_flags("D")],
+            vec![SeedMessage::text(
+                "demo@example.org",
+                "ada@example.org",
+                "Entwurf",
+                "Noch nicht fertig.",
+            )
+            .with_flags("D")],
         )]
 }

@@ -162,6 +162,13 @@ impl Drop for Gateway {
 impl Gateway {
     /// Serves `config` on 127.0.0.1 with a free port.
     pub async fn start(config: Config) -> Self {
+        // `TEST_LOG=debug cargo test ...` shows the gateway's logs for a failing test.
+        if let Ok(filter) = std::env::var("TEST_LOG") {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+                .with_test_writer()
+                .try_init();
+        }
         let state = AppState::build(config).expect("gateway state");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr: SocketAddr = listener.local_addr().unwrap();
