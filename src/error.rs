@@ -350,6 +350,22 @@ impl ApiError {
     }
 }
 
+/// Names the operation an IMAP result belongs to, turning its error into an
+/// [`ApiError`]: `session.status(&name).await.during(Op::GetMailbox)?`.
+pub trait ImapResultExt<T> {
+    /// Maps the error with [`ApiError::imap`].
+    ///
+    /// # Errors
+    /// The classified error.
+    fn during(self, op: Op) -> Result<T, ApiError>;
+}
+
+impl<T> ImapResultExt<T> for Result<T, ImapError> {
+    fn during(self, op: Op) -> Result<T, ApiError> {
+        self.map_err(|err| ApiError::imap(op, err))
+    }
+}
+
 /// STYLE.md B3: IMAP outcome → HTTP status.
 fn imap_status(op: Op, err: &ImapError) -> StatusCode {
     match err {

@@ -370,21 +370,11 @@ impl Dovecot {
 
     /// Live IMAP connections of `user`, as `doveadm who` counts them.
     pub fn connections(&self, user: &str) -> usize {
-        let config = self.dir.path().join("dovecot.conf");
-        let output = Command::new("doveadm")
-            .arg("-c")
-            .arg(&config)
-            .args(["who", "-1", user])
-            .output()
-            .expect("doveadm who");
-        String::from_utf8_lossy(&output.stdout)
-            .lines()
-            .filter(|l| l.split_whitespace().next() == Some(user))
-            .count()
+        self.session_pids(user).len()
     }
 
-    /// Process ids of `user`'s IMAP sessions (one process per session), for failure
-    /// injection such as SIGSTOP.
+    /// Process ids of `user`'s IMAP sessions (one process per session, from
+    /// `doveadm who`), for counting and for failure injection such as SIGSTOP.
     pub fn session_pids(&self, user: &str) -> Vec<u32> {
         let config = self.dir.path().join("dovecot.conf");
         let output = Command::new("doveadm")

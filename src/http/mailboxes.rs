@@ -8,7 +8,7 @@ use axum::Json;
 use super::extract::{mailbox_location, AppJson, AppQuery, MailboxPath};
 use super::ProblemResponses;
 use crate::auth::{AuthUser, Scope};
-use crate::error::{ApiError, Op};
+use crate::error::{ApiError, ImapResultExt as _, Op};
 use crate::imap::command::ListPattern;
 use crate::imap::MailboxName;
 use crate::model::mailbox::{
@@ -41,7 +41,7 @@ pub async fn list_mailboxes(
     let mut mailboxes = session
         .list_mailboxes(ListPattern::All, query.status.unwrap_or(true))
         .await
-        .map_err(|err| ApiError::imap(Op::ListMailboxes, err))?;
+        .during(Op::ListMailboxes)?;
     if query.subscribed.unwrap_or(false) {
         mailboxes.retain(|m| m.subscribed);
     }
@@ -75,11 +75,8 @@ pub async fn create_mailbox(
     session
         .create_mailbox(&name, request.subscribe)
         .await
-        .map_err(|err| ApiError::imap(Op::CreateMailbox, err))?;
-    let created = session
-        .mailbox_info(&name)
-        .await
-        .map_err(|err| ApiError::imap(Op::GetMailbox, err))?;
+        .during(Op::CreateMailbox)?;
+    let created = session.mailbox_info(&name).await.during(Op::GetMailbox)?;
     Ok((
         StatusCode::CREATED,
         [(header::LOCATION, mailbox_location(&name))],
@@ -103,10 +100,7 @@ pub async fn get_mailbox(
 ) -> Result<Json<Mailbox>, ApiError> {
     user.require(Scope::Read)?;
     let mut session = state.session(&user).await?;
-    let info = session
-        .mailbox_info(&name)
-        .await
-        .map_err(|err| ApiError::imap(Op::GetMailbox, err))?;
+    let info = session.mailbox_info(&name).await.during(Op::GetMailbox)?;
     Ok(Json(Mailbox::from(info)))
 }
 
@@ -148,22 +142,19 @@ pub async fn update_mailbox(
         ));
     }
     let mut session = state.session(&user).await?;
-    let before = session
-        .mailbox_info(&name)
-        .await
-        .map_err(|err| ApiError::imap(Op::GetMailbox, err))?;
+    let before = session.mailbox_info(&name).await.during(Op::GetMailbox)?;
     let current = match &new_name {
         Some(new) => {
             session
                 .rename_mailbox(&name, new)
                 .await
-                .map_err(|err| ApiError::imap(Op::RenameMailbox, err))?;
+                .during(Op::RenameMailbox)?;
             // Servers differ on whether subscriptions follow RENAME; make them.
             if before.subscribed {
                 session
                     .set_subscribed(&name, false)
                     .await
-                    .map_err(|err| ApiError::imap(Op::Subscribe, err))?;
+                    .during(Op::Subscribe)?;
             }
             new
         }
@@ -174,12 +165,9 @@ pub async fn update_mailbox(
         session
             .set_subscribed(current, subscribed)
             .await
-            .map_err(|err| ApiError::imap(Op::Subscribe, err))?;
+            .during(Op::Subscribe)?;
     }
-    let after = session
-        .mailbox_info(current)
-        .await
-        .map_err(|err| ApiError::imap(Op::GetMailbox, err))?;
+    let after = session.mailbox_info(current).await.during(Op::GetMailbox)?;
     Ok(Json(Mailbox::from(after)))
 }
 
@@ -207,6 +195,6 @@ pub async fn delete_mailbox(
     session
         .delete_mailbox(&name)
         .await
-        .map_err(|err| ApiError::imap(Op::DeleteMailbox, err))?;
+        .during(Op::DeleteMailbox)?;
     Ok(StatusCode::NO_CONTENT)
 }
