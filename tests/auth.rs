@@ -355,3 +355,57 @@ async fn health_and_readiness() {
     gateway.get("/readyz", &Auth::None).await.problem(503);
     assert_eq!(gateway.get("/healthz", &Auth::None).await.status, 200);
 }
+
+#[tokio::test]
+async fn cors_allows_only_configured_origins() {
+    let dovecot = dovecot();
+    let mut config = common::config_for(&dovecot);
+    config.cors_origins = vec!["https://mail.example.org".to_owned()];
+    let gateway = Gateway::start(config).await;
+    let client = reqwest::Client::new();
+    let preflight = |origin: &'static str| {
+        client
+            .request(
+                reqwest::Method::OPTIONS,
+                format!("{}/v1/mailboxes", gateway.base),
+            )
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "authorization, content-type",
+            )
+            .send()
+    };
+    let allowed = preflight("https://mail.example.org").await.unwrap();
+    assert_eq!(
+        allowed.headers()["access-control-allow-origin"],
+        "https://mail.example.org"
+    );
+    let methods = allowed.headers()["access-control-allow-methods"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        methods.contains("POST") && methods.contains("DELETE"),
+        "{methods}"
+    );
+    let other = preflight("https://evil.example").await.unwrap();
+    assert!(other.headers().get("access-control-allow-origin").is_none());
+    let simple = client
+        .get(format!("{}/v1/mailboxes", gateway.base))
+        .header("origin", "https://mail.example.org")
+        .basic_auth("alice", Some("alice-pw"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(simple.status(), 200);
+    let exposed = simple.headers()["access-control-expose-headers"]
+        .to_str()
+        .unwrap()
+        .to_lowercase();
+    assert!(
+        exposed.contains("x-request-id") && exposed.contains("location"),
+        "{exposed}"
+    );
+}
