@@ -10,9 +10,13 @@ use std::fmt::Write as _;
 
 use async_imap::imap_proto::RequestId;
 
+use super::date::InternalDate;
 use super::error::ImapError;
+use super::flag::Flag;
+use super::search::SearchKey;
 use super::status::from_async_imap;
-use super::types::MailboxName;
+use super::types::{MailboxName, PartNumber};
+use super::uid::UidSet;
 use super::ImapStream;
 
 /// A `STATUS` data item (RFC 3501 section 6.3.10, RFC 7162 for `HIGHESTMODSEQ`).
@@ -71,6 +75,50 @@ impl ListReturn<'_> {
     }
 }
 
+/// Which part of a message a FETCH returns (`BODY.PEEK[...]`, never setting `\Seen`
+/// unless the caller asks for it separately).
+#[derive(Debug, Clone, Copy)]
+pub enum Section<'a> {
+    /// `BODY.PEEK[]`: the whole message.
+    Whole,
+    /// `BODY.PEEK[HEADER]`
+    Header,
+    /// `BODY.PEEK[1.2]`: a part's body (encoded as sent).
+    Part(&'a PartNumber),
+    /// `BODY.PEEK[1.2.MIME]`: a part's MIME header.
+    PartMime(&'a PartNumber),
+}
+
+/// A FETCH data item.
+#[derive(Debug, Clone, Copy)]
+pub enum FetchItem<'a> {
+    /// `UID`
+    Uid,
+    /// `FLAGS`
+    Flags,
+    /// `INTERNALDATE`
+    InternalDate,
+    /// `RFC822.SIZE`
+    Size,
+    /// `BODYSTRUCTURE`
+    BodyStructure,
+    /// `MODSEQ` (CONDSTORE)
+    ModSeq,
+    /// `BODY.PEEK[section]<offset.length>`
+    Body(Section<'a>, Option<(u64, u32)>),
+}
+
+/// How STORE changes flags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreMode {
+    /// `+FLAGS`
+    Add,
+    /// `-FLAGS`
+    Remove,
+    /// `FLAGS`
+    Replace,
+}
+
 /// A command the gateway sends. Rendering is total: every value inside is valid.
 #[derive(Debug, Clone, Copy)]
 pub enum Command<'a> {
@@ -102,9 +150,97 @@ pub enum Command<'a> {
     Lsub(ListPattern<'a>),
     /// `STATUS mailbox (items)`
     Status(&'a MailboxName, &'a [StatusItem]),
+    /// `UID SEARCH [CHARSET UTF-8] keys` (`ALL` when empty)
+    UidSearch(&'a [SearchKey]),
+    /// `FETCH first:last (items)` by sequence number: internal use only (the newest
+    /// page is the last sequence numbers); results are always reported by UID.
+    FetchSeq(u32, u32, &'a [FetchItem<'a>]),
+    /// `UID FETCH set (items)`
+    UidFetch(&'a UidSet, &'a [FetchItem<'a>]),
+    /// `UID STORE set [(UNCHANGEDSINCE n)] ±FLAGS.SILENT (flags)`
+    UidStore {
+        /// Which messages.
+        uids: &'a UidSet,
+        /// Add, remove or replace.
+        mode: StoreMode,
+        /// The flags.
+        flags: &'a [Flag],
+        /// CONDSTORE guard (RFC 7162).
+        unchanged_since: Option<u64>,
+    },
+    /// `UID COPY set mailbox`
+    UidCopy(&'a UidSet, &'a MailboxName),
+    /// `UID MOVE set mailbox` (RFC 6851)
+    UidMove(&'a UidSet, &'a MailboxName),
+    /// `UID EXPUNGE set` (UIDPLUS): removes exactly these `\Deleted` messages.
+    UidExpunge(&'a UidSet),
+    /// `APPEND mailbox (flags) [date] literal`
+    Append {
+        /// Target mailbox.
+        mailbox: &'a MailboxName,
+        /// Initial flags.
+        flags: &'a [Flag],
+        /// INTERNALDATE.
+        internal_date: Option<&'a InternalDate>,
+        /// The RFC 5322 message.
+        message: &'a [u8],
+    },
 }
 
-impl Command<'_> {
+/// A piece of a rendered command: text lines (sent with CRLF) and literals.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Chunk<'a> {
+    /// Command text up to a literal's `{n}`/`{n+}` or to the end of the command.
+    Line(String),
+    /// The bytes of a literal.
+    Literal(&'a [u8]),
+}
+
+/// Builds chunks: text accumulates in `line`; a literal closes the line.
+struct Writer<'a> {
+    chunks: Vec<Chunk<'a>>,
+    line: String,
+    literal_plus: bool,
+}
+
+impl<'a> Writer<'a> {
+    fn new(literal_plus: bool) -> Self {
+        Self {
+            chunks: Vec::new(),
+            line: String::new(),
+            literal_plus,
+        }
+    }
+
+    fn push(&mut self, text: &str) {
+        self.line.push_str(text);
+    }
+
+    fn literal(&mut self, bytes: &'a [u8]) {
+        let marker = if self.literal_plus { "+" } else { "" };
+        let _ = write!(self.line, "{{{}{marker}}}", bytes.len());
+        self.chunks
+            .push(Chunk::Line(std::mem::take(&mut self.line)));
+        self.chunks.push(Chunk::Literal(bytes));
+    }
+
+    /// RFC 3501 `astring` for user text: quoted when it is ASCII TEXT-CHAR (escaping
+    /// `\` and `"`), otherwise a literal (the caller announced `CHARSET UTF-8`).
+    fn astring(&mut self, text: &'a str) {
+        if text.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+            push_quoted(&mut self.line, text);
+        } else {
+            self.literal(text.as_bytes());
+        }
+    }
+
+    fn finish(mut self) -> Vec<Chunk<'a>> {
+        self.chunks.push(Chunk::Line(self.line));
+        self.chunks
+    }
+}
+
+impl<'a> Command<'a> {
     /// The IMAP command name, a bounded label for metrics and logs.
     pub fn name(&self) -> &'static str {
         match self {
@@ -122,13 +258,24 @@ impl Command<'_> {
             Self::List(..) => "LIST",
             Self::Lsub(_) => "LSUB",
             Self::Status(..) => "STATUS",
+            Self::UidSearch(_) => "UID SEARCH",
+            Self::FetchSeq(..) => "FETCH",
+            Self::UidFetch(..) => "UID FETCH",
+            Self::UidStore { .. } => "UID STORE",
+            Self::UidCopy(..) => "UID COPY",
+            Self::UidMove(..) => "UID MOVE",
+            Self::UidExpunge(_) => "UID EXPUNGE",
+            Self::Append { .. } => "APPEND",
         }
     }
 
-    /// The command line without tag and CRLF, exactly as sent.
-    pub fn render(&self) -> String {
-        let mut out = String::from(self.name());
-        match self {
+    /// Renders the command (without tag) into lines and literals. Literals are
+    /// non-synchronizing (`{n+}`) when the server has LITERAL+; otherwise the
+    /// sender waits for the continuation request before each literal.
+    pub fn render(&self, literal_plus: bool) -> Vec<Chunk<'a>> {
+        let mut w = Writer::new(literal_plus);
+        w.push(self.name());
+        match *self {
             Self::Capability | Self::Noop | Self::Logout | Self::Unselect => {}
             Self::Select(name)
             | Self::Examine(name)
@@ -136,18 +283,18 @@ impl Command<'_> {
             | Self::Delete(name)
             | Self::Subscribe(name)
             | Self::Unsubscribe(name) => {
-                out.push(' ');
-                push_quoted(&mut out, name.wire());
+                w.push(" ");
+                push_quoted(&mut w.line, name.wire());
             }
             Self::Rename(from, to) => {
-                out.push(' ');
-                push_quoted(&mut out, from.wire());
-                out.push(' ');
-                push_quoted(&mut out, to.wire());
+                w.push(" ");
+                push_quoted(&mut w.line, from.wire());
+                w.push(" ");
+                push_quoted(&mut w.line, to.wire());
             }
             Self::List(pattern, returns) => {
-                out.push_str(" \"\" ");
-                push_pattern(&mut out, *pattern);
+                w.push(" \"\" ");
+                push_pattern(&mut w.line, pattern);
                 if !returns.is_empty() {
                     let mut options = Vec::new();
                     if returns.subscribed {
@@ -162,21 +309,201 @@ impl Command<'_> {
                     if !returns.status.is_empty() {
                         options.push(format!("STATUS {}", status_items(returns.status)));
                     }
-                    let _ = write!(out, " RETURN ({})", options.join(" "));
+                    let _ = write!(w.line, " RETURN ({})", options.join(" "));
                 }
             }
             Self::Lsub(pattern) => {
-                out.push_str(" \"\" ");
-                push_pattern(&mut out, *pattern);
+                w.push(" \"\" ");
+                push_pattern(&mut w.line, pattern);
             }
             Self::Status(name, items) => {
-                out.push(' ');
-                push_quoted(&mut out, name.wire());
-                out.push(' ');
-                out.push_str(&status_items(items));
+                w.push(" ");
+                push_quoted(&mut w.line, name.wire());
+                w.push(" ");
+                w.push(&status_items(items));
+            }
+            Self::UidSearch(keys) => {
+                if keys
+                    .iter()
+                    .filter_map(SearchKey::text)
+                    .any(|t| !t.as_str().is_ascii())
+                {
+                    w.push(" CHARSET UTF-8");
+                }
+                if keys.is_empty() {
+                    w.push(" ALL");
+                }
+                for key in keys {
+                    w.push(" ");
+                    push_search_key(&mut w, key);
+                }
+            }
+            Self::FetchSeq(first, last, items) => {
+                let _ = write!(w.line, " {first}:{last} ");
+                push_fetch_items(&mut w.line, items);
+            }
+            Self::UidFetch(uids, items) => {
+                let _ = write!(w.line, " {uids} ");
+                push_fetch_items(&mut w.line, items);
+            }
+            Self::UidStore {
+                uids,
+                mode,
+                flags,
+                unchanged_since,
+            } => {
+                let _ = write!(w.line, " {uids}");
+                if let Some(modseq) = unchanged_since {
+                    let _ = write!(w.line, " (UNCHANGEDSINCE {modseq})");
+                }
+                let op = match mode {
+                    StoreMode::Add => "+FLAGS",
+                    StoreMode::Remove => "-FLAGS",
+                    StoreMode::Replace => "FLAGS",
+                };
+                let _ = write!(w.line, " {op} ({})", flag_list(flags));
+            }
+            Self::UidCopy(uids, target) | Self::UidMove(uids, target) => {
+                let _ = write!(w.line, " {uids} ");
+                push_quoted(&mut w.line, target.wire());
+            }
+            Self::UidExpunge(uids) => {
+                let _ = write!(w.line, " {uids}");
+            }
+            Self::Append {
+                mailbox,
+                flags,
+                internal_date,
+                message,
+            } => {
+                w.push(" ");
+                push_quoted(&mut w.line, mailbox.wire());
+                let _ = write!(w.line, " ({})", flag_list(flags));
+                if let Some(date) = internal_date {
+                    let _ = write!(w.line, " {date}");
+                }
+                w.push(" ");
+                w.literal(message);
+            }
+        }
+        w.finish()
+    }
+
+    /// The command as bytes on the wire (without tag), for tests and logs.
+    pub fn to_wire(&self, literal_plus: bool) -> Vec<u8> {
+        let mut out = Vec::new();
+        for chunk in self.render(literal_plus) {
+            match chunk {
+                Chunk::Line(line) => {
+                    out.extend_from_slice(line.as_bytes());
+                    out.extend_from_slice(b"\r\n");
+                }
+                Chunk::Literal(bytes) => out.extend_from_slice(bytes),
             }
         }
         out
+    }
+}
+
+fn flag_list(flags: &[Flag]) -> String {
+    flags
+        .iter()
+        .map(Flag::as_imap)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn push_fetch_items(out: &mut String, items: &[FetchItem<'_>]) {
+    out.push('(');
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        match item {
+            FetchItem::Uid => out.push_str("UID"),
+            FetchItem::Flags => out.push_str("FLAGS"),
+            FetchItem::InternalDate => out.push_str("INTERNALDATE"),
+            FetchItem::Size => out.push_str("RFC822.SIZE"),
+            FetchItem::BodyStructure => out.push_str("BODYSTRUCTURE"),
+            FetchItem::ModSeq => out.push_str("MODSEQ"),
+            FetchItem::Body(section, partial) => {
+                out.push_str("BODY.PEEK[");
+                match section {
+                    Section::Whole => {}
+                    Section::Header => out.push_str("HEADER"),
+                    Section::Part(part) => {
+                        let _ = write!(out, "{part}");
+                    }
+                    Section::PartMime(part) => {
+                        let _ = write!(out, "{part}.MIME");
+                    }
+                }
+                out.push(']');
+                if let Some((offset, length)) = partial {
+                    let _ = write!(out, "<{offset}.{length}>");
+                }
+            }
+        }
+    }
+    out.push(')');
+}
+
+fn push_search_key<'a>(w: &mut Writer<'a>, key: &'a SearchKey) {
+    let (atom, text) = match key {
+        SearchKey::Seen => ("SEEN", None),
+        SearchKey::Unseen => ("UNSEEN", None),
+        SearchKey::Flagged => ("FLAGGED", None),
+        SearchKey::Unflagged => ("UNFLAGGED", None),
+        SearchKey::Answered => ("ANSWERED", None),
+        SearchKey::Unanswered => ("UNANSWERED", None),
+        SearchKey::Draft => ("DRAFT", None),
+        SearchKey::Undraft => ("UNDRAFT", None),
+        SearchKey::Deleted => ("DELETED", None),
+        SearchKey::Undeleted => ("UNDELETED", None),
+        SearchKey::Keyword(flag) => {
+            match flag {
+                Flag::Keyword(keyword) => {
+                    let _ = write!(w.line, "KEYWORD {keyword}");
+                }
+                Flag::Seen => w.push("SEEN"),
+                Flag::Answered => w.push("ANSWERED"),
+                Flag::Flagged => w.push("FLAGGED"),
+                Flag::Deleted => w.push("DELETED"),
+                Flag::Draft => w.push("DRAFT"),
+            }
+            return;
+        }
+        SearchKey::From(t) => ("FROM", Some(t)),
+        SearchKey::To(t) => ("TO", Some(t)),
+        SearchKey::Cc(t) => ("CC", Some(t)),
+        SearchKey::Subject(t) => ("SUBJECT", Some(t)),
+        SearchKey::Text(t) => ("TEXT", Some(t)),
+        SearchKey::Body(t) => ("BODY", Some(t)),
+        SearchKey::Since(date) => {
+            let _ = write!(w.line, "SINCE {date}");
+            return;
+        }
+        SearchKey::Before(date) => {
+            let _ = write!(w.line, "BEFORE {date}");
+            return;
+        }
+        SearchKey::Larger(n) => {
+            let _ = write!(w.line, "LARGER {n}");
+            return;
+        }
+        SearchKey::Smaller(n) => {
+            let _ = write!(w.line, "SMALLER {n}");
+            return;
+        }
+        SearchKey::Uid(set) => {
+            let _ = write!(w.line, "UID {set}");
+            return;
+        }
+    };
+    w.push(atom);
+    if let Some(text) = text {
+        w.push(" ");
+        w.astring(text.as_str());
     }
 }
 
@@ -193,7 +520,8 @@ fn status_items(items: &[StatusItem]) -> String {
 }
 
 /// Renders an RFC 3501 `quoted` string. The input is printable ASCII (a validated
-/// wire form), so only `\` and `"` need escaping and CR/LF cannot occur.
+/// wire form or checked search text), so only `\` and `"` need escaping and CR/LF
+/// cannot occur.
 fn push_quoted(out: &mut String, value: &str) {
     debug_assert!(value.chars().all(|c| (' '..='~').contains(&c)));
     out.push('"');
@@ -206,8 +534,8 @@ fn push_quoted(out: &mut String, value: &str) {
     out.push('"');
 }
 
-/// Sends `command` with a fresh tag and returns the tag. The caller reads the
-/// responses up to the tagged completion (see `session.rs`).
+/// Sends the first line of a command with a fresh tag (async-imap adds the tag and
+/// CRLF) and returns the tag. The caller reads the responses (see `session.rs`).
 ///
 /// # Errors
 /// I/O errors while writing.
@@ -215,14 +543,30 @@ fn push_quoted(out: &mut String, value: &str) {
     clippy::disallowed_methods,
     reason = "command.rs is the one place allowed to send command text"
 )]
-pub(crate) async fn send(
+pub(crate) async fn send_first_line(
     session: &mut async_imap::Session<ImapStream>,
-    command: &Command<'_>,
+    line: &str,
 ) -> Result<RequestId, ImapError> {
-    session
-        .run_command(command.render())
-        .await
-        .map_err(from_async_imap)
+    session.run_command(line).await.map_err(from_async_imap)
+}
+
+/// Sends a literal's bytes and the command text after it (plus CRLF), straight to the
+/// stream: literal bytes need not be UTF-8, which async-imap's `&str` commands require.
+///
+/// # Errors
+/// I/O errors while writing.
+pub(crate) async fn send_literal(
+    session: &mut async_imap::Session<ImapStream>,
+    literal: &[u8],
+    rest: &str,
+) -> Result<(), ImapError> {
+    use tokio::io::AsyncWriteExt as _;
+    let stream = session.get_mut();
+    stream.write_all(literal).await?;
+    stream.write_all(rest.as_bytes()).await?;
+    stream.write_all(b"\r\n").await?;
+    stream.flush().await?;
+    Ok(())
 }
 
 /// Sends `STARTTLS` on an unauthenticated connection and checks for OK.
@@ -243,58 +587,171 @@ pub(crate) async fn starttls(client: &mut async_imap::Client<ImapStream>) -> Res
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::imap::search::{SearchDate, SearchText};
+    use crate::imap::uid::Uid;
 
     fn name(s: &str) -> MailboxName {
         MailboxName::try_from(s).unwrap()
     }
 
+    fn wire(command: &Command<'_>, literal_plus: bool) -> String {
+        String::from_utf8(command.to_wire(literal_plus)).unwrap()
+    }
+
     #[test]
     fn known_answers_for_the_adversarial_corpus() {
         let cases = [
-            ("a\"b", "SELECT \"a\\\"b\""),
-            ("a\\b", "SELECT \"a\\\\b\""),
-            ("{5}", "SELECT \"{5}\""),
-            ("&", "SELECT \"&-\""),
-            ("inbox", "SELECT \"INBOX\""),
-            ("Entwürfe", "SELECT \"Entw&APw-rfe\""),
-            ("📧 mail", "SELECT \"&2D3c5w- mail\""),
+            ("a\"b", "SELECT \"a\\\"b\"\r\n"),
+            ("a\\b", "SELECT \"a\\\\b\"\r\n"),
+            ("{5}", "SELECT \"{5}\"\r\n"),
+            ("&", "SELECT \"&-\"\r\n"),
+            ("inbox", "SELECT \"INBOX\"\r\n"),
+            ("Entwürfe", "SELECT \"Entw&APw-rfe\"\r\n"),
+            ("📧 mail", "SELECT \"&2D3c5w- mail\"\r\n"),
         ];
         for (input, want) in cases {
-            assert_eq!(Command::Select(&name(input)).render(), want, "{input:?}");
+            assert_eq!(
+                wire(&Command::Select(&name(input)), true),
+                want,
+                "{input:?}"
+            );
         }
     }
 
     #[test]
-    fn renders_every_command_shape() {
+    fn renders_mailbox_commands() {
         let a = name("Projects/2026");
         let b = name("Archive");
         let items = [StatusItem::Messages, StatusItem::UidNext];
         assert_eq!(
-            Command::Rename(&a, &b).render(),
-            "RENAME \"Projects/2026\" \"Archive\""
+            wire(&Command::Rename(&a, &b), true),
+            "RENAME \"Projects/2026\" \"Archive\"\r\n"
         );
         assert_eq!(
-            Command::Status(&b, &items).render(),
-            "STATUS \"Archive\" (MESSAGES UIDNEXT)"
+            wire(&Command::Status(&b, &items), true),
+            "STATUS \"Archive\" (MESSAGES UIDNEXT)\r\n"
         );
         assert_eq!(
-            Command::List(ListPattern::All, ListReturn::default()).render(),
-            "LIST \"\" \"*\""
+            wire(
+                &Command::List(ListPattern::All, ListReturn::default()),
+                true
+            ),
+            "LIST \"\" \"*\"\r\n"
+        );
+        let returns = ListReturn {
+            subscribed: true,
+            special_use: true,
+            children: true,
+            status: &items,
+        };
+        assert_eq!(
+            wire(&Command::List(ListPattern::Exactly(&a), returns), true),
+            "LIST \"\" \"Projects/2026\" RETURN (SUBSCRIBED SPECIAL-USE CHILDREN STATUS (MESSAGES UIDNEXT))\r\n"
         );
         assert_eq!(
-            Command::List(
-                ListPattern::Exactly(&a),
-                ListReturn {
-                    subscribed: true,
-                    special_use: true,
-                    children: true,
-                    status: &items
-                }
-            )
-            .render(),
-            "LIST \"\" \"Projects/2026\" RETURN (SUBSCRIBED SPECIAL-USE CHILDREN STATUS (MESSAGES UIDNEXT))"
+            wire(&Command::Lsub(ListPattern::All), true),
+            "LSUB \"\" \"*\"\r\n"
         );
-        assert_eq!(Command::Lsub(ListPattern::All).render(), "LSUB \"\" \"*\"");
-        assert_eq!(Command::Unselect.render(), "UNSELECT");
+        assert_eq!(wire(&Command::Unselect, true), "UNSELECT\r\n");
+    }
+
+    fn text(s: &str) -> SearchText {
+        SearchText::new("q", s).unwrap()
+    }
+
+    #[test]
+    fn search_text_is_quoted_or_a_literal_never_syntax() {
+        let ascii = [SearchKey::Subject(text("a\"b\\c {5}")), SearchKey::Unseen];
+        assert_eq!(
+            wire(&Command::UidSearch(&ascii), true),
+            "UID SEARCH SUBJECT \"a\\\"b\\\\c {5}\" UNSEEN\r\n"
+        );
+        let injection = [SearchKey::From(text("x\" DELETE INBOX \""))];
+        assert_eq!(
+            wire(&Command::UidSearch(&injection), true),
+            "UID SEARCH FROM \"x\\\" DELETE INBOX \\\"\"\r\n"
+        );
+        let utf8 = [
+            SearchKey::Subject(text("Grüße")),
+            SearchKey::From(text("ada")),
+        ];
+        assert_eq!(
+            wire(&Command::UidSearch(&utf8), true),
+            "UID SEARCH CHARSET UTF-8 SUBJECT {7+}\r\nGrüße FROM \"ada\"\r\n"
+        );
+        let chunks = Command::UidSearch(&utf8).render(false);
+        assert_eq!(
+            chunks[0],
+            Chunk::Line("UID SEARCH CHARSET UTF-8 SUBJECT {7}".into())
+        );
+        assert_eq!(chunks[1], Chunk::Literal("Grüße".as_bytes()));
+        assert_eq!(chunks[2], Chunk::Line(" FROM \"ada\"".into()));
+        assert_eq!(wire(&Command::UidSearch(&[]), true), "UID SEARCH ALL\r\n");
+        let dated = [
+            SearchKey::Since(SearchDate::parse("since", "2026-01-02").unwrap()),
+            SearchKey::Larger(100),
+            SearchKey::Keyword(Flag::Keyword("$Work".into())),
+            SearchKey::Uid(UidSet::range(1, 10).unwrap()),
+        ];
+        assert_eq!(
+            wire(&Command::UidSearch(&dated), true),
+            "UID SEARCH SINCE 2-Jan-2026 LARGER 100 KEYWORD $Work UID 1:10\r\n"
+        );
+    }
+
+    #[test]
+    fn renders_message_commands() {
+        let uids =
+            UidSet::from_uids([Uid::try_from(3).unwrap(), Uid::try_from(4).unwrap()]).unwrap();
+        let part = PartNumber::try_from("2.1").unwrap();
+        let items = [
+            FetchItem::Uid,
+            FetchItem::Flags,
+            FetchItem::Body(Section::PartMime(&part), None),
+            FetchItem::Body(Section::Part(&part), Some((0, 1024))),
+        ];
+        assert_eq!(
+            wire(&Command::UidFetch(&uids, &items), true),
+            "UID FETCH 3:4 (UID FLAGS BODY.PEEK[2.1.MIME] BODY.PEEK[2.1]<0.1024>)\r\n"
+        );
+        assert_eq!(
+            wire(&Command::FetchSeq(5, 9, &[FetchItem::Uid]), true),
+            "FETCH 5:9 (UID)\r\n"
+        );
+        let flags = [Flag::Seen, Flag::Keyword("$Label1".into())];
+        let store = Command::UidStore {
+            uids: &uids,
+            mode: StoreMode::Add,
+            flags: &flags,
+            unchanged_since: Some(42),
+        };
+        assert_eq!(
+            wire(&store, true),
+            "UID STORE 3:4 (UNCHANGEDSINCE 42) +FLAGS (\\Seen $Label1)\r\n"
+        );
+        let trash = name("Trash");
+        assert_eq!(
+            wire(&Command::UidMove(&uids, &trash), true),
+            "UID MOVE 3:4 \"Trash\"\r\n"
+        );
+        assert_eq!(
+            wire(&Command::UidExpunge(&uids), true),
+            "UID EXPUNGE 3:4\r\n"
+        );
+        let date = InternalDate::parse_rfc3339("d", "2026-11-26T09:30:00Z").unwrap();
+        let append = Command::Append {
+            mailbox: &trash,
+            flags: &[Flag::Seen],
+            internal_date: Some(&date),
+            message: b"Subject: x\r\n\r\nhi\r\n",
+        };
+        assert_eq!(
+            wire(&append, true),
+            "APPEND \"Trash\" (\\Seen) \"26-Nov-2026 09:30:00 +0000\" {18+}\r\nSubject: x\r\n\r\nhi\r\n\r\n"
+        );
+        assert_eq!(
+            wire(&append, false),
+            "APPEND \"Trash\" (\\Seen) \"26-Nov-2026 09:30:00 +0000\" {18}\r\nSubject: x\r\n\r\nhi\r\n\r\n"
+        );
     }
 }

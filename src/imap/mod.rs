@@ -5,19 +5,26 @@
 
 pub mod command;
 pub mod connect;
+pub mod date;
 pub mod error;
+pub mod flag;
+pub mod mime;
 pub mod pool;
+pub mod search;
 pub mod session;
 pub mod status;
 pub mod types;
+pub mod uid;
 pub mod utf7;
 
 pub use connect::{Backend, BackendUrl, Security, Timeouts};
 pub use error::{ImapError, PoolFailure};
+pub use flag::Flag;
 pub use pool::{Identity, PoolSettings, PoolStats, PooledSession, SessionPools};
 pub use session::{ImapSession, MailboxCounters, MailboxInfo, SpecialUse};
 pub use status::RespCode;
-pub use types::{MailboxName, Username, ValidationError};
+pub use types::{MailboxName, PartNumber, Username, ValidationError};
+pub use uid::{Uid, UidSet};
 
 /// Anything an IMAP connection can run over: TCP, or TLS on top of TCP.
 pub trait Transport:

@@ -15,15 +15,24 @@
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
+use async_imap::imap_proto::rfc4315::UidSetMember;
 use async_imap::imap_proto::{
-    Capability, MailboxDatum, NameAttribute, Response, ResponseCode, Status, StatusAttribute,
+    AttributeValue, Capability, MailboxDatum, MessageSection, NameAttribute, Response,
+    ResponseCode, SectionPath, Status, StatusAttribute,
 };
 use tokio::sync::OwnedSemaphorePermit;
 
-use super::command::{self, Command, ListPattern, ListReturn, StatusItem};
+use super::command::{
+    self, Chunk, Command, FetchItem, ListPattern, ListReturn, StatusItem, StoreMode,
+};
+use super::date::InternalDate;
 use super::error::ImapError;
+use super::flag::Flag;
+use super::mime::{self, MimePart};
+use super::search::SearchKey;
 use super::status::{check_completion, RespCode};
 use super::types::MailboxName;
+use super::uid::UidSet;
 use super::ImapStream;
 
 /// Capabilities advertised after login, upper-cased.
@@ -205,19 +214,33 @@ impl ImapSession {
     pub(crate) async fn execute_with(
         &mut self,
         command: Command<'_>,
-        on_untagged: impl FnMut(&Response<'_>) + Send,
-    ) -> Result<(), ImapError> {
+        mut on_untagged: impl FnMut(&Response<'_>) + Send,
+    ) -> Result<Completion, ImapError> {
         if self.is_broken() {
             return Err(ImapError::ConnectionLost);
         }
         self.in_flight = true;
         let started = Instant::now();
-        let result = tokio::time::timeout(
-            self.command_timeout,
-            round_trip(&mut self.inner, &command, on_untagged),
-        )
-        .await
-        .unwrap_or(Err(ImapError::Timeout));
+        let literal_plus = self.capabilities.has("LITERAL+");
+        let selected = &mut self.selected;
+        // Keep the selected mailbox's message count current from the server's
+        // EXISTS/EXPUNGE notices, which may accompany any command.
+        let observe = |response: &Response<'_>| {
+            if let Some(selected) = selected.as_mut() {
+                match response {
+                    Response::MailboxData(MailboxDatum::Exists(n)) => selected.exists = Some(*n),
+                    Response::Expunge(_) => {
+                        selected.exists = selected.exists.map(|n| n.saturating_sub(1));
+                    }
+                    _ => {}
+                }
+            }
+            on_untagged(response);
+        };
+        let exchange = round_trip(&mut self.inner, &command, literal_plus, observe);
+        let result = tokio::time::timeout(self.command_timeout, exchange)
+            .await
+            .unwrap_or(Err(ImapError::Timeout));
         let outcome = match &result {
             Ok(_) => "OK",
             Err(err) => err.outcome_label(),
@@ -244,7 +267,7 @@ impl ImapSession {
     }
 
     /// Sends one command whose untagged responses do not matter.
-    pub(crate) async fn execute(&mut self, command: Command<'_>) -> Result<(), ImapError> {
+    pub(crate) async fn execute(&mut self, command: Command<'_>) -> Result<Completion, ImapError> {
         self.execute_with(command, |_| {}).await
     }
 
@@ -254,7 +277,7 @@ impl ImapSession {
     /// # Errors
     /// Anything but a tagged OK.
     pub async fn check_alive(&mut self) -> Result<(), ImapError> {
-        self.execute(Command::Noop).await
+        self.execute(Command::Noop).await.map(drop)
     }
 
     /// Reads, without waiting, whatever the server sent while the session sat idle in
@@ -431,6 +454,177 @@ impl ImapSession {
         Ok(mailboxes)
     }
 
+    /// Runs a FETCH and collects the messages it returned (unsolicited FETCHes for
+    /// other messages, which lack a UID, are skipped).
+    async fn collect_fetch(
+        &mut self,
+        command: Command<'_>,
+    ) -> Result<Vec<FetchedMessage>, ImapError> {
+        let mut messages = Vec::new();
+        self.execute_with(command, |response| {
+            if let Response::Fetch(seq, attributes) = response {
+                let message = fetched_from(*seq, attributes);
+                if message.uid != 0 {
+                    messages.push(message);
+                }
+            }
+        })
+        .await?;
+        Ok(messages)
+    }
+
+    /// `UID FETCH` of `uids`. Include [`FetchItem::Uid`] in `items`.
+    ///
+    /// # Errors
+    /// Server or connection errors.
+    pub async fn fetch_uids(
+        &mut self,
+        uids: &UidSet,
+        items: &[FetchItem<'_>],
+    ) -> Result<Vec<FetchedMessage>, ImapError> {
+        self.collect_fetch(Command::UidFetch(uids, items)).await
+    }
+
+    /// `FETCH first:last` by sequence number, for the newest page of the selected
+    /// mailbox; results carry UIDs, which are all the API exposes.
+    ///
+    /// # Errors
+    /// Server or connection errors.
+    pub async fn fetch_sequence(
+        &mut self,
+        first: u32,
+        last: u32,
+        items: &[FetchItem<'_>],
+    ) -> Result<Vec<FetchedMessage>, ImapError> {
+        self.collect_fetch(Command::FetchSeq(first, last, items))
+            .await
+    }
+
+    /// `UID SEARCH`: matching UIDs in ascending order.
+    ///
+    /// # Errors
+    /// `No { BadCharset }` and friends.
+    pub async fn search(&mut self, keys: &[SearchKey]) -> Result<Vec<u32>, ImapError> {
+        let mut uids = Vec::new();
+        self.execute_with(Command::UidSearch(keys), |response| {
+            if let Response::MailboxData(MailboxDatum::Search(found)) = response {
+                uids.extend_from_slice(found);
+            }
+        })
+        .await?;
+        uids.sort_unstable();
+        uids.dedup();
+        Ok(uids)
+    }
+
+    /// `UID STORE` (not silent: the new flags come back), with an optional CONDSTORE
+    /// guard. Returns the messages' new flags/modseq and the `[MODIFIED]` set.
+    ///
+    /// # Errors
+    /// Server or connection errors.
+    pub async fn store_flags(
+        &mut self,
+        uids: &UidSet,
+        mode: StoreMode,
+        flags: &[Flag],
+        unchanged_since: Option<u64>,
+    ) -> Result<(Vec<FetchedMessage>, Completion), ImapError> {
+        let mut messages = Vec::new();
+        let completion = self
+            .execute_with(
+                Command::UidStore {
+                    uids,
+                    mode,
+                    flags,
+                    unchanged_since,
+                },
+                |response| {
+                    if let Response::Fetch(seq, attributes) = response {
+                        let message = fetched_from(*seq, attributes);
+                        if message.uid != 0 {
+                            messages.push(message);
+                        }
+                    }
+                },
+            )
+            .await?;
+        Ok((messages, completion))
+    }
+
+    /// `UID COPY` to `target`; the completion carries COPYUID on UIDPLUS servers.
+    ///
+    /// # Errors
+    /// `No { TryCreate }` when the target does not exist, and friends.
+    pub async fn copy_messages(
+        &mut self,
+        uids: &UidSet,
+        target: &MailboxName,
+    ) -> Result<Completion, ImapError> {
+        self.execute(Command::UidCopy(uids, target)).await
+    }
+
+    /// Moves messages: `UID MOVE` where advertised, otherwise `UID COPY`, then
+    /// `\Deleted` and `UID EXPUNGE` of exactly these UIDs (never a plain EXPUNGE,
+    /// which would also remove messages other clients marked `\Deleted`).
+    ///
+    /// # Errors
+    /// [`ImapError::Unsupported`] on servers with neither MOVE nor UIDPLUS.
+    pub async fn move_messages(
+        &mut self,
+        uids: &UidSet,
+        target: &MailboxName,
+    ) -> Result<Completion, ImapError> {
+        if self.capabilities.has("MOVE") {
+            return self.execute(Command::UidMove(uids, target)).await;
+        }
+        if !self.capabilities.has("UIDPLUS") {
+            return Err(ImapError::Unsupported(
+                "MOVE or UIDPLUS (needed to move without touching other messages)",
+            ));
+        }
+        let completion = self.execute(Command::UidCopy(uids, target)).await?;
+        self.store_flags(uids, StoreMode::Add, &[Flag::Deleted], None)
+            .await?;
+        self.execute(Command::UidExpunge(uids)).await?;
+        Ok(completion)
+    }
+
+    /// Permanently removes exactly `uids`: STORE `\Deleted`, then `UID EXPUNGE`.
+    ///
+    /// # Errors
+    /// [`ImapError::Unsupported`] without UIDPLUS: a plain EXPUNGE could remove other
+    /// clients' `\Deleted` messages, so the gateway refuses instead.
+    pub async fn expunge_messages(&mut self, uids: &UidSet) -> Result<(), ImapError> {
+        if !self.capabilities.has("UIDPLUS") {
+            return Err(ImapError::Unsupported("UIDPLUS (UID EXPUNGE)"));
+        }
+        self.store_flags(uids, StoreMode::Add, &[Flag::Deleted], None)
+            .await?;
+        self.execute(Command::UidExpunge(uids)).await.map(drop)
+    }
+
+    /// `APPEND`; returns `(uidvalidity, uid)` from APPENDUID when the server has UIDPLUS.
+    ///
+    /// # Errors
+    /// `No { TryCreate }` for a missing mailbox, `No { OverQuota }`, and friends.
+    pub async fn append(
+        &mut self,
+        mailbox: &MailboxName,
+        flags: &[Flag],
+        internal_date: Option<&InternalDate>,
+        message: &[u8],
+    ) -> Result<Option<(u32, u32)>, ImapError> {
+        let completion = self
+            .execute(Command::Append {
+                mailbox,
+                flags,
+                internal_date,
+                message,
+            })
+            .await?;
+        Ok(completion.append_uid)
+    }
+
     /// LIST (with counters) for exactly one mailbox.
     ///
     /// # Errors
@@ -511,7 +705,7 @@ impl ImapSession {
         to: &MailboxName,
     ) -> Result<(), ImapError> {
         self.deselect_if(from).await?;
-        self.execute(Command::Rename(from, to)).await
+        self.execute(Command::Rename(from, to)).await.map(drop)
     }
 
     /// SUBSCRIBE or UNSUBSCRIBE.
@@ -528,16 +722,56 @@ impl ImapSession {
         } else {
             Command::Unsubscribe(name)
         };
-        self.execute(command).await
+        self.execute(command).await.map(drop)
     }
 }
 
 async fn round_trip(
     inner: &mut async_imap::Session<ImapStream>,
     command: &Command<'_>,
+    literal_plus: bool,
     mut on_untagged: impl FnMut(&Response<'_>),
-) -> Result<(), ImapError> {
-    let tag = command::send(inner, command).await?;
+) -> Result<Completion, ImapError> {
+    let mut chunks = command.render(literal_plus).into_iter();
+    let Some(Chunk::Line(first)) = chunks.next() else {
+        return Err(ImapError::Protocol("a command starts with text".to_owned()));
+    };
+    let tag = command::send_first_line(inner, &first).await?;
+    while let Some(chunk) = chunks.next() {
+        let (Chunk::Literal(bytes), Some(Chunk::Line(rest))) = (chunk, chunks.next()) else {
+            return Err(ImapError::Protocol(
+                "a literal is followed by text".to_owned(),
+            ));
+        };
+        if !literal_plus {
+            // Synchronizing literal: the server must invite it with "+" first.
+            loop {
+                let response = inner
+                    .read_response()
+                    .await?
+                    .ok_or(ImapError::ConnectionLost)?;
+                match response.parsed() {
+                    Response::Continue { .. } => break,
+                    Response::Done {
+                        tag: done,
+                        status,
+                        outcome,
+                    } if *done == tag => {
+                        check_completion(
+                            status,
+                            outcome.code.as_ref(),
+                            outcome.information.as_deref(),
+                        )?;
+                        return Err(ImapError::Protocol(
+                            "completed before the literal was sent".to_owned(),
+                        ));
+                    }
+                    other => on_untagged(other),
+                }
+            }
+        }
+        command::send_literal(inner, bytes, &rest).await?;
+    }
     loop {
         let response = inner
             .read_response()
@@ -559,7 +793,10 @@ async fn round_trip(
                     outcome.code.as_ref(),
                     outcome.information.as_deref(),
                 )?;
-                return Ok(());
+                return Ok(Completion::from_outcome(
+                    outcome.code.as_ref(),
+                    outcome.information.as_deref(),
+                ));
             }
             Response::Data {
                 status: Status::Bye,
@@ -579,6 +816,137 @@ async fn round_trip(
             other => on_untagged(other),
         }
     }
+}
+
+/// What a tagged OK carried that callers act on.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Completion {
+    /// `[APPENDUID uidvalidity uid]` (UIDPLUS).
+    pub append_uid: Option<(u32, u32)>,
+    /// `[COPYUID uidvalidity source-uids destination-uids]` (UIDPLUS), paired up.
+    pub copy_uid: Option<(u32, Vec<(u32, u32)>)>,
+    /// `[MODIFIED set]` (CONDSTORE): UIDs a conditional STORE left alone. imap-proto
+    /// does not parse this code, so it is read from the text.
+    pub modified: Option<UidSet>,
+}
+
+fn expand(members: &[UidSetMember]) -> Vec<u32> {
+    members
+        .iter()
+        .flat_map(|member| match member {
+            UidSetMember::UidRange(range) => range.clone().collect::<Vec<u32>>(),
+            UidSetMember::Uid(uid) => vec![*uid],
+        })
+        .collect()
+}
+
+impl Completion {
+    fn from_outcome(code: Option<&ResponseCode<'_>>, text: Option<&str>) -> Self {
+        let mut completion = Self::default();
+        match code {
+            Some(ResponseCode::AppendUid(validity, uids)) => {
+                completion.append_uid = expand(uids).first().map(|uid| (*validity, *uid));
+            }
+            Some(ResponseCode::CopyUid(validity, from, to)) => {
+                let pairs = expand(from).into_iter().zip(expand(to)).collect();
+                completion.copy_uid = Some((*validity, pairs));
+            }
+            _ => {}
+        }
+        if let Some((set, _)) = text
+            .and_then(|t| t.trim_start().strip_prefix("[MODIFIED "))
+            .and_then(|t| t.split_once(']'))
+        {
+            completion.modified = UidSet::parse("modified", set).ok();
+        }
+        completion
+    }
+}
+
+/// One section of a message body returned by FETCH.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SectionKind {
+    /// `BODY[]`
+    Whole,
+    /// `BODY[HEADER]`
+    Header,
+    /// `BODY[1.2]`
+    Part(Vec<u32>),
+    /// `BODY[1.2.MIME]`
+    PartMime(Vec<u32>),
+    /// Anything else.
+    Other,
+}
+
+/// A message as FETCH returned it, owned.
+#[derive(Debug, Clone, Default)]
+pub struct FetchedMessage {
+    /// Sequence number (internal only).
+    pub seq: u32,
+    /// UID.
+    pub uid: u32,
+    /// Flags as the server spells them.
+    pub flags: Option<Vec<String>>,
+    /// INTERNALDATE as sent (`26-Nov-2026 09:00:00 +0000`).
+    pub internal_date: Option<String>,
+    /// RFC822.SIZE.
+    pub size: Option<u32>,
+    /// MODSEQ.
+    pub modseq: Option<u64>,
+    /// BODYSTRUCTURE, flattened with part numbers.
+    pub parts: Option<Vec<MimePart>>,
+    /// Body sections: which, partial offset, bytes.
+    pub sections: Vec<(SectionKind, Option<u32>, Vec<u8>)>,
+}
+
+impl FetchedMessage {
+    /// The bytes of a section, if it was returned.
+    pub fn section(&self, kind: &SectionKind) -> Option<&[u8]> {
+        self.sections
+            .iter()
+            .find(|(k, _, _)| k == kind)
+            .map(|(_, _, data)| data.as_slice())
+    }
+}
+
+fn fetched_from(seq: u32, attributes: &[AttributeValue<'_>]) -> FetchedMessage {
+    let mut message = FetchedMessage {
+        seq,
+        ..FetchedMessage::default()
+    };
+    for attribute in attributes {
+        match attribute {
+            AttributeValue::Uid(uid) => message.uid = *uid,
+            AttributeValue::Flags(flags) => {
+                message.flags = Some(flags.iter().map(|f| f.to_string()).collect());
+            }
+            AttributeValue::InternalDate(date) => message.internal_date = Some(date.to_string()),
+            AttributeValue::Rfc822Size(size) => message.size = Some(*size),
+            AttributeValue::ModSeq(modseq) => message.modseq = Some(*modseq),
+            AttributeValue::BodyStructure(structure) => {
+                message.parts = Some(mime::flatten(structure))
+            }
+            AttributeValue::BodySection {
+                section,
+                index,
+                data,
+            } => {
+                let kind = match section {
+                    None => SectionKind::Whole,
+                    Some(SectionPath::Full(MessageSection::Header)) => SectionKind::Header,
+                    Some(SectionPath::Part(path, None)) => SectionKind::Part(path.clone()),
+                    Some(SectionPath::Part(path, Some(MessageSection::Mime))) => {
+                        SectionKind::PartMime(path.clone())
+                    }
+                    Some(_) => SectionKind::Other,
+                };
+                let bytes = data.as_deref().map(<[u8]>::to_vec).unwrap_or_default();
+                message.sections.push((kind, *index, bytes));
+            }
+            _ => {}
+        }
+    }
+    message
 }
 
 fn mailbox_from_list(

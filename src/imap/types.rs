@@ -245,3 +245,70 @@ mod tests {
         assert!(Username::try_from("a\r\nb").is_err());
     }
 }
+
+/// A MIME part number as IMAP numbers body parts (RFC 3501 section 6.4.5): `1`,
+/// `2.1`, `3.2.1`. Non-zero numbers separated by dots, at most 32 levels.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PartNumber(Vec<u32>);
+
+impl PartNumber {
+    /// The path as numbers.
+    pub fn path(&self) -> &[u32] {
+        &self.0
+    }
+
+    /// A part number from already-known numbers (from a BODYSTRUCTURE walk).
+    ///
+    /// # Errors
+    /// Empty, too deep, or containing zero.
+    pub fn from_path(path: Vec<u32>) -> Result<Self, ValidationError> {
+        if path.is_empty() || path.len() > 32 || path.contains(&0) {
+            return Err(ValidationError::new(
+                "part",
+                "expected a part number like 2 or 1.2",
+            ));
+        }
+        Ok(Self(path))
+    }
+}
+
+impl TryFrom<&str> for PartNumber {
+    type Error = ValidationError;
+
+    fn try_from(text: &str) -> Result<Self, ValidationError> {
+        let bad = || ValidationError::new("part", "expected a part number like 2 or 1.2");
+        if text.is_empty() || text.len() > 200 {
+            return Err(bad());
+        }
+        let path = text
+            .split('.')
+            .map(|n| {
+                if n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(bad());
+                }
+                n.parse::<u32>().map_err(|_| bad())
+            })
+            .collect::<Result<Vec<u32>, _>>()?;
+        Self::from_path(path)
+    }
+}
+
+impl fmt::Display for PartNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let parts: Vec<String> = self.0.iter().map(u32::to_string).collect();
+        f.write_str(&parts.join("."))
+    }
+}
+
+#[cfg(test)]
+mod part_tests {
+    use super::*;
+
+    #[test]
+    fn part_numbers() {
+        assert_eq!(PartNumber::try_from("1.2.3").unwrap().to_string(), "1.2.3");
+        for bad in ["", "0", "1..2", "1.", "a", "1.0", "+1", "1 2", "1\r\n"] {
+            assert!(PartNumber::try_from(bad).is_err(), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,197 @@
+//! UIDs and UID sets (RFC 3501 section 2.3.1.1, `sequence-set` of UIDs).
+//!
+//! The API exposes UIDs (with the mailbox's UIDVALIDITY), never sequence numbers:
+//! EXPUNGE renumbers sequence numbers under a client's feet.
+
+use std::fmt;
+use std::num::NonZeroU32;
+
+use super::types::ValidationError;
+
+/// Most UIDs one bulk request may name.
+pub const MAX_BULK_UIDS: usize = 1000;
+
+/// A message UID: a non-zero 32-bit number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Uid(NonZeroU32);
+
+impl Uid {
+    /// The number.
+    pub fn get(self) -> u32 {
+        self.0.get()
+    }
+}
+
+impl TryFrom<u32> for Uid {
+    type Error = ValidationError;
+
+    fn try_from(value: u32) -> Result<Self, ValidationError> {
+        NonZeroU32::new(value)
+            .map(Self)
+            .ok_or_else(|| ValidationError::new("uid", "UIDs start at 1"))
+    }
+}
+
+impl fmt::Display for Uid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// A non-empty set of UIDs as sorted, merged, inclusive ranges (`1:5,7,9:12`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UidSet(Vec<(u32, u32)>);
+
+impl UidSet {
+    /// The set of the given UIDs.
+    ///
+    /// # Errors
+    /// An empty list.
+    pub fn from_uids(uids: impl IntoIterator<Item = Uid>) -> Result<Self, ValidationError> {
+        let mut sorted: Vec<u32> = uids.into_iter().map(Uid::get).collect();
+        sorted.sort_unstable();
+        sorted.dedup();
+        let mut ranges: Vec<(u32, u32)> = Vec::new();
+        for uid in sorted {
+            match ranges.last_mut() {
+                Some((_, end)) if *end + 1 == uid => *end = uid,
+                _ => ranges.push((uid, uid)),
+            }
+        }
+        if ranges.is_empty() {
+            return Err(ValidationError::new("uids", "at least one UID is required"));
+        }
+        Ok(Self(ranges))
+    }
+
+    /// One UID.
+    pub fn single(uid: Uid) -> Self {
+        Self(vec![(uid.get(), uid.get())])
+    }
+
+    /// The inclusive range `first:last` (`first <= last`, both non-zero).
+    ///
+    /// # Errors
+    /// A zero bound or `first > last`.
+    pub fn range(first: u32, last: u32) -> Result<Self, ValidationError> {
+        if first == 0 || first > last {
+            return Err(ValidationError::new(
+                "uid",
+                "a range is first:last with 1 <= first <= last",
+            ));
+        }
+        Ok(Self(vec![(first, last)]))
+    }
+
+    /// Parses the query syntax `4`, `1:10`, `3,5,9:12` (no `*`), at most
+    /// [`MAX_BULK_UIDS`] comma-separated items.
+    ///
+    /// # Errors
+    /// Anything else.
+    pub fn parse(field: &'static str, text: &str) -> Result<Self, ValidationError> {
+        let bad = || ValidationError::new(field, "expected UIDs like 7, 1:50 or 3,5,9:12");
+        let items: Vec<&str> = text.split(',').collect();
+        if items.len() > MAX_BULK_UIDS {
+            return Err(ValidationError::new(
+                field,
+                format!("at most {MAX_BULK_UIDS} items"),
+            ));
+        }
+        let mut ranges = Vec::new();
+        for item in items {
+            let (first, last) = item.split_once(':').unwrap_or((item, item));
+            let first: u32 = first.trim().parse().map_err(|_| bad())?;
+            let last: u32 = last.trim().parse().map_err(|_| bad())?;
+            let (first, last) = (first.min(last), first.max(last));
+            if first == 0 {
+                return Err(bad());
+            }
+            ranges.push((first, last));
+        }
+        ranges.sort_unstable();
+        let mut merged: Vec<(u32, u32)> = Vec::new();
+        for (first, last) in ranges {
+            match merged.last_mut() {
+                Some((_, end)) if first <= end.saturating_add(1) => *end = (*end).max(last),
+                _ => merged.push((first, last)),
+            }
+        }
+        Ok(Self(merged))
+    }
+
+    /// True when `uid` is in the set.
+    pub fn contains(&self, uid: u32) -> bool {
+        self.0
+            .iter()
+            .any(|(first, last)| (*first..=*last).contains(&uid))
+    }
+
+    /// The ranges.
+    pub fn ranges(&self) -> &[(u32, u32)] {
+        &self.0
+    }
+}
+
+impl fmt::Display for UidSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, (first, last)) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            if first == last {
+                write!(f, "{first}")?;
+            } else {
+                write!(f, "{first}:{last}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn uid(n: u32) -> Uid {
+        Uid::try_from(n).unwrap()
+    }
+
+    #[test]
+    fn sets_merge_and_render() {
+        let set =
+            UidSet::from_uids([uid(9), uid(3), uid(4), uid(5), uid(12), uid(10), uid(4)]).unwrap();
+        assert_eq!(set.to_string(), "3:5,9:10,12");
+        assert!(set.contains(4) && !set.contains(6));
+        assert_eq!(
+            UidSet::parse("uid", "5, 1:3,4,10:8").unwrap().to_string(),
+            "1:5,8:10"
+        );
+        assert_eq!(UidSet::single(uid(7)).to_string(), "7");
+        assert_eq!(UidSet::range(2, 9).unwrap().to_string(), "2:9");
+    }
+
+    #[test]
+    fn rejects_bad_input() {
+        assert!(Uid::try_from(0).is_err());
+        assert!(UidSet::from_uids([]).is_err());
+        for bad in [
+            "",
+            "0",
+            "a",
+            "1:*",
+            "*",
+            "1 2",
+            "1:2:3",
+            "-1",
+            "4294967296",
+            "1\r\nA DELETE",
+        ] {
+            assert!(UidSet::parse("uid", bad).is_err(), "{bad:?}");
+        }
+        let many = (1..=1001)
+            .map(|n| n.to_string())
+            .collect::<Vec<_>>()
+            .join(",");
+        assert!(UidSet::parse("uid", &many).is_err());
+    }
+}

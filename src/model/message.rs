@@ -1,0 +1,364 @@
+//! Message DTOs and their translation from FETCH results.
+//!
+//! Envelope fields come from the message header parsed with mail-parser, which
+//! decodes RFC 2047 words and charsets; structure (part numbers, sizes, attachments)
+//! comes from the server's BODYSTRUCTURE.
+
+use mail_parser::{Address, MessageParser, MimeHeaders as _};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::imap::mime::MimePart;
+use crate::imap::session::{FetchedMessage, SectionKind};
+
+/// A mailbox address.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct EmailAddress {
+    /// Display name, decoded.
+    pub name: Option<String>,
+    /// `local@domain`.
+    pub address: Option<String>,
+}
+
+/// The envelope of a message, decoded.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct Envelope {
+    /// The Date header, RFC 3339.
+    pub date: Option<String>,
+    /// The subject, RFC 2047-decoded.
+    pub subject: Option<String>,
+    /// From.
+    pub from: Vec<EmailAddress>,
+    /// Sender.
+    pub sender: Vec<EmailAddress>,
+    /// Reply-To.
+    pub reply_to: Vec<EmailAddress>,
+    /// To.
+    pub to: Vec<EmailAddress>,
+    /// Cc.
+    pub cc: Vec<EmailAddress>,
+    /// Bcc.
+    pub bcc: Vec<EmailAddress>,
+    /// Message-ID without angle brackets.
+    pub message_id: Option<String>,
+    /// In-Reply-To message ids.
+    pub in_reply_to: Vec<String>,
+}
+
+/// A message in a list.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct MessageSummary {
+    /// The UID (valid together with `uid_validity`).
+    pub uid: u32,
+    /// The mailbox's UIDVALIDITY.
+    pub uid_validity: u32,
+    /// System flags (`\Seen`, ...) and keywords.
+    pub flags: Vec<String>,
+    /// INTERNALDATE, RFC 3339.
+    pub internal_date: Option<String>,
+    /// Size in bytes (RFC822.SIZE).
+    pub size: u32,
+    /// Mod-sequence (servers with CONDSTORE).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub modseq: Option<u64>,
+    /// Decoded envelope.
+    pub envelope: Envelope,
+    /// Whether BODYSTRUCTURE shows attachments.
+    pub has_attachments: bool,
+}
+
+/// An attachment (or inline part) of a message.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Attachment {
+    /// IMAP part number, for `/attachments/{part}`.
+    #[schema(example = "2")]
+    pub part: String,
+    /// File name, decoded (RFC 2231 / RFC 2047).
+    pub filename: Option<String>,
+    /// Lower-case media type.
+    #[schema(example = "application/pdf")]
+    pub content_type: String,
+    /// Encoded size in bytes as stored (base64 is about 4/3 of the decoded size).
+    pub size: u32,
+    /// `attachment` or `inline`, when given.
+    pub disposition: Option<String>,
+    /// Content-ID without angle brackets (for `cid:` references in HTML).
+    pub content_id: Option<String>,
+}
+
+/// A header field.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct HeaderField {
+    /// Field name as sent.
+    pub name: String,
+    /// Value, unfolded, as sent.
+    pub value: String,
+}
+
+/// A message read in full.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Message {
+    /// The summary fields.
+    #[serde(flatten)]
+    pub summary: MessageSummary,
+    /// All header fields, in order.
+    pub headers: Vec<HeaderField>,
+    /// The plain-text body, decoded to UTF-8.
+    pub text: Option<String>,
+    /// The HTML body, decoded to UTF-8.
+    pub html: Option<String>,
+    /// Attachments and inline parts.
+    pub attachments: Vec<Attachment>,
+}
+
+/// A page of messages, newest first.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct MessageList {
+    /// The messages.
+    pub items: Vec<MessageSummary>,
+    /// How many messages match (the whole mailbox without filters).
+    pub total: u32,
+    /// Opaque cursor for the next (older) page; `null` on the last page.
+    pub next_cursor: Option<String>,
+    /// The mailbox's UIDVALIDITY.
+    pub uid_validity: u32,
+}
+
+/// Filters and paging of `GET /v1/mailboxes/{mailbox}/messages`.
+#[derive(Debug, Default, Clone, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListMessagesQuery {
+    /// Page size, 1-500 (default 50).
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Only messages without (true) or with (false) `\Seen`.
+    pub unseen: Option<bool>,
+    /// Only messages with (true) or without (false) `\Seen`.
+    pub seen: Option<bool>,
+    /// `\Flagged` (true) or not (false).
+    pub flagged: Option<bool>,
+    /// `\Answered` (true) or not (false).
+    pub answered: Option<bool>,
+    /// `\Draft` (true) or not (false).
+    pub draft: Option<bool>,
+    /// `\Deleted` (true) or not (false).
+    pub deleted: Option<bool>,
+    /// Has this keyword.
+    pub keyword: Option<String>,
+    /// From contains.
+    pub from: Option<String>,
+    /// To contains.
+    pub to: Option<String>,
+    /// Cc contains.
+    pub cc: Option<String>,
+    /// Subject contains.
+    pub subject: Option<String>,
+    /// Headers or body contain.
+    pub text: Option<String>,
+    /// Body contains.
+    pub body: Option<String>,
+    /// Internal date on or after (`YYYY-MM-DD`).
+    pub since: Option<String>,
+    /// Internal date before (`YYYY-MM-DD`).
+    pub before: Option<String>,
+    /// Larger than this many bytes.
+    pub larger: Option<u32>,
+    /// Smaller than this many bytes.
+    pub smaller: Option<u32>,
+    /// UIDs: `7`, `1:50`, `3,5,9:12`.
+    pub uid: Option<String>,
+}
+
+/// Converts INTERNALDATE (`26-Nov-2026 09:00:00 +0000`) to RFC 3339.
+pub fn internal_date_rfc3339(date: &str) -> Option<String> {
+    const MONTHS: [&str; 12] = [
+        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+    ];
+    let date = date.trim();
+    let (day_month_year, rest) = date.split_once(' ')?;
+    let (time, zone) = rest.split_once(' ')?;
+    let mut dmy = day_month_year.split('-');
+    let day: u32 = dmy.next()?.trim().parse().ok()?;
+    let month_name = dmy.next()?.to_ascii_lowercase();
+    let month = MONTHS.iter().position(|m| *m == month_name)? + 1;
+    let year: u32 = dmy.next()?.parse().ok()?;
+    if time.len() != 8 || zone.len() != 5 {
+        return None;
+    }
+    Some(format!(
+        "{year:04}-{month:02}-{day:02}T{time}{}:{}",
+        &zone[..3],
+        &zone[3..]
+    ))
+}
+
+fn addresses(address: Option<&Address<'_>>) -> Vec<EmailAddress> {
+    address
+        .map(|list| {
+            list.iter()
+                .map(|addr| EmailAddress {
+                    name: addr.name.as_ref().map(|n| n.to_string()),
+                    address: addr.address.as_ref().map(|a| a.to_string()),
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Decodes an envelope from raw header bytes.
+pub fn envelope_from_header(header: &[u8]) -> Envelope {
+    let Some(parsed) = MessageParser::default().parse_headers(header) else {
+        return Envelope::default();
+    };
+    Envelope {
+        date: parsed.date().map(|d| d.to_rfc3339()),
+        subject: parsed.subject().map(str::to_owned),
+        from: addresses(parsed.from()),
+        sender: addresses(parsed.sender()),
+        reply_to: addresses(parsed.reply_to()),
+        to: addresses(parsed.to()),
+        cc: addresses(parsed.cc()),
+        bcc: addresses(parsed.bcc()),
+        message_id: parsed.message_id().map(str::to_owned),
+        in_reply_to: parsed
+            .in_reply_to()
+            .as_text_list()
+            .map(|ids| ids.iter().map(|id| id.to_string()).collect())
+            .or_else(|| parsed.in_reply_to().as_text().map(|id| vec![id.to_owned()]))
+            .unwrap_or_default(),
+    }
+}
+
+/// The header fields of a raw header block, unfolded.
+pub fn header_fields(header: &[u8]) -> Vec<HeaderField> {
+    MessageParser::default()
+        .parse_headers(header)
+        .map(|parsed| {
+            parsed
+                .headers_raw()
+                .map(|(name, value)| HeaderField {
+                    name: name.to_owned(),
+                    value: value
+                        .replace("\r\n", "")
+                        .replace('\n', "")
+                        .trim()
+                        .to_owned(),
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+impl MessageSummary {
+    /// Builds a summary from a FETCH of UID FLAGS INTERNALDATE RFC822.SIZE
+    /// BODYSTRUCTURE BODY.PEEK[HEADER] (and MODSEQ).
+    pub fn from_fetch(message: &FetchedMessage, uid_validity: u32) -> Self {
+        Self {
+            uid: message.uid,
+            uid_validity,
+            flags: message
+                .flags
+                .iter()
+                .flatten()
+                .filter(|f| !f.eq_ignore_ascii_case("\\Recent"))
+                .cloned()
+                .collect(),
+            internal_date: message
+                .internal_date
+                .as_deref()
+                .and_then(internal_date_rfc3339),
+            size: message.size.unwrap_or_default(),
+            modseq: message.modseq,
+            envelope: message
+                .section(&SectionKind::Header)
+                .map(envelope_from_header)
+                .unwrap_or_default(),
+            has_attachments: message.parts.as_ref().is_some_and(|parts| {
+                parts
+                    .iter()
+                    .any(|p| p.is_attachment() && p.disposition.as_deref() != Some("inline"))
+            }),
+        }
+    }
+}
+
+impl Attachment {
+    /// Describes `part`, decoding its file name from its MIME header when given.
+    pub fn from_part(part: &MimePart, mime_header: Option<&[u8]>) -> Self {
+        let decoded = mime_header.and_then(|header| {
+            MessageParser::default()
+                .parse_headers(header)
+                .and_then(|parsed| parsed.attachment_name().map(str::to_owned))
+        });
+        Self {
+            part: part.part_number(),
+            filename: decoded.or_else(|| {
+                part.param("filename")
+                    .or_else(|| part.param("name"))
+                    .map(str::to_owned)
+            }),
+            content_type: part.content_type.clone(),
+            size: part.size,
+            disposition: part.disposition.clone(),
+            content_id: part.content_id.clone(),
+        }
+    }
+}
+
+/// Decodes a text part (its MIME header plus encoded body) to UTF-8.
+pub fn decode_text_part(mime_header: &[u8], body: &[u8], html: bool) -> Option<String> {
+    let mut raw = Vec::with_capacity(mime_header.len() + body.len() + 2);
+    raw.extend_from_slice(mime_header);
+    if !mime_header.ends_with(b"\r\n\r\n") && !mime_header.ends_with(b"\n\n") {
+        raw.extend_from_slice(b"\r\n");
+    }
+    raw.extend_from_slice(body);
+    let parsed = MessageParser::default().parse(&raw)?;
+    let text = if html {
+        parsed.body_html(0)
+    } else {
+        parsed.body_text(0)
+    };
+    text.map(|t| t.into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_dates_become_rfc3339() {
+        assert_eq!(
+            internal_date_rfc3339("26-Nov-2026 09:00:00 +0000").as_deref(),
+            Some("2026-11-26T09:00:00+00:00")
+        );
+        assert_eq!(
+            internal_date_rfc3339(" 5-Jan-2026 23:59:59 -0530").as_deref(),
+            Some("2026-01-05T23:59:59-05:30")
+        );
+        assert_eq!(internal_date_rfc3339("garbage"), None);
+    }
+
+    #[test]
+    fn envelope_decodes_encoded_words() {
+        let header = b"From: =?UTF-8?Q?J=C3=BCrgen_M=C3=BCller?= <j@example.de>\r\nTo: a@x, \"B\" <b@x>\r\nSubject: =?ISO-8859-1?Q?Gr=FC=DFe?=\r\nMessage-ID: <id@x>\r\nDate: Thu, 26 Nov 2026 09:00:00 +0000\r\n\r\n";
+        let envelope = envelope_from_header(header);
+        assert_eq!(envelope.subject.as_deref(), Some("Grüße"));
+        assert_eq!(envelope.from[0].name.as_deref(), Some("Jürgen Müller"));
+        assert_eq!(envelope.from[0].address.as_deref(), Some("j@example.de"));
+        assert_eq!(envelope.to.len(), 2);
+        assert_eq!(envelope.message_id.as_deref(), Some("id@x"));
+        assert_eq!(envelope.date.as_deref(), Some("2026-11-26T09:00:00Z"));
+    }
+
+    #[test]
+    fn text_parts_decode_charsets() {
+        let header = b"Content-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n";
+        assert_eq!(
+            decode_text_part(header, b"Gr=FC=DFe", false).as_deref(),
+            Some("Grüße")
+        );
+    }
+}
