@@ -58,6 +58,10 @@ pub struct ProblemDetails {
     /// Field-level validation errors.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
+    /// The resource's current state, for 412 answers (e.g. a message's flags).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub current: Option<serde_json::Value>,
 }
 
 /// One invalid input field.
@@ -100,6 +104,20 @@ pub enum Op {
     Select,
     /// The readiness probe.
     Probe,
+    /// UID SEARCH.
+    Search,
+    /// UID FETCH.
+    Fetch,
+    /// UID STORE.
+    Store,
+    /// UID COPY.
+    Copy,
+    /// UID MOVE (or COPY + UID EXPUNGE).
+    Move,
+    /// STORE \\Deleted + UID EXPUNGE.
+    Expunge,
+    /// APPEND.
+    Append,
 }
 
 impl Op {
@@ -114,6 +132,13 @@ impl Op {
             Self::Subscribe => "change the subscription",
             Self::Select => "open the mailbox",
             Self::Probe => "reach the IMAP server",
+            Self::Search => "search the mailbox",
+            Self::Fetch => "read the message",
+            Self::Store => "change the flags",
+            Self::Copy => "copy the message",
+            Self::Move => "move the message",
+            Self::Expunge => "delete the message",
+            Self::Append => "store the message",
         }
     }
 }
@@ -160,6 +185,28 @@ pub enum ApiError {
     /// 405.
     #[error("method not allowed")]
     MethodNotAllowed,
+    /// 409: conflicts with the resource's state.
+    #[error("conflict: {detail}")]
+    Conflict {
+        /// Our explanation.
+        detail: String,
+        /// The problem type slug (`conflict`, `cursor-expired`, ...).
+        slug: &'static str,
+    },
+    /// 412: an `If-Match` precondition failed.
+    #[error("precondition failed: {detail}")]
+    PreconditionFailed {
+        /// Our explanation.
+        detail: String,
+        /// The current state, returned so the client can merge.
+        current: serde_json::Value,
+    },
+    /// 416 for a `Range` outside the body.
+    #[error("range not satisfiable")]
+    RangeNotSatisfiable {
+        /// The body size, for `Content-Range: bytes */size`.
+        size: u64,
+    },
     /// 413.
     #[error("payload too large: {detail}")]
     PayloadTooLarge {
@@ -251,6 +298,9 @@ impl ApiError {
             Self::Forbidden { .. } => StatusCode::FORBIDDEN,
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
+            Self::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -267,6 +317,9 @@ impl ApiError {
             Self::Forbidden { .. } => "insufficient-scope",
             Self::NotFound { .. } => "not-found",
             Self::MethodNotAllowed => "method-not-allowed",
+            Self::Conflict { slug, .. } => slug,
+            Self::PreconditionFailed { .. } => "precondition-failed",
+            Self::RangeNotSatisfiable { .. } => "range-not-satisfiable",
             Self::PayloadTooLarge { .. } => "payload-too-large",
             Self::UnsupportedMediaType { .. } => "unsupported-media-type",
             Self::TooManyRequests { .. } => "rate-limited",
@@ -301,16 +354,21 @@ impl ApiError {
             | Self::Unauthorized { detail, .. }
             | Self::Forbidden { detail }
             | Self::NotFound { detail }
+            | Self::Conflict { detail, .. }
+            | Self::PreconditionFailed { detail, .. }
             | Self::PayloadTooLarge { detail }
             | Self::UnsupportedMediaType { detail }
             | Self::TooManyRequests { detail, .. } => detail.clone(),
             Self::MethodNotAllowed => "this method is not allowed on this resource".to_owned(),
+            Self::RangeNotSatisfiable { size } => {
+                format!("the range is outside the {size}-byte body")
+            }
             Self::Imap { op, source } => {
                 let status = self.status();
                 let reason = match status.as_u16() {
                     401 => "the IMAP server rejected the credentials",
                     403 => "the IMAP server denied permission",
-                    404 => "the mailbox does not exist",
+                    404 => "the mailbox or message does not exist",
                     409 => "it conflicts with the mailbox's current state",
                     422 => "the IMAP server refused the request",
                     503 => "the IMAP server or the session pool is busy; retry shortly",
@@ -432,11 +490,20 @@ impl IntoResponse for ApiError {
             imap_code: self.imap_code(),
             request_id: context.as_ref().map(|c| c.request_id.clone()),
             errors: self.errors(),
+            current: match &self {
+                Self::PreconditionFailed { current, .. } => Some(current.clone()),
+                _ => None,
+            },
         };
         let mut response = problem_response(status, body);
         let headers = response.headers_mut();
         if let Some(seconds) = self.retry_after() {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        if let Self::RangeNotSatisfiable { size } = &self {
+            if let Ok(value) = HeaderValue::from_str(&format!("bytes */{size}")) {
+                headers.insert(header::CONTENT_RANGE, value);
+            }
         }
         if status == StatusCode::UNAUTHORIZED {
             let bearer = match &self {

@@ -87,7 +87,7 @@ impl std::fmt::Debug for TokenService {
     }
 }
 
-fn derive_key(secret: &SecretString, label: &[u8]) -> [u8; 32] {
+pub(crate) fn derive_key(secret: &SecretString, label: &[u8]) -> [u8; 32] {
     let hkdf = Hkdf::<Sha256>::new(Some(b"imap-gateway v1"), secret.expose_secret().as_bytes());
     let mut key = [0u8; 32];
     hkdf.expand(label, &mut key)

@@ -94,3 +94,60 @@ mod tests {
         );
     }
 }
+
+fn parse_uid(raw: &str) -> Result<crate::imap::Uid, ApiError> {
+    raw.parse::<u32>()
+        .ok()
+        .and_then(|n| crate::imap::Uid::try_from(n).ok())
+        .ok_or_else(|| ApiError::bad_field("uid", "a UID is a number from 1 to 4294967295"))
+}
+
+/// The `{mailbox}/messages/{uid}` path segments, validated.
+#[derive(Debug, Clone)]
+pub struct MessagePath {
+    /// The mailbox.
+    pub mailbox: MailboxName,
+    /// The message UID.
+    pub uid: crate::imap::Uid,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for MessagePath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Path((mailbox, uid)) =
+            Path::<(String, String)>::from_request_parts(parts, state).await?;
+        Ok(Self {
+            mailbox: MailboxName::try_from(mailbox)
+                .map_err(|err| ApiError::bad_field(err.field, err.message))?,
+            uid: parse_uid(&uid)?,
+        })
+    }
+}
+
+/// The `{mailbox}/messages/{uid}/attachments/{part}` path segments, validated.
+#[derive(Debug, Clone)]
+pub struct PartPath {
+    /// The mailbox.
+    pub mailbox: MailboxName,
+    /// The message UID.
+    pub uid: crate::imap::Uid,
+    /// The MIME part number.
+    pub part: crate::imap::PartNumber,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for PartPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Path((mailbox, uid, part)) =
+            Path::<(String, String, String)>::from_request_parts(parts, state).await?;
+        Ok(Self {
+            mailbox: MailboxName::try_from(mailbox)
+                .map_err(|err| ApiError::bad_field(err.field, err.message))?,
+            uid: parse_uid(&uid)?,
+            part: crate::imap::PartNumber::try_from(part.as_str())
+                .map_err(|err| ApiError::bad_field(err.field, err.message))?,
+        })
+    }
+}

@@ -5,9 +5,14 @@
 //! answer problem+json like everything else.
 
 pub mod auth;
+pub mod cursor;
 pub mod extract;
+pub mod flags;
 pub mod health;
 pub mod mailboxes;
+pub mod messages;
+pub mod stream;
+pub mod transfer;
 
 use std::time::Instant;
 
@@ -20,7 +25,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tracing::Instrument as _;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
-use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt as _};
 use utoipa_axum::routes;
 use utoipa_swagger_ui::SwaggerUi;
 
@@ -79,6 +84,8 @@ impl Modify for SecuritySchemes {
     tags(
         (name = "auth", description = "Tokens"),
         (name = "mailboxes", description = "Mailboxes (folders)"),
+        (name = "messages", description = "Messages: list, search, read, download, append, move, copy, delete"),
+        (name = "flags", description = "Message flags"),
         (name = "service", description = "Health and readiness"),
     )
 )]
@@ -98,6 +105,25 @@ fn api_router() -> OpenApiRouter<AppState> {
             mailboxes::update_mailbox,
             mailboxes::delete_mailbox
         ))
+        .routes(routes!(messages::list_messages))
+        .routes(
+            routes!(messages::append_message)
+                .layer(DefaultBodyLimit::max(messages::MAX_APPEND_BYTES)),
+        )
+        .routes(routes!(messages::get_message, transfer::delete_message))
+        .routes(routes!(messages::get_raw_message))
+        .routes(routes!(messages::get_attachment))
+        .routes(routes!(
+            flags::get_flags,
+            flags::replace_flags,
+            flags::update_flags
+        ))
+        .routes(routes!(flags::bulk_update_flags))
+        .routes(routes!(transfer::move_message))
+        .routes(routes!(transfer::copy_message))
+        .routes(routes!(transfer::bulk_move))
+        .routes(routes!(transfer::bulk_copy))
+        .routes(routes!(transfer::bulk_delete))
 }
 
 /// The OpenAPI document, generated from the handlers' annotations.

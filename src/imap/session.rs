@@ -226,14 +226,26 @@ impl ImapSession {
         // Keep the selected mailbox's message count current from the server's
         // EXISTS/EXPUNGE notices, which may accompany any command.
         let observe = |response: &Response<'_>| {
-            if let Some(selected) = selected.as_mut() {
-                match response {
-                    Response::MailboxData(MailboxDatum::Exists(n)) => selected.exists = Some(*n),
-                    Response::Expunge(_) => {
+            match response {
+                Response::MailboxData(MailboxDatum::Exists(n)) => {
+                    if let Some(selected) = selected.as_mut() {
+                        selected.exists = Some(*n);
+                    }
+                }
+                Response::Expunge(_) => {
+                    if let Some(selected) = selected.as_mut() {
                         selected.exists = selected.exists.map(|n| n.saturating_sub(1));
                     }
-                    _ => {}
                 }
+                // An untagged NO/BAD while a mailbox is selected means the server could
+                // not keep this session's view in sync (Dovecot answers NOOP this way
+                // when the selected mailbox was deleted or recreated by another client).
+                // Forget the selection so the next use SELECTs again and sees the truth.
+                Response::Data {
+                    status: Status::No | Status::Bad,
+                    ..
+                } => *selected = None,
+                _ => {}
             }
             on_untagged(response);
         };
@@ -350,6 +362,27 @@ impl ImapSession {
         Ok(self.selected.as_ref().expect("BUG: selection was just set"))
     }
 
+    /// Like [`Self::ensure_selected`], but when the mailbox is already selected, sends a
+    /// NOOP first so the server reports new and expunged messages (EXISTS/EXPUNGE):
+    /// the message count is then current, which the newest-page listing relies on.
+    ///
+    /// # Errors
+    /// As for [`Self::ensure_selected`].
+    pub async fn select_fresh(
+        &mut self,
+        name: &MailboxName,
+        read_only: bool,
+    ) -> Result<SelectedMailbox, ImapError> {
+        let reusable = self
+            .selected
+            .as_ref()
+            .is_some_and(|s| &s.name == name && (read_only || !s.read_only));
+        if reusable {
+            self.execute(Command::Noop).await?;
+        }
+        Ok(self.ensure_selected(name, read_only).await?.clone())
+    }
+
     /// Leaves the selected state without expunging: UNSELECT where advertised,
     /// otherwise simply forgetting it (the next SELECT replaces it).
     async fn deselect_if(&mut self, name: &MailboxName) -> Result<(), ImapError> {
@@ -464,7 +497,7 @@ impl ImapSession {
         self.execute_with(command, |response| {
             if let Response::Fetch(seq, attributes) = response {
                 let message = fetched_from(*seq, attributes);
-                if message.uid != 0 {
+                if message.uid != 0 && !message.expunged {
                     messages.push(message);
                 }
             }
@@ -897,6 +930,9 @@ pub struct FetchedMessage {
     pub parts: Option<Vec<MimePart>>,
     /// Body sections: which, partial offset, bytes.
     pub sections: Vec<(SectionKind, Option<u32>, Vec<u8>)>,
+    /// A body section came back NIL: the message was expunged by another client and
+    /// the server only kept a placeholder (`[EXPUNGEISSUED]`).
+    pub expunged: bool,
 }
 
 impl FetchedMessage {
@@ -940,6 +976,7 @@ fn fetched_from(seq: u32, attributes: &[AttributeValue<'_>]) -> FetchedMessage {
                     }
                     Some(_) => SectionKind::Other,
                 };
+                message.expunged |= data.is_none();
                 let bytes = data.as_deref().map(<[u8]>::to_vec).unwrap_or_default();
                 message.sections.push((kind, *index, bytes));
             }

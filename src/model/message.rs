@@ -9,7 +9,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::imap::mime::MimePart;
+use crate::imap::search::{SearchDate, SearchKey, SearchText};
 use crate::imap::session::{FetchedMessage, SectionKind};
+use crate::imap::{Flag, UidSet, ValidationError};
 
 /// A mailbox address.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -169,6 +171,145 @@ pub struct ListMessagesQuery {
     pub smaller: Option<u32>,
     /// UIDs: `7`, `1:50`, `3,5,9:12`.
     pub uid: Option<String>,
+}
+
+/// A filter for bulk operations (JSON): the same criteria as the list's query string.
+#[derive(Debug, Default, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MessageFilter {
+    /// Without (true) or with (false) `\Seen`.
+    pub unseen: Option<bool>,
+    /// With (true) or without (false) `\Seen`.
+    pub seen: Option<bool>,
+    /// `\Flagged` or not.
+    pub flagged: Option<bool>,
+    /// `\Answered` or not.
+    pub answered: Option<bool>,
+    /// `\Draft` or not.
+    pub draft: Option<bool>,
+    /// `\Deleted` or not.
+    pub deleted: Option<bool>,
+    /// Has this keyword.
+    pub keyword: Option<String>,
+    /// From contains.
+    pub from: Option<String>,
+    /// To contains.
+    pub to: Option<String>,
+    /// Cc contains.
+    pub cc: Option<String>,
+    /// Subject contains.
+    pub subject: Option<String>,
+    /// Headers or body contain.
+    pub text: Option<String>,
+    /// Body contains.
+    pub body: Option<String>,
+    /// Internal date on or after (`YYYY-MM-DD`).
+    pub since: Option<String>,
+    /// Internal date before (`YYYY-MM-DD`).
+    pub before: Option<String>,
+    /// Larger than this many bytes.
+    pub larger: Option<u32>,
+    /// Smaller than this many bytes.
+    pub smaller: Option<u32>,
+    /// UIDs: `7`, `1:50`, `3,5,9:12`.
+    pub uid: Option<String>,
+}
+
+impl From<&ListMessagesQuery> for MessageFilter {
+    fn from(q: &ListMessagesQuery) -> Self {
+        Self {
+            unseen: q.unseen,
+            seen: q.seen,
+            flagged: q.flagged,
+            answered: q.answered,
+            draft: q.draft,
+            deleted: q.deleted,
+            keyword: q.keyword.clone(),
+            from: q.from.clone(),
+            to: q.to.clone(),
+            cc: q.cc.clone(),
+            subject: q.subject.clone(),
+            text: q.text.clone(),
+            body: q.body.clone(),
+            since: q.since.clone(),
+            before: q.before.clone(),
+            larger: q.larger,
+            smaller: q.smaller,
+            uid: q.uid.clone(),
+        }
+    }
+}
+
+impl MessageFilter {
+    /// The validated SEARCH keys (empty: every message).
+    ///
+    /// # Errors
+    /// The first invalid field.
+    pub fn keys(&self) -> Result<Vec<SearchKey>, ValidationError> {
+        let mut keys = Vec::new();
+        let flag =
+            |keys: &mut Vec<SearchKey>, value: Option<bool>, yes: SearchKey, no: SearchKey| {
+                if let Some(value) = value {
+                    keys.push(if value { yes } else { no });
+                }
+            };
+        flag(&mut keys, self.unseen, SearchKey::Unseen, SearchKey::Seen);
+        flag(&mut keys, self.seen, SearchKey::Seen, SearchKey::Unseen);
+        flag(
+            &mut keys,
+            self.flagged,
+            SearchKey::Flagged,
+            SearchKey::Unflagged,
+        );
+        flag(
+            &mut keys,
+            self.answered,
+            SearchKey::Answered,
+            SearchKey::Unanswered,
+        );
+        flag(&mut keys, self.draft, SearchKey::Draft, SearchKey::Undraft);
+        flag(
+            &mut keys,
+            self.deleted,
+            SearchKey::Deleted,
+            SearchKey::Undeleted,
+        );
+        if let Some(keyword) = &self.keyword {
+            let flag = Flag::try_from(keyword.as_str())
+                .map_err(|e| ValidationError::new("keyword", e.message))?;
+            keys.push(SearchKey::Keyword(flag));
+        }
+        type TextKey = fn(SearchText) -> SearchKey;
+        let texts: [(&'static str, &Option<String>, TextKey); 6] = [
+            ("from", &self.from, SearchKey::From),
+            ("to", &self.to, SearchKey::To),
+            ("cc", &self.cc, SearchKey::Cc),
+            ("subject", &self.subject, SearchKey::Subject),
+            ("text", &self.text, SearchKey::Text),
+            ("body", &self.body, SearchKey::Body),
+        ];
+        for (field, value, key) in texts {
+            if let Some(value) = value {
+                keys.push(key(SearchText::new(field, value)?));
+            }
+        }
+        if let Some(since) = &self.since {
+            keys.push(SearchKey::Since(SearchDate::parse("since", since)?));
+        }
+        if let Some(before) = &self.before {
+            keys.push(SearchKey::Before(SearchDate::parse("before", before)?));
+        }
+        if let Some(larger) = self.larger {
+            keys.push(SearchKey::Larger(larger));
+        }
+        if let Some(smaller) = self.smaller {
+            keys.push(SearchKey::Smaller(smaller));
+        }
+        if let Some(uid) = &self.uid {
+            keys.push(SearchKey::Uid(UidSet::parse("uid", uid)?));
+        }
+        Ok(keys)
+    }
 }
 
 /// Converts INTERNALDATE (`26-Nov-2026 09:00:00 +0000`) to RFC 3339.

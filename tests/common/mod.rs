@@ -12,6 +12,9 @@ use reqwest::header::{HeaderMap, AUTHORIZATION, CONTENT_TYPE};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
+pub mod corpus;
+pub mod raw_imap;
+
 pub use dovecot_harness::{Dovecot, Options, SeedMessage, User};
 
 /// The server secret every test gateway uses (so tokens can be minted in tests).
@@ -235,6 +238,64 @@ impl Gateway {
 
     pub async fn delete(&self, path: &str, auth: &Auth) -> Reply {
         self.send(Method::DELETE, path, auth, None).await
+    }
+
+    pub async fn put(&self, path: &str, auth: &Auth, body: Value) -> Reply {
+        self.send(Method::PUT, path, auth, Some(body)).await
+    }
+
+    /// A GET returning the raw body bytes and headers.
+    pub async fn get_bytes(
+        &self,
+        path: &str,
+        auth: &Auth,
+        headers: &[(&str, &str)],
+    ) -> (StatusCode, HeaderMap, Vec<u8>) {
+        let mut request = self.http.get(format!("{}{path}", self.base));
+        if let Auth::Basic(user, password) = auth {
+            request = request.basic_auth(user, Some(password));
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await.expect("HTTP request failed");
+        let status = response.status();
+        let headers = response.headers().clone();
+        (status, headers, response.bytes().await.unwrap().to_vec())
+    }
+
+    /// A request with a raw body and content type.
+    pub async fn send_raw(
+        &self,
+        method: Method,
+        path: &str,
+        auth: &Auth,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> Reply {
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        if let Auth::Basic(user, password) = auth {
+            request = request.basic_auth(user, Some(password));
+        }
+        if let Auth::Bearer(token) = auth {
+            request = request.bearer_auth(token);
+        }
+        let response = request
+            .header(CONTENT_TYPE, content_type)
+            .body(body)
+            .send()
+            .await
+            .expect("HTTP request failed");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Reply {
+            status,
+            headers,
+            body,
+            text,
+        }
     }
 
     /// Issues a token through the API.

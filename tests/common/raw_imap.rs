@@ -1,0 +1,97 @@
+//! A second, independent IMAP client for tests: plain TCP, hand-written commands,
+//! so tests can change the mailbox behind the gateway's back and check the result
+//! without going through the code under test.
+
+use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
+use tokio::net::TcpStream;
+
+/// A logged-in raw IMAP connection.
+pub struct RawImap {
+    stream: BufReader<TcpStream>,
+    tag: u32,
+}
+
+impl RawImap {
+    /// Connects to `port` on loopback and logs in.
+    pub async fn login(port: u16, user: &str, password: &str) -> Self {
+        let stream = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+        let mut raw = Self {
+            stream: BufReader::new(stream),
+            tag: 0,
+        };
+        let mut greeting = String::new();
+        raw.stream.read_line(&mut greeting).await.unwrap();
+        raw.ok(&format!("LOGIN {user} {password}")).await;
+        raw
+    }
+
+    /// Runs a command; returns its untagged lines and the tagged status line.
+    pub async fn run(&mut self, command: &str) -> (Vec<String>, String) {
+        self.tag += 1;
+        let tag = format!("t{}", self.tag);
+        self.stream
+            .get_mut()
+            .write_all(format!("{tag} {command}\r\n").as_bytes())
+            .await
+            .unwrap();
+        let mut lines = Vec::new();
+        loop {
+            let mut line = String::new();
+            self.stream.read_line(&mut line).await.unwrap();
+            assert!(!line.is_empty(), "connection closed during {command}");
+            if let Some(status) = line.strip_prefix(&format!("{tag} ")) {
+                return (lines, status.trim_end().to_owned());
+            }
+            lines.push(line.trim_end().to_owned());
+        }
+    }
+
+    /// Runs a command that must succeed; returns the untagged lines.
+    pub async fn ok(&mut self, command: &str) -> Vec<String> {
+        let (lines, status) = self.run(command).await;
+        assert!(status.starts_with("OK"), "{command} -> {status}");
+        lines
+    }
+
+    /// UIDs matching a UID SEARCH.
+    pub async fn search(&mut self, criteria: &str) -> Vec<u32> {
+        let lines = self.ok(&format!("UID SEARCH {criteria}")).await;
+        let mut uids: Vec<u32> = lines
+            .iter()
+            .filter_map(|l| l.strip_prefix("* SEARCH"))
+            .flat_map(|rest| rest.split_whitespace().map(|n| n.parse::<u32>().unwrap()))
+            .collect();
+        uids.sort_unstable();
+        uids
+    }
+
+    /// The flags of a UID in the selected mailbox.
+    pub async fn flags(&mut self, uid: u32) -> String {
+        let lines = self.ok(&format!("UID FETCH {uid} (FLAGS)")).await;
+        lines
+            .iter()
+            .find_map(|l| {
+                l.split_once("FLAGS (")
+                    .map(|(_, rest)| rest.split(')').next().unwrap().to_owned())
+            })
+            .unwrap_or_default()
+    }
+
+    /// Appends a small message and returns its UID (APPENDUID).
+    pub async fn append(&mut self, mailbox: &str, subject: &str) -> u32 {
+        let message = format!("From: raw@example.org\r\nSubject: {subject}\r\n\r\nbody\r\n");
+        let (_, status) = self
+            .run(&format!(
+                "APPEND {mailbox} {{{}+}}\r\n{message}",
+                message.len()
+            ))
+            .await;
+        assert!(status.starts_with("OK"), "{status}");
+        status
+            .split("APPENDUID ")
+            .nth(1)
+            .and_then(|rest| rest.split(|c| c == ']' || c == ' ').nth(1))
+            .and_then(|uid| uid.parse().ok())
+            .expect("APPENDUID")
+    }
+}
