@@ -90,7 +90,7 @@ impl RawImap {
         status
             .split("APPENDUID ")
             .nth(1)
-            .and_then(|rest| rest.split(|c| c == ']' || c == ' ').nth(1))
+            .and_then(|rest| rest.split([']', ' ']).nth(1))
             .and_then(|uid| uid.parse().ok())
             .expect("APPENDUID")
     }
