@@ -543,3 +543,426 @@ async fn append_raw_and_composed_messages() {
     missing.problem(404);
     assert_eq!(dovecot.message_count("mime", "Archive"), 2);
 }
+
+#[tokio::test]
+async fn flags_read_replace_change_and_detect_conflicts() {
+    let dovecot = start();
+    let gateway = Gateway::start(common::config_for(&dovecot)).await;
+    let path = "/v1/mailboxes/INBOX/messages/2/flags";
+    let current = gateway.get(path, &mime()).await;
+    assert_eq!(current.ok(200)["flags"], json!([]));
+    let etag = current.headers["etag"].to_str().unwrap().to_owned();
+    let replaced = gateway
+        .put(path, &mime(), json!({"flags": ["\\Seen", "$Work"]}))
+        .await;
+    assert_eq!(replaced.ok(200)["flags"], json!(["\\Seen", "$Work"]));
+    let changed = gateway
+        .patch(
+            path,
+            &mime(),
+            json!({"add": ["\\Flagged"], "remove": ["$Work"]}),
+        )
+        .await;
+    assert_eq!(changed.ok(200)["flags"], json!(["\\Seen", "\\Flagged"]));
+    let mut raw = RawImap::login(dovecot.imap_port, "mime", "mime-pw").await;
+    raw.ok("EXAMINE INBOX").await;
+    assert_eq!(raw.flags(2).await, "\\Flagged \\Seen");
+    // If-Match with a stale modseq: 412 and the current flags, nothing changed.
+    let client = reqwest::Client::new();
+    let stale = client
+        .put(format!("{}{path}", gateway.base))
+        .basic_auth("mime", Some("mime-pw"))
+        .header("if-match", &etag)
+        .json(&json!({"flags": []}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stale.status(), 412);
+    let body: Value = stale.json().await.unwrap();
+    assert_eq!(body["current"]["flags"], json!(["\\Seen", "\\Flagged"]));
+    assert_eq!(raw.flags(2).await, "\\Flagged \\Seen");
+    // With the current ETag it applies.
+    let fresh = gateway.get(path, &mime()).await.headers["etag"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let applied = client
+        .patch(format!("{}{path}", gateway.base))
+        .basic_auth("mime", Some("mime-pw"))
+        .header("if-match", &fresh)
+        .json(&json!({"remove": ["\\Flagged"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(applied.status(), 200);
+    assert_eq!(raw.flags(2).await, "\\Seen");
+    // Validation and unknown messages.
+    for bad in [
+        json!({"flags": ["\\Recent"]}),
+        json!({"flags": ["two words"]}),
+        json!({"flags": ["x\r\nA1 DELETE INBOX"]}),
+    ] {
+        gateway.put(path, &mime(), bad).await.problem(422);
+    }
+    gateway.patch(path, &mime(), json!({})).await.problem(422);
+    gateway
+        .put(
+            "/v1/mailboxes/INBOX/messages/99/flags",
+            &mime(),
+            json!({"flags": []}),
+        )
+        .await
+        .problem(404);
+    // Bulk: by UIDs and by filter.
+    let bulk = gateway
+        .post(
+            "/v1/mailboxes/INBOX/flags",
+            &mime(),
+            json!({"uids": [3, 4, 99], "add": ["$Bulk"]}),
+        )
+        .await;
+    assert_eq!(
+        bulk.ok(200)["uids"],
+        json!([3, 4]),
+        "only existing messages are reported"
+    );
+    let by_filter = gateway
+        .post(
+            "/v1/mailboxes/INBOX/flags",
+            &mime(),
+            json!({"filter": {"subject": "Latin-1"}, "add": ["\\Seen"]}),
+        )
+        .await;
+    assert_eq!(by_filter.ok(200)["uids"], json!([6]));
+    raw.ok("NOOP").await;
+    assert_eq!(raw.search("KEYWORD $Bulk").await, vec![3, 4]);
+    assert_eq!(raw.search("SEEN").await, vec![1, 2, 6]);
+    gateway
+        .post(
+            "/v1/mailboxes/INBOX/flags",
+            &mime(),
+            json!({"add": ["\\Seen"]}),
+        )
+        .await
+        .problem(422);
+    let too_many: Vec<u32> = (1..=1001).collect();
+    gateway
+        .post(
+            "/v1/mailboxes/INBOX/flags",
+            &mime(),
+            json!({"uids": too_many, "add": ["\\Seen"]}),
+        )
+        .await
+        .problem(422);
+}
+
+#[tokio::test]
+async fn move_copy_and_delete_keep_everything_accounted_for() {
+    let dovecot = start();
+    let gateway = Gateway::start(common::config_for(&dovecot)).await;
+    let moved = gateway
+        .post(
+            "/v1/mailboxes/INBOX/messages/1/move",
+            &mime(),
+            json!({"to": "Archive"}),
+        )
+        .await;
+    let moved = moved.ok(200);
+    assert_eq!(moved["mailbox"], "Archive");
+    assert_eq!(moved["new_uid"], 1);
+    assert!(moved["uid_validity"].as_u64().is_some());
+    assert_eq!(dovecot.message_count("mime", "INBOX"), 12);
+    assert_eq!(dovecot.message_count("mime", "Archive"), 1);
+    let copied = gateway
+        .post(
+            "/v1/mailboxes/INBOX/messages/2/copy",
+            &mime(),
+            json!({"to": "Archive"}),
+        )
+        .await;
+    assert_eq!(copied.ok(200)["new_uid"], 2);
+    assert_eq!(dovecot.message_count("mime", "INBOX"), 12);
+    gateway
+        .post(
+            "/v1/mailboxes/INBOX/messages/2/move",
+            &mime(),
+            json!({"to": "Nope"}),
+        )
+        .await
+        .problem(404);
+    gateway
+        .post(
+            "/v1/mailboxes/INBOX/messages/2/move",
+            &mime(),
+            json!({"to": "INBOX"}),
+        )
+        .await
+        .problem(422);
+    gateway
+        .post(
+            "/v1/mailboxes/INBOX/messages/1/move",
+            &mime(),
+            json!({"to": "Archive"}),
+        )
+        .await
+        .problem(404);
+    gateway
+        .post(
+            "/v1/mailboxes/INBOX/messages/2/move",
+            &mime(),
+            json!({"to": "x\r\nA1 DELETE INBOX"}),
+        )
+        .await
+        .problem(400);
+    // Delete moves to Trash; from Trash it must be explicit.
+    let trashed = gateway
+        .delete("/v1/mailboxes/INBOX/messages/2", &mime())
+        .await;
+    assert_eq!(trashed.ok(200)["mailbox"], "Trash");
+    assert_eq!(dovecot.message_count("mime", "Trash"), 1);
+    let again = gateway
+        .delete("/v1/mailboxes/Trash/messages/1", &mime())
+        .await;
+    assert_eq!(
+        again.problem(409)["type"],
+        "urn:imap-gateway:problem:already-in-trash"
+    );
+    assert_eq!(
+        gateway
+            .delete("/v1/mailboxes/Trash/messages/1?permanent=true", &mime())
+            .await
+            .status,
+        204
+    );
+    assert_eq!(dovecot.message_count("mime", "Trash"), 0);
+    // Bulk operations.
+    let bulk_copy = gateway
+        .post(
+            "/v1/mailboxes/INBOX/copy",
+            &mime(),
+            json!({"uids": [3, 4], "to": "Archive"}),
+        )
+        .await;
+    assert_eq!(bulk_copy.ok(200)["count"], 2);
+    let bulk_move = gateway
+        .post(
+            "/v1/mailboxes/INBOX/move",
+            &mime(),
+            json!({"filter": {"subject": "Shift_JIS"}, "to": "Archive"}),
+        )
+        .await;
+    assert_eq!(bulk_move.ok(200)["items"][0]["uid"], 9);
+    let bulk_delete = gateway
+        .post(
+            "/v1/mailboxes/INBOX/delete",
+            &mime(),
+            json!({"uids": [5, 6]}),
+        )
+        .await;
+    assert_eq!(bulk_delete.ok(200)["count"], 2);
+    assert_eq!(dovecot.message_count("mime", "Trash"), 2);
+    let permanent = gateway
+        .post(
+            "/v1/mailboxes/Archive/delete",
+            &mime(),
+            json!({"uids": [1], "permanent": true}),
+        )
+        .await;
+    assert_eq!(permanent.ok(200)["count"], 1);
+    assert_eq!(dovecot.message_count("mime", "INBOX"), 8);
+    assert_eq!(dovecot.message_count("mime", "Archive"), 4);
+    let commands = dovecot.commands("mime");
+    assert!(
+        !commands.iter().any(|c| c == "EXPUNGE" || c == "CLOSE"),
+        "{commands:?}"
+    );
+}
+
+#[tokio::test]
+async fn permanent_delete_never_expunges_another_clients_deleted_message() {
+    let dovecot = start();
+    let gateway = Gateway::start(common::config_for(&dovecot)).await;
+    // Another client marks A (UID 7) \Deleted and does not expunge.
+    let mut other = RawImap::login(dovecot.imap_port, "mime", "mime-pw").await;
+    other.ok("SELECT INBOX").await;
+    other.ok("UID STORE 7 +FLAGS (\\Deleted)").await;
+    // The gateway permanently deletes B (UID 8).
+    assert_eq!(
+        gateway
+            .delete("/v1/mailboxes/INBOX/messages/8?permanent=true", &mime())
+            .await
+            .status,
+        204
+    );
+    other.ok("NOOP").await;
+    let remaining = other.search("ALL").await;
+    assert!(remaining.contains(&7), "A is still there: {remaining:?}");
+    assert!(!remaining.contains(&8), "B is gone");
+    assert_eq!(other.search("DELETED").await, vec![7]);
+    assert_eq!(dovecot.message_count("mime", "INBOX"), 12);
+}
+
+#[tokio::test]
+async fn scopes_guard_every_message_route() {
+    let dovecot = start();
+    let gateway = Gateway::start(common::config_for(&dovecot)).await;
+    let read = Auth::Bearer(gateway.token("mime", "mime-pw", Some("read")).await);
+    let write = Auth::Bearer(gateway.token("mime", "mime-pw", Some("read write")).await);
+    assert_eq!(
+        gateway
+            .get("/v1/mailboxes/INBOX/messages", &read)
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        gateway
+            .get("/v1/mailboxes/INBOX/messages/1", &read)
+            .await
+            .status,
+        200
+    );
+    gateway
+        .get("/v1/mailboxes/INBOX/messages/2?mark_seen=true", &read)
+        .await
+        .problem(403);
+    gateway
+        .put(
+            "/v1/mailboxes/INBOX/messages/1/flags",
+            &read,
+            json!({"flags": []}),
+        )
+        .await
+        .problem(403);
+    gateway
+        .patch(
+            "/v1/mailboxes/INBOX/messages/1/flags",
+            &read,
+            json!({"add": ["\\Seen"]}),
+        )
+        .await
+        .problem(403);
+    gateway
+        .post(
+            "/v1/mailboxes/INBOX/flags",
+            &read,
+            json!({"uids": [1], "add": ["\\Seen"]}),
+        )
+        .await
+        .problem(403);
+    gateway
+        .post(
+            "/v1/mailboxes/INBOX/messages/1/move",
+            &read,
+            json!({"to": "Archive"}),
+        )
+        .await
+        .problem(403);
+    gateway
+        .post(
+            "/v1/mailboxes/INBOX/messages/1/copy",
+            &read,
+            json!({"to": "Archive"}),
+        )
+        .await
+        .problem(403);
+    gateway
+        .post(
+            "/v1/mailboxes/INBOX/move",
+            &read,
+            json!({"uids": [1], "to": "Archive"}),
+        )
+        .await
+        .problem(403);
+    gateway
+        .delete("/v1/mailboxes/INBOX/messages/1", &read)
+        .await
+        .problem(403);
+    gateway
+        .send_raw(
+            reqwest::Method::POST,
+            "/v1/mailboxes/INBOX/messages",
+            &read,
+            "message/rfc822",
+            b"Subject: x\r\n\r\nx".to_vec(),
+        )
+        .await
+        .problem(403);
+    gateway
+        .delete("/v1/mailboxes/INBOX/messages/1?permanent=true", &write)
+        .await
+        .problem(403);
+    gateway
+        .post(
+            "/v1/mailboxes/INBOX/delete",
+            &write,
+            json!({"uids": [1], "permanent": true}),
+        )
+        .await
+        .problem(403);
+    assert_eq!(dovecot.message_count("mime", "INBOX"), 13);
+    assert_eq!(dovecot.message_count("mime", "Archive"), 0);
+    let mut raw = RawImap::login(dovecot.imap_port, "mime", "mime-pw").await;
+    raw.ok("EXAMINE INBOX").await;
+    assert_eq!(raw.search("SEEN").await, vec![1], "no flag changed");
+}
+
+#[tokio::test]
+async fn servers_without_move_literal_plus_or_condstore_use_the_fallbacks() {
+    let dovecot = Dovecot::start(Options {
+        users: vec![corpus_user()],
+        capabilities: Some("IMAP4rev1 IDLE UIDPLUS".to_owned()),
+        ..Options::default()
+    });
+    let gateway = Gateway::start(common::config_for(&dovecot)).await;
+    let list = gateway
+        .get("/v1/mailboxes/INBOX/messages?limit=3", &mime())
+        .await;
+    assert!(list.ok(200)["items"][0].get("modseq").is_none());
+    // Non-ASCII search with a synchronizing literal (no LITERAL+).
+    let found = gateway
+        .get(
+            "/v1/mailboxes/INBOX/messages?subject=Gr%C3%BC%C3%9Fe",
+            &mime(),
+        )
+        .await;
+    assert_eq!(uids(found.ok(200)), vec![13]);
+    // MOVE falls back to COPY + \Deleted + UID EXPUNGE of exactly that UID.
+    let mut other = RawImap::login(dovecot.imap_port, "mime", "mime-pw").await;
+    other.ok("SELECT INBOX").await;
+    other.ok("UID STORE 5 +FLAGS (\\Deleted)").await;
+    let moved = gateway
+        .post(
+            "/v1/mailboxes/INBOX/messages/4/move",
+            &mime(),
+            json!({"to": "Archive"}),
+        )
+        .await;
+    assert_eq!(moved.ok(200)["new_uid"], 1);
+    other.ok("NOOP").await;
+    let remaining = other.search("ALL").await;
+    assert!(
+        remaining.contains(&5) && !remaining.contains(&4),
+        "{remaining:?}"
+    );
+    let commands = dovecot.commands("mime");
+    assert!(
+        commands.iter().any(|c| c.starts_with("UID COPY"))
+            && commands.iter().any(|c| c.starts_with("UID EXPUNGE 4"))
+    );
+    assert!(!commands.iter().any(|c| c.starts_with("UID MOVE")));
+    // If-Match needs CONDSTORE.
+    let client = reqwest::Client::new();
+    let conditional = client
+        .put(format!(
+            "{}/v1/mailboxes/INBOX/messages/1/flags",
+            gateway.base
+        ))
+        .basic_auth("mime", Some("mime-pw"))
+        .header("if-match", "\"1\"")
+        .json(&json!({"flags": []}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(conditional.status(), 422);
+}

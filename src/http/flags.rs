@@ -17,7 +17,7 @@ use crate::imap::command::{FetchItem, StoreMode};
 use crate::imap::session::FetchedMessage;
 use crate::imap::uid::MAX_BULK_UIDS;
 use crate::imap::{Flag, ImapSession, Uid, UidSet};
-use crate::model::message::MessageFilter;
+use crate::model::message::{normalize_flags, MessageFilter};
 use crate::state::AppState;
 
 /// A message's flags.
@@ -97,13 +97,7 @@ fn flags_of(message: &FetchedMessage, uid_validity: u32) -> Flags {
     Flags {
         uid: message.uid,
         uid_validity,
-        flags: message
-            .flags
-            .iter()
-            .flatten()
-            .filter(|f| !f.eq_ignore_ascii_case("\\Recent"))
-            .cloned()
-            .collect(),
+        flags: normalize_flags(message.flags.iter().flatten()),
         modseq: message.modseq,
     }
 }

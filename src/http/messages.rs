@@ -333,12 +333,7 @@ pub async fn get_message(
             .await
             .during(Op::Store)?;
         if let Some(message) = updated.into_iter().find(|m| m.uid == uid.get()) {
-            summary.flags = message
-                .flags
-                .unwrap_or_default()
-                .into_iter()
-                .filter(|f| f != "\\Recent")
-                .collect();
+            summary.flags = crate::model::message::normalize_flags(message.flags.iter().flatten());
             summary.modseq = message.modseq.or(summary.modseq);
         }
     }

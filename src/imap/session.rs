@@ -805,6 +805,8 @@ async fn round_trip(
         }
         command::send_literal(inner, bytes, &rest).await?;
     }
+    // UID MOVE reports COPYUID in an untagged OK before the expunges (RFC 6851 section 4.3).
+    let mut untagged_copy_uid = None;
     loop {
         let response = inner
             .read_response()
@@ -826,10 +828,18 @@ async fn round_trip(
                     outcome.code.as_ref(),
                     outcome.information.as_deref(),
                 )?;
-                return Ok(Completion::from_outcome(
-                    outcome.code.as_ref(),
-                    outcome.information.as_deref(),
-                ));
+                let mut completion =
+                    Completion::from_outcome(outcome.code.as_ref(), outcome.information.as_deref());
+                if completion.copy_uid.is_none() {
+                    completion.copy_uid = untagged_copy_uid;
+                }
+                return Ok(completion);
+            }
+            Response::Data {
+                status: Status::Ok,
+                outcome,
+            } if matches!(outcome.code, Some(ResponseCode::CopyUid(..))) => {
+                untagged_copy_uid = Completion::from_outcome(outcome.code.as_ref(), None).copy_uid;
             }
             Response::Data {
                 status: Status::Bye,

@@ -312,6 +312,28 @@ impl MessageFilter {
     }
 }
 
+/// Flags in a stable order: system flags (`\Seen`, `\Answered`, `\Flagged`,
+/// `\Deleted`, `\Draft`) first, then keywords alphabetically; `\Recent` (session
+/// state that clients cannot set) is left out.
+pub fn normalize_flags<'a>(flags: impl IntoIterator<Item = &'a String>) -> Vec<String> {
+    const SYSTEM: [&str; 5] = ["\\seen", "\\answered", "\\flagged", "\\deleted", "\\draft"];
+    let mut out: Vec<String> = flags
+        .into_iter()
+        .filter(|f| !f.eq_ignore_ascii_case("\\Recent"))
+        .cloned()
+        .collect();
+    out.sort_by_key(|f| {
+        let lower = f.to_ascii_lowercase();
+        let rank = SYSTEM
+            .iter()
+            .position(|s| *s == lower)
+            .unwrap_or(SYSTEM.len());
+        (rank, f.clone())
+    });
+    out.dedup();
+    out
+}
+
 /// Converts INTERNALDATE (`26-Nov-2026 09:00:00 +0000`) to RFC 3339.
 pub fn internal_date_rfc3339(date: &str) -> Option<String> {
     const MONTHS: [&str; 12] = [
@@ -399,13 +421,7 @@ impl MessageSummary {
         Self {
             uid: message.uid,
             uid_validity,
-            flags: message
-                .flags
-                .iter()
-                .flatten()
-                .filter(|f| !f.eq_ignore_ascii_case("\\Recent"))
-                .cloned()
-                .collect(),
+            flags: normalize_flags(message.flags.iter().flatten()),
             internal_date: message
                 .internal_date
                 .as_deref()
