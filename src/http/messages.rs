@@ -144,6 +144,9 @@ pub async fn list_messages(
     let limit = limit as usize;
     let keys = MessageFilter::from(&query).keys().map_err(invalid)?;
     let mut session = state.session(&user).await?;
+    // See mail that arrived (or a mailbox that was recreated) since this session last
+    // looked: a NOOP when the mailbox is already selected. Without it a stale session
+    // could miss new mail on the first page or a UIDVALIDITY change on a cursor page.
     let selected = session
         .select_fresh(&mailbox, true)
         .await

@@ -1,0 +1,182 @@
+//! Large bodies are streamed with partial FETCH: downloading a 50 MB attachment
+//! through the gateway binary must not grow its memory by anything like 50 MB.
+//! Also checks that the newest page of a large mailbox fetches only that page.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::corpus::{attachment_bytes, base64_lines};
+use common::{Dovecot, Options, SeedMessage, User};
+use futures::StreamExt as _;
+use sha2::{Digest as _, Sha256};
+
+const BIN: &str = env!("CARGO_BIN_EXE_imap-gateway");
+const ATTACHMENT: usize = 50 * 1024 * 1024;
+
+fn status_kib(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_50_mb_attachment_streams_in_bounded_memory() {
+    let content = attachment_bytes(ATTACHMENT);
+    let expected = Sha256::digest(&content);
+    let raw = format!(
+        "From: big@example.org\r\nTo: big@example.org\r\nSubject: Big\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"big\"\r\n\r\n--big\r\nContent-Type: text/plain\r\n\r\nA large file.\r\n--big\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=\"big.bin\"\r\nContent-Transfer-Encoding: base64\r\n\r\n{}--big--\r\n",
+        base64_lines(&content)
+    )
+    .into_bytes();
+    drop(content);
+    let raw_len = raw.len();
+    let dovecot = Dovecot::start(Options {
+        users: vec![User::new("big", "big-pw").with_mailbox(
+            "INBOX",
+            vec![SeedMessage {
+                raw,
+                flags: String::new(),
+                internal_date: 1_795_000_000,
+            }],
+        )],
+        rawlog: false,
+        ..Options::default()
+    });
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = std::process::Command::new(BIN)
+        .env_clear()
+        .arg("--dev")
+        .env("IMAP_GATEWAY_LISTEN", format!("127.0.0.1:{port}"))
+        .env("IMAP_GATEWAY_IMAP_URL", dovecot.plain_url())
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while client.get(format!("{base}/healthz")).send().await.is_err() {
+        assert!(Instant::now() < deadline, "gateway did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Warm up: a session and a parsed read of the message (which must not download it).
+    let message: serde_json::Value = client
+        .get(format!("{base}/v1/mailboxes/INBOX/messages/1"))
+        .basic_auth("big", Some("big-pw"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(message["attachments"][0]["filename"], "big.bin");
+    let pid = child.id();
+    let before = status_kib(pid, "VmHWM:");
+
+    let started = Instant::now();
+    let response = client
+        .get(format!(
+            "{base}/v1/mailboxes/INBOX/messages/1/attachments/2"
+        ))
+        .basic_auth("big", Some("big-pw"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let mut hasher = Sha256::new();
+    let mut received = 0usize;
+    let mut body = response.bytes_stream();
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.unwrap();
+        received += chunk.len();
+        hasher.update(&chunk);
+    }
+    let elapsed = started.elapsed();
+    let after = status_kib(pid, "VmHWM:");
+    assert_eq!(received, ATTACHMENT);
+    assert_eq!(hasher.finalize(), expected, "decoded bytes match");
+    let growth_mib = (after.saturating_sub(before)) as f64 / 1024.0;
+    eprintln!(
+        "50 MiB attachment: {:.1} s, {:.0} MiB/s, gateway peak RSS {} MiB -> {} MiB (+{growth_mib:.1} MiB)",
+        elapsed.as_secs_f64(),
+        ATTACHMENT as f64 / 1024.0 / 1024.0 / elapsed.as_secs_f64(),
+        before / 1024,
+        after / 1024
+    );
+    assert!(
+        growth_mib < 24.0,
+        "peak RSS grew by {growth_mib:.1} MiB while streaming 50 MiB"
+    );
+
+    // The raw message streams the same way, with an exact Content-Length.
+    let response = client
+        .get(format!("{base}/v1/mailboxes/INBOX/messages/1/raw"))
+        .basic_auth("big", Some("big-pw"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.content_length(), Some(raw_len as u64));
+    let mut total = 0usize;
+    let mut body = response.bytes_stream();
+    while let Some(chunk) = body.next().await {
+        total += chunk.unwrap().len();
+    }
+    assert_eq!(total, raw_len);
+    let after_raw = status_kib(pid, "VmHWM:");
+    assert!((after_raw.saturating_sub(before) as f64 / 1024.0) < 24.0);
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[tokio::test]
+async fn the_newest_page_of_a_large_mailbox_fetches_only_that_page() {
+    let messages = (0..3000)
+        .map(|i| SeedMessage::text("a@example.org", "b@example.org", &format!("m{i}"), "x"))
+        .collect();
+    let dovecot = Dovecot::start(Options {
+        users: vec![User::new("many", "many-pw").with_mailbox("INBOX", messages)],
+        ..Options::default()
+    });
+    let gateway = common::Gateway::start(common::config_for(&dovecot)).await;
+    let auth = common::Auth::Basic("many", "many-pw");
+    let page = gateway.get("/v1/mailboxes/INBOX/messages", &auth).await;
+    let page = page.ok(200).clone();
+    assert_eq!(page["total"], 3000);
+    assert_eq!(page["items"][0]["uid"], 3000);
+    assert_eq!(page["items"][49]["uid"], 2951);
+    let cursor = page["next_cursor"].as_str().unwrap();
+    let next = gateway
+        .get(
+            &format!("/v1/mailboxes/INBOX/messages?cursor={cursor}"),
+            &auth,
+        )
+        .await;
+    assert_eq!(next.ok(200)["items"][0]["uid"], 2950);
+    let commands = dovecot.commands("many");
+    assert!(
+        commands.iter().any(|c| c.starts_with("FETCH 2951:3000 ")),
+        "{commands:?}"
+    );
+    assert!(
+        !commands.iter().any(|c| c
+            .split_whitespace()
+            .any(|t| t == "1:3000" || t == "1:*" || t == "ALL")),
+        "never the whole mailbox: {commands:?}"
+    );
+    assert!(
+        commands
+            .iter()
+            .any(|c| c.starts_with("UID SEARCH UID 2851:2950")),
+        "{commands:?}"
+    );
+}
