@@ -80,7 +80,10 @@ curl() {
         .collect();
     assert_eq!(
         statuses,
-        [200, 200, 200, 200, 200, 200, 200, 201, 200, 204, 401, 200],
+        [
+            200, 200, 200, 200, 200, 200, 200, 201, 200, 204, 401, 200, // mailboxes
+            200, 200, 200, 200, 200, 200, 200, 201, 201, 200, 200, 200, // messages
+        ],
         "status of each README example, in order:\n{stdout}"
     );
     assert!(stdout.contains("\"name\":\"Entwürfe\""), "{stdout}");
@@ -94,5 +97,25 @@ curl() {
     // The examples' changes happened on the server and were cleaned up by the last one.
     assert!(!dovecot.mailbox_exists("demo", "Projects/2027"));
     assert!(!dovecot.mailbox_exists("demo", "Projects/2027-Q1"));
-    assert_eq!(dovecot.message_count("demo", "INBOX"), 8);
+    // The message examples changed the server as they say.
+    assert_eq!(
+        dovecot.message_count("demo", "INBOX"),
+        7,
+        "one moved, one deleted"
+    );
+    assert_eq!(
+        dovecot.message_count("demo", "Archive"),
+        8,
+        "5 + upload + move + copy"
+    );
+    assert_eq!(dovecot.message_count("demo", "Drafts"), 1);
+    assert_eq!(dovecot.message_count("demo", "Trash"), 1);
+    let pdf = std::fs::read(work.path().join("report.pdf")).unwrap();
+    assert!(pdf.starts_with(b"%PDF-1.4"), "the attachment is decoded");
+    let eml = std::fs::read(work.path().join("message.eml")).unwrap();
+    assert!(eml.starts_with(b"From: Reports"));
+    assert!(
+        stdout.contains("\"subject\":\"Your invoice 2026-11\""),
+        "the search found the invoice"
+    );
 }

@@ -581,7 +581,7 @@ pub fn demo_users() -> Vec<User> {
         ),
         ("Newsletter <news@example.net>", "This week in Rust"),
     ];
-    let inbox = senders
+    let inbox: Vec<SeedMessage> = senders
         .iter()
         .enumerate()
         .map(|(i, (from, subject))| {
@@ -613,6 +613,17 @@ pub fn demo_users() -> Vec<User> {
             .with_flags("S")
         })
         .collect();
+    let mut inbox: Vec<SeedMessage> = inbox;
+    let report = "From: Reports <reports@example.com>\r\nTo: demo@example.org\r\nSubject: Monthly report\r\n\
+Date: Thu, 26 Nov 2026 18:00:00 +0000\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"r\"\r\n\r\n\
+--r\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nThe report is attached.\r\n\
+--r\r\nContent-Type: application/pdf; name=\"report.pdf\"\r\nContent-Disposition: attachment; filename=\"report.pdf\"\r\n\
+Content-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQKJcOkw7zDtsOfCjEgMCBvYmoKPDw+PgplbmRvYmoKdHJhaWxlcgo8PD4+CiUlRU9GCg==\r\n--r--\r\n";
+    inbox.push(SeedMessage {
+        raw: report.as_bytes().to_vec(),
+        flags: String::new(),
+        internal_date: 1_795_000_000 + 9 * 3600,
+    });
     vec![User::new("demo", "demo-password")
         .with_mailbox("INBOX", inbox)
         .with_mailbox("Archive", archive)
