@@ -227,6 +227,17 @@ async fn filters_search_with_literal_text_never_syntax() {
     );
     assert_eq!(search("body=Inner%20body").await, vec![4]);
     assert_eq!(search("text=Still%20readable").await, vec![12]);
+    assert_eq!(search("to=mime%40example.org&uid=1:3").await, vec![1, 2, 3]);
+    assert_eq!(search("cc=nobody").await, Vec::<u64>::new());
+    assert_eq!(search("answered=true").await, Vec::<u64>::new());
+    assert_eq!(search("draft=false&uid=1:2").await, vec![1, 2]);
+    assert_eq!(search("deleted=true").await, Vec::<u64>::new());
+    assert_eq!(search("keyword=%24Nothing").await, Vec::<u64>::new());
+    assert_eq!(
+        search("keyword=%5CFlagged").await,
+        vec![3],
+        "a system flag as keyword maps to its key"
+    );
     assert_eq!(search("uid=2:4").await, vec![2, 3, 4]);
     assert_eq!(search("uid=2:4&subject=Alternative").await, vec![2]);
     assert_eq!(search("since=2026-11-29").await, vec![12, 13]);
