@@ -532,6 +532,40 @@ async fn append_raw_and_composed_messages() {
             .await
             .problem(422);
     }
+    let upload = |query: &'static str, body: Vec<u8>| {
+        let gateway = &gateway;
+        async move {
+            let path = format!("/v1/mailboxes/Archive/messages{query}");
+            gateway
+                .send_raw(
+                    reqwest::Method::POST,
+                    &path,
+                    &mime(),
+                    "message/rfc822",
+                    body,
+                )
+                .await
+        }
+    };
+    upload("?flags=two%20words", b"Subject: x\r\n\r\nx".to_vec())
+        .await
+        .problem(422);
+    upload(
+        "?flags=%5CSeen%0D%0AA1%20DELETE%20INBOX",
+        b"Subject: x\r\n\r\nx".to_vec(),
+    )
+    .await
+    .problem(422);
+    upload("?colour=red", b"Subject: x\r\n\r\nx".to_vec())
+        .await
+        .problem(400);
+    upload("", Vec::new()).await.problem(422);
+    upload("", b"Subject: x\r\n\r\nNUL\0".to_vec())
+        .await
+        .problem(422);
+    upload("", vec![b'a'; 64 * 1024 * 1024 + 1])
+        .await
+        .problem(413);
     let wrong_type = gateway
         .send_raw(
             reqwest::Method::POST,

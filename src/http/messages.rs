@@ -1,8 +1,8 @@
 //! Message routes: list and search with UID cursors, read (parsed), raw and
 //! attachment downloads (streamed), and append (raw RFC 5322 or composed from JSON).
 
-use axum::body::{Body, Bytes};
-use axum::extract::{Query, State};
+use axum::body::Body;
+use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::cursor::CursorScope;
-use super::extract::{mailbox_location, AppQuery, MailboxPath, MessagePath, PartPath};
+use super::extract::{mailbox_location, AppBytes, AppQuery, MailboxPath, MessagePath, PartPath};
+use super::flags::parse_flag_list;
 use super::stream::{section_stream, StreamSection, TransferDecoder};
 use super::ProblemResponses;
 use crate::auth::{AuthUser, Scope};
@@ -628,18 +629,6 @@ pub struct AppendResponse {
     pub uid_validity: Option<u32>,
 }
 
-fn parse_flags(field: &'static str, flags: &[String]) -> Result<Vec<Flag>, ApiError> {
-    if flags.len() > 50 {
-        return Err(ApiError::unprocessable_field(field, "at most 50 flags"));
-    }
-    flags
-        .iter()
-        .map(|f| {
-            Flag::try_from(f.as_str()).map_err(|e| ApiError::unprocessable_field(field, e.message))
-        })
-        .collect()
-}
-
 fn check_header_text(field: &str, value: &str) -> Result<(), ApiError> {
     if value.contains(['\r', '\n', '\0']) || value.len() > 998 {
         return Err(ApiError::unprocessable_field(
@@ -757,9 +746,9 @@ pub async fn append_message(
     State(state): State<AppState>,
     user: AuthUser,
     MailboxPath(mailbox): MailboxPath,
-    Query(query): Query<AppendQuery>,
+    AppQuery(query): AppQuery<AppendQuery>,
     headers: HeaderMap,
-    body: Bytes,
+    AppBytes(body): AppBytes,
 ) -> Result<impl IntoResponse, ApiError> {
     user.require(Scope::Write)?;
     let content_type = headers
@@ -785,7 +774,7 @@ pub async fn append_message(
                 .unwrap_or_default();
             (
                 body.to_vec(),
-                parse_flags("flags", &flags)?,
+                parse_flag_list("flags", &flags)?,
                 query.internal_date.clone(),
             )
         }
@@ -799,7 +788,7 @@ pub async fn append_message(
             })?;
             (
                 compose(&request)?,
-                parse_flags("flags", &request.flags)?,
+                parse_flag_list("flags", &request.flags)?,
                 request.internal_date.clone(),
             )
         }
