@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::auth::{AuthMethod, AuthUser, LoginThrottle, TokenService};
 use crate::config::Config;
 use crate::error::{ApiError, Op};
-use crate::http::cursor::CursorCodec;
+use crate::http::signed::TokenCodec;
 use crate::imap::{Backend, PoolSettings, PooledSession, SessionPools, Timeouts};
 
 /// Shared application state (cheap to clone).
@@ -26,8 +26,8 @@ pub struct App {
     pub throttle: LoginThrottle,
     /// Per-identity IMAP session pools.
     pub pools: SessionPools,
-    /// Issues and checks list cursors.
-    pub cursors: CursorCodec,
+    /// Issues and checks list cursors and mailbox state tokens.
+    pub tokens_codec: TokenCodec,
 }
 
 impl Deref for AppState {
@@ -71,13 +71,13 @@ impl AppState {
             config.login_failures_per_user,
             config.login_failures_per_client,
         );
-        let cursors = CursorCodec::new(&config.secret);
+        let tokens_codec = TokenCodec::new(&config.secret);
         Ok(Self(Arc::new(App {
             config,
             tokens,
             throttle,
             pools,
-            cursors,
+            tokens_codec,
         })))
     }
 }

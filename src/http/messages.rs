@@ -10,9 +10,9 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::cursor::CursorScope;
 use super::extract::{mailbox_location, AppBytes, AppQuery, MailboxPath, MessagePath, PartPath};
 use super::flags::parse_flag_list;
+use super::signed::CursorScope;
 use super::stream::{section_stream, StreamSection, TransferDecoder};
 use super::ProblemResponses;
 use crate::auth::{AuthUser, Scope};
@@ -157,7 +157,7 @@ pub async fn list_messages(
     let anchor = query
         .cursor
         .as_deref()
-        .map(|c| state.cursors.decode(&scope, c))
+        .map(|c| state.tokens_codec.decode_cursor(&scope, c))
         .transpose()?;
     let items = summary_items(&session);
     let (messages, total, more) = if keys.is_empty() {
@@ -191,7 +191,7 @@ pub async fn list_messages(
     };
     let items = summaries(messages, uid_validity);
     let next_cursor = match items.last() {
-        Some(last) if more => Some(state.cursors.encode(&scope, last.uid)),
+        Some(last) if more => Some(state.tokens_codec.encode_cursor(&scope, last.uid)),
         _ => None,
     };
     Ok(Json(MessageList {

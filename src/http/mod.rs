@@ -5,12 +5,12 @@
 //! answer problem+json like everything else.
 
 pub mod auth;
-pub mod cursor;
 pub mod extract;
 pub mod flags;
 pub mod health;
 pub mod mailboxes;
 pub mod messages;
+pub mod signed;
 pub mod stream;
 pub mod transfer;
 
