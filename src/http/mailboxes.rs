@@ -9,12 +9,39 @@ use super::extract::{mailbox_location, AppJson, AppQuery, MailboxPath};
 use super::ProblemResponses;
 use crate::auth::{AuthUser, Scope};
 use crate::error::{ApiError, ImapResultExt as _, Op};
+use crate::http::signed::MailboxState;
 use crate::imap::command::ListPattern;
-use crate::imap::MailboxName;
+use crate::imap::{MailboxInfo, MailboxName};
 use crate::model::mailbox::{
     CreateMailboxRequest, ListMailboxesQuery, Mailbox, MailboxList, UpdateMailboxRequest,
 };
 use crate::state::AppState;
+
+/// Converts to the DTO and adds the state token when the server tracks changes.
+fn to_dto(state: &AppState, tracks_changes: bool, info: MailboxInfo) -> Mailbox {
+    let token = match (&info.counters, tracks_changes) {
+        (Some(c), true) => match (c.uid_validity, c.highest_modseq, c.uid_next) {
+            (Some(uid_validity), Some(highest_modseq), Some(uid_next)) => {
+                Some(state.tokens_codec.encode_state(
+                    info.name.wire(),
+                    &MailboxState {
+                        uid_validity,
+                        highest_modseq,
+                        uid_next,
+                        messages: c.messages.unwrap_or_default(),
+                    },
+                ))
+            }
+            _ => None,
+        },
+        _ => None,
+    };
+    let mut mailbox = Mailbox::from(info);
+    if let Some(status) = mailbox.status.as_mut() {
+        status.state = token;
+    }
+    mailbox
+}
 
 fn field_name(field: &'static str) -> impl Fn(crate::imap::ValidationError) -> ApiError {
     move |err| ApiError::bad_field(field, err.message)
@@ -48,7 +75,11 @@ pub async fn list_mailboxes(
     mailboxes.sort_by(|a, b| {
         (!a.name.is_inbox(), a.name.as_str()).cmp(&(!b.name.is_inbox(), b.name.as_str()))
     });
-    let items: Vec<Mailbox> = mailboxes.into_iter().map(Mailbox::from).collect();
+    let tracks = session.tracks_changes();
+    let items: Vec<Mailbox> = mailboxes
+        .into_iter()
+        .map(|m| to_dto(&state, tracks, m))
+        .collect();
     Ok(Json(MailboxList {
         total: items.len(),
         items,
@@ -80,7 +111,7 @@ pub async fn create_mailbox(
     Ok((
         StatusCode::CREATED,
         [(header::LOCATION, mailbox_location(&name))],
-        Json(Mailbox::from(created)),
+        Json(to_dto(&state, session.tracks_changes(), created)),
     ))
 }
 
@@ -101,7 +132,7 @@ pub async fn get_mailbox(
     user.require(Scope::Read)?;
     let mut session = state.session(&user).await?;
     let info = session.mailbox_info(&name).await.during(Op::GetMailbox)?;
-    Ok(Json(Mailbox::from(info)))
+    Ok(Json(to_dto(&state, session.tracks_changes(), info)))
 }
 
 /// Rename a mailbox (children move along) and/or change its subscription.
@@ -168,7 +199,7 @@ pub async fn update_mailbox(
             .during(Op::Subscribe)?;
     }
     let after = session.mailbox_info(current).await.during(Op::GetMailbox)?;
-    Ok(Json(Mailbox::from(after)))
+    Ok(Json(to_dto(&state, session.tracks_changes(), after)))
 }
 
 /// Delete a mailbox (needs the `delete` scope). INBOX cannot be deleted.

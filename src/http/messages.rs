@@ -153,6 +153,10 @@ pub async fn list_messages(
         .await
         .during(Op::Select)?;
     let uid_validity = uid_validity(&selected)?;
+    // Taken before reading the page, so `/changes?since=` from it misses nothing.
+    let mailbox_state = super::changes::current_state(&mut session, &mailbox)
+        .await?
+        .map(|current| state.tokens_codec.encode_state(mailbox.wire(), &current));
     let scope = CursorScope::new(mailbox.wire(), &format!("{keys:?}"), uid_validity);
     let anchor = query
         .cursor
@@ -199,6 +203,7 @@ pub async fn list_messages(
         total,
         next_cursor,
         uid_validity,
+        state: mailbox_state,
     }))
 }
 

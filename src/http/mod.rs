@@ -5,6 +5,7 @@
 //! answer problem+json like everything else.
 
 pub mod auth;
+pub mod changes;
 pub mod extract;
 pub mod flags;
 pub mod health;
@@ -86,6 +87,7 @@ impl Modify for SecuritySchemes {
         (name = "mailboxes", description = "Mailboxes (folders)"),
         (name = "messages", description = "Messages: list, search, read, download, append, move, copy, delete"),
         (name = "flags", description = "Message flags"),
+        (name = "changes", description = "Live changes: a changes-since API"),
         (name = "service", description = "Health and readiness"),
     )
 )]
@@ -106,6 +108,7 @@ fn api_router() -> OpenApiRouter<AppState> {
             mailboxes::delete_mailbox
         ))
         .routes(routes!(messages::list_messages))
+        .routes(routes!(changes::get_changes))
         .routes(
             routes!(messages::append_message)
                 .layer(DefaultBodyLimit::max(messages::MAX_APPEND_BYTES)),

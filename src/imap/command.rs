@@ -157,6 +157,20 @@ pub enum Command<'a> {
     FetchSeq(u32, u32, &'a [FetchItem<'a>]),
     /// `UID FETCH set (items)`
     UidFetch(&'a UidSet, &'a [FetchItem<'a>]),
+    /// `UID FETCH set (items) (CHANGEDSINCE modseq [VANISHED])` (RFC 7162): messages
+    /// changed since `modseq`, and with QRESYNC enabled, those expunged since then.
+    UidFetchChanged {
+        /// Which messages.
+        uids: &'a UidSet,
+        /// Data items.
+        items: &'a [FetchItem<'a>],
+        /// Only messages with a higher mod-sequence.
+        changed_since: u64,
+        /// Also report expunged UIDs (`VANISHED (EARLIER)`).
+        vanished: bool,
+    },
+    /// `ENABLE QRESYNC` (RFC 5161, RFC 7162).
+    EnableQresync,
     /// `UID STORE set [(UNCHANGEDSINCE n)] ±FLAGS.SILENT (flags)`
     UidStore {
         /// Which messages.
@@ -260,7 +274,8 @@ impl<'a> Command<'a> {
             Self::Status(..) => "STATUS",
             Self::UidSearch(_) => "UID SEARCH",
             Self::FetchSeq(..) => "FETCH",
-            Self::UidFetch(..) => "UID FETCH",
+            Self::UidFetch(..) | Self::UidFetchChanged { .. } => "UID FETCH",
+            Self::EnableQresync => "ENABLE",
             Self::UidStore { .. } => "UID STORE",
             Self::UidCopy(..) => "UID COPY",
             Self::UidMove(..) => "UID MOVE",
@@ -346,6 +361,21 @@ impl<'a> Command<'a> {
                 let _ = write!(w.line, " {uids} ");
                 push_fetch_items(&mut w.line, items);
             }
+            Self::UidFetchChanged {
+                uids,
+                items,
+                changed_since,
+                vanished,
+            } => {
+                let _ = write!(w.line, " {uids} ");
+                push_fetch_items(&mut w.line, items);
+                let _ = write!(
+                    w.line,
+                    " (CHANGEDSINCE {changed_since}{})",
+                    if vanished { " VANISHED" } else { "" }
+                );
+            }
+            Self::EnableQresync => w.push(" QRESYNC"),
             Self::UidStore {
                 uids,
                 mode,

@@ -108,7 +108,7 @@ pub struct SelectedMailbox {
     pub read_only: bool,
     /// UIDVALIDITY reported by SELECT.
     pub uid_validity: Option<u32>,
-    /// EXISTS reported by SELECT.
+    /// EXISTS reported by SELECT (kept current from EXISTS/EXPUNGE/VANISHED).
     pub exists: Option<u32>,
 }
 
@@ -122,6 +122,7 @@ pub struct ImapSession {
     last_ok: Instant,
     command_timeout: Duration,
     selects: u64,
+    qresync: bool,
     /// Held for the life of the session: the global session cap (see `pool.rs`).
     permit: Option<OwnedSemaphorePermit>,
 }
@@ -150,6 +151,7 @@ impl ImapSession {
             last_ok: Instant::now(),
             command_timeout,
             selects: 0,
+            qresync: false,
             permit: None,
         };
         // Servers may advertise more after login than before (RFC 3501 section 6.2.2),
@@ -235,6 +237,16 @@ impl ImapSession {
                 Response::Expunge(_) => {
                     if let Some(selected) = selected.as_mut() {
                         selected.exists = selected.exists.map(|n| n.saturating_sub(1));
+                    }
+                }
+                // With QRESYNC enabled, expunges are announced as VANISHED.
+                Response::Vanished {
+                    earlier: false,
+                    uids,
+                } => {
+                    if let Some(selected) = selected.as_mut() {
+                        let gone: u32 = uids.iter().map(|r| r.end() - r.start() + 1).sum();
+                        selected.exists = selected.exists.map(|n| n.saturating_sub(gone));
                     }
                 }
                 // An untagged NO/BAD while a mailbox is selected means the server could
@@ -531,6 +543,58 @@ impl ImapSession {
     ) -> Result<Vec<FetchedMessage>, ImapError> {
         self.collect_fetch(Command::FetchSeq(first, last, items))
             .await
+    }
+
+    /// True when the server supports CONDSTORE and QRESYNC, which the changes API needs.
+    pub fn tracks_changes(&self) -> bool {
+        self.capabilities.has("CONDSTORE") && self.capabilities.has("QRESYNC")
+    }
+
+    /// Messages among `uids` changed since `modseq` (FLAGS, MODSEQ) and the UIDs
+    /// expunged since then (`VANISHED (EARLIER)`). Enables QRESYNC on first use.
+    ///
+    /// # Errors
+    /// [`ImapError::Unsupported`] without CONDSTORE/QRESYNC; server errors.
+    pub async fn changed_since(
+        &mut self,
+        uids: &UidSet,
+        modseq: u64,
+    ) -> Result<(Vec<FetchedMessage>, Vec<u32>), ImapError> {
+        if !self.tracks_changes() {
+            return Err(ImapError::Unsupported("CONDSTORE and QRESYNC"));
+        }
+        if !self.qresync {
+            self.execute(Command::EnableQresync).await?;
+            self.qresync = true;
+        }
+        let mut messages = Vec::new();
+        let mut vanished = Vec::new();
+        let items = [FetchItem::Uid, FetchItem::Flags, FetchItem::ModSeq];
+        let command = Command::UidFetchChanged {
+            uids,
+            items: &items,
+            changed_since: modseq,
+            vanished: true,
+        };
+        self.execute_with(command, |response| match response {
+            Response::Fetch(seq, attributes) => {
+                let message = fetched_from(*seq, attributes);
+                if message.uid != 0 {
+                    messages.push(message);
+                }
+            }
+            Response::Vanished {
+                earlier: true,
+                uids,
+            } => {
+                vanished.extend(uids.iter().flat_map(|range| range.clone()));
+            }
+            _ => {}
+        })
+        .await?;
+        vanished.sort_unstable();
+        vanished.dedup();
+        Ok((messages, vanished))
     }
 
     /// `UID SEARCH`: matching UIDs in ascending order.

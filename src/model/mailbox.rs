@@ -55,6 +55,9 @@ pub struct MailboxStatus {
     /// Highest mod-sequence (servers with CONDSTORE; omitted otherwise).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub highest_modseq: Option<u64>,
+    /// State token for `/changes?since=` (servers with CONDSTORE and QRESYNC).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
 }
 
 impl From<MailboxCounters> for MailboxStatus {
@@ -65,6 +68,7 @@ impl From<MailboxCounters> for MailboxStatus {
             uid_next: c.uid_next,
             uid_validity: c.uid_validity,
             highest_modseq: c.highest_modseq,
+            state: None,
         }
     }
 }

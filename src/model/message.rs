@@ -124,6 +124,10 @@ pub struct MessageList {
     pub next_cursor: Option<String>,
     /// The mailbox's UIDVALIDITY.
     pub uid_validity: u32,
+    /// The mailbox's state before this page was read (servers with CONDSTORE and
+    /// QRESYNC): pass it to `/changes?since=` to hear about everything after.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
 }
 
 /// Filters and paging of `GET /v1/mailboxes/{mailbox}/messages`.
