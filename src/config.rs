@@ -102,6 +102,18 @@ pub struct Cli {
     #[arg(long, env = "IMAP_GATEWAY_POOL_IDLE_TTL", default_value = "5m")]
     pub pool_idle_ttl: String,
 
+    /// Interval of keep-alive comments on event streams.
+    #[arg(long, env = "IMAP_GATEWAY_SSE_KEEPALIVE", default_value = "25s")]
+    pub sse_keepalive: String,
+
+    /// Mailboxes one user may watch at once over event streams (one IDLE session each).
+    #[arg(long, env = "IMAP_GATEWAY_MAX_WATCHERS_PER_USER", default_value_t = 4)]
+    pub max_watchers_per_user: usize,
+
+    /// Watched mailboxes across all users (IDLE sessions, outside the request pools).
+    #[arg(long, env = "IMAP_GATEWAY_MAX_WATCHERS", default_value_t = 500)]
+    pub max_watchers: usize,
+
     /// Failed logins per user name per minute before 429.
     #[arg(
         long,
@@ -152,6 +164,12 @@ pub struct Config {
     pub pool_wait: Duration,
     /// Pool idle TTL.
     pub pool_idle_ttl: Duration,
+    /// SSE keep-alive interval.
+    pub sse_keepalive: Duration,
+    /// Watched mailboxes per user.
+    pub max_watchers_per_user: usize,
+    /// Watched mailboxes overall.
+    pub max_watchers: usize,
     /// Login failures per user per minute.
     pub login_failures_per_user: u32,
     /// Login failures per client per minute.
@@ -296,6 +314,9 @@ impl Cli {
             )?,
             pool_wait: duration("IMAP_GATEWAY_POOL_WAIT", &self.pool_wait)?,
             pool_idle_ttl: duration("IMAP_GATEWAY_POOL_IDLE_TTL", &self.pool_idle_ttl)?,
+            sse_keepalive: duration("IMAP_GATEWAY_SSE_KEEPALIVE", &self.sse_keepalive)?,
+            max_watchers_per_user: self.max_watchers_per_user,
+            max_watchers: self.max_watchers,
             login_failures_per_user: self.login_failures_per_user,
             login_failures_per_client: self.login_failures_per_client,
         })
@@ -322,6 +343,9 @@ impl Config {
             imap_command_timeout: Duration::from_secs(30),
             pool_wait: Duration::from_secs(5),
             pool_idle_ttl: Duration::from_secs(300),
+            sse_keepalive: Duration::from_secs(25),
+            max_watchers_per_user: 4,
+            max_watchers: 500,
             login_failures_per_user: 5,
             login_failures_per_client: 20,
         }

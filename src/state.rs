@@ -9,7 +9,7 @@ use crate::auth::{AuthMethod, AuthUser, LoginThrottle, TokenService};
 use crate::config::Config;
 use crate::error::{ApiError, Op};
 use crate::http::signed::TokenCodec;
-use crate::imap::{Backend, PoolSettings, PooledSession, SessionPools, Timeouts};
+use crate::imap::{Backend, PoolSettings, PooledSession, SessionPools, Timeouts, Watchers};
 
 /// Shared application state (cheap to clone).
 #[derive(Clone, Debug)]
@@ -28,6 +28,8 @@ pub struct App {
     pub pools: SessionPools,
     /// Issues and checks list cursors and mailbox state tokens.
     pub tokens_codec: TokenCodec,
+    /// IDLE watchers behind the event streams.
+    pub watchers: Watchers,
 }
 
 impl Deref for AppState {
@@ -54,8 +56,16 @@ impl AppState {
             config.imap_ca_file.as_deref(),
             timeouts,
         )?;
+        let backend = Arc::new(backend);
+        // Re-IDLE every 25 minutes: below the 29 after which RFC 2177 lets servers drop it.
+        let watchers = Watchers::new(
+            backend.clone(),
+            config.max_watchers_per_user,
+            config.max_watchers,
+            Duration::from_secs(25 * 60),
+        );
         let pools = SessionPools::new(
-            Arc::new(backend),
+            backend,
             PoolSettings {
                 per_identity: config.max_sessions_per_user,
                 global: config.max_sessions,
@@ -78,6 +88,7 @@ impl AppState {
             throttle,
             pools,
             tokens_codec,
+            watchers,
         })))
     }
 }

@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod changes;
+pub mod events;
 pub mod extract;
 pub mod flags;
 pub mod health;
@@ -81,13 +82,20 @@ impl Modify for SecuritySchemes {
         license(name = "MIT OR Apache-2.0")
     ),
     modifiers(&SecuritySchemes),
-    components(schemas(ProblemDetails, crate::error::FieldError)),
+    components(schemas(
+        ProblemDetails,
+        crate::error::FieldError,
+        events::MessageCreatedEvent,
+        events::MessageUpdatedEvent,
+        events::MessageDeletedEvent,
+        events::MailboxEvent
+    )),
     tags(
         (name = "auth", description = "Tokens"),
         (name = "mailboxes", description = "Mailboxes (folders)"),
         (name = "messages", description = "Messages: list, search, read, download, append, move, copy, delete"),
         (name = "flags", description = "Message flags"),
-        (name = "changes", description = "Live changes: a changes-since API"),
+        (name = "changes", description = "Live changes: a changes-since API and Server-Sent Events"),
         (name = "service", description = "Health and readiness"),
     )
 )]
@@ -109,6 +117,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(messages::list_messages))
         .routes(routes!(changes::get_changes))
+        .routes(routes!(events::stream_events))
         .routes(
             routes!(messages::append_message)
                 .layer(DefaultBodyLimit::max(messages::MAX_APPEND_BYTES)),

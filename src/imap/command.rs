@@ -171,6 +171,8 @@ pub enum Command<'a> {
     },
     /// `ENABLE QRESYNC` (RFC 5161, RFC 7162).
     EnableQresync,
+    /// `IDLE` (RFC 2177): ended by [`send_idle_done`].
+    Idle,
     /// `UID STORE set [(UNCHANGEDSINCE n)] ±FLAGS.SILENT (flags)`
     UidStore {
         /// Which messages.
@@ -276,6 +278,7 @@ impl<'a> Command<'a> {
             Self::FetchSeq(..) => "FETCH",
             Self::UidFetch(..) | Self::UidFetchChanged { .. } => "UID FETCH",
             Self::EnableQresync => "ENABLE",
+            Self::Idle => "IDLE",
             Self::UidStore { .. } => "UID STORE",
             Self::UidCopy(..) => "UID COPY",
             Self::UidMove(..) => "UID MOVE",
@@ -291,7 +294,7 @@ impl<'a> Command<'a> {
         let mut w = Writer::new(literal_plus);
         w.push(self.name());
         match *self {
-            Self::Capability | Self::Noop | Self::Logout | Self::Unselect => {}
+            Self::Capability | Self::Noop | Self::Logout | Self::Unselect | Self::Idle => {}
             Self::Select(name)
             | Self::Examine(name)
             | Self::Create(name)
@@ -595,6 +598,20 @@ pub(crate) async fn send_literal(
     stream.write_all(literal).await?;
     stream.write_all(rest.as_bytes()).await?;
     stream.write_all(b"\r\n").await?;
+    stream.flush().await?;
+    Ok(())
+}
+
+/// Sends `DONE`, ending an IDLE (RFC 2177). It is a bare line, not a tagged command.
+///
+/// # Errors
+/// I/O errors while writing.
+pub(crate) async fn send_idle_done(
+    session: &mut async_imap::Session<ImapStream>,
+) -> Result<(), ImapError> {
+    use tokio::io::AsyncWriteExt as _;
+    let stream = session.get_mut();
+    stream.write_all(b"DONE\r\n").await?;
     stream.flush().await?;
     Ok(())
 }

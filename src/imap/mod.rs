@@ -16,6 +16,7 @@ pub mod status;
 pub mod types;
 pub mod uid;
 pub mod utf7;
+pub mod watch;
 
 pub use connect::{Backend, BackendUrl, Security, Timeouts};
 pub use error::{ImapError, PoolFailure};
@@ -25,6 +26,7 @@ pub use session::{ImapSession, MailboxCounters, MailboxInfo, SpecialUse};
 pub use status::RespCode;
 pub use types::{MailboxName, PartNumber, Username, ValidationError};
 pub use uid::{Uid, UidSet};
+pub use watch::{Subscription, WatchLimit, Watchers};
 
 /// Anything an IMAP connection can run over: TCP, or TLS on top of TCP.
 pub trait Transport:

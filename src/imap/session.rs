@@ -304,6 +304,29 @@ impl ImapSession {
         self.execute(Command::Noop).await.map(drop)
     }
 
+    /// Waits in IDLE (RFC 2177) until the server reports a change to the selected
+    /// mailbox (EXISTS, EXPUNGE, VANISHED, FETCH) or `max` passes, then ends the IDLE.
+    /// Returns whether something changed. Callers re-issue IDLE well before servers
+    /// drop it (RFC 2177: 29 minutes at the latest).
+    ///
+    /// # Errors
+    /// Connection errors or a refused IDLE; the session is then broken.
+    pub async fn idle(&mut self, max: Duration) -> Result<bool, ImapError> {
+        if self.is_broken() {
+            return Err(ImapError::ConnectionLost);
+        }
+        self.in_flight = true;
+        let result = idle_round(&mut self.inner, max, self.command_timeout).await;
+        match &result {
+            Ok(_) => {
+                self.in_flight = false;
+                self.last_ok = Instant::now();
+            }
+            Err(_) => self.broken = true,
+        }
+        result
+    }
+
     /// Reads, without waiting, whatever the server sent while the session sat idle in
     /// the pool. A `BYE` (e.g. the server's idle timeout or `doveadm kick`), EOF or an
     /// unparsable response marks the session broken, so the pool replaces it before a
@@ -923,6 +946,110 @@ async fn round_trip(
             other => on_untagged(other),
         }
     }
+}
+
+/// One IDLE: start, wait for a change or `max`, DONE, read the completion.
+async fn idle_round(
+    inner: &mut async_imap::Session<ImapStream>,
+    max: Duration,
+    command_timeout: Duration,
+) -> Result<bool, ImapError> {
+    let is_change = |response: &Response<'_>| {
+        matches!(
+            response,
+            Response::MailboxData(MailboxDatum::Exists(_))
+                | Response::Expunge(_)
+                | Response::Vanished { .. }
+                | Response::Fetch(..)
+        )
+    };
+    let Some(Chunk::Line(line)) = Command::Idle.render(true).into_iter().next() else {
+        return Err(ImapError::Protocol("IDLE renders as one line".to_owned()));
+    };
+    let tag = command::send_first_line(inner, &line).await?;
+    let mut changed = false;
+    // Wait for the "+ idling" continuation.
+    tokio::time::timeout(command_timeout, async {
+        loop {
+            let response = inner
+                .read_response()
+                .await?
+                .ok_or(ImapError::ConnectionLost)?;
+            match response.parsed() {
+                Response::Continue { .. } => return Ok(()),
+                Response::Done {
+                    status, outcome, ..
+                } => {
+                    check_completion(
+                        status,
+                        outcome.code.as_ref(),
+                        outcome.information.as_deref(),
+                    )?;
+                    return Err(ImapError::Protocol(
+                        "IDLE ended before it started".to_owned(),
+                    ));
+                }
+                other => changed |= is_change(other),
+            }
+        }
+    })
+    .await
+    .map_err(|_| ImapError::Timeout)??;
+    // Wait for a change (keep-alive "* OK Still here" lines are not changes).
+    if !changed {
+        let deadline = tokio::time::Instant::now() + max;
+        loop {
+            match tokio::time::timeout_at(deadline, inner.read_response()).await {
+                Err(_elapsed) => break,
+                Ok(read) => {
+                    let response = read?.ok_or(ImapError::ConnectionLost)?;
+                    if let Response::Data {
+                        status: Status::Bye,
+                        outcome,
+                    } = response.parsed()
+                    {
+                        return Err(ImapError::Bye {
+                            text: outcome
+                                .information
+                                .as_deref()
+                                .unwrap_or_default()
+                                .to_owned(),
+                        });
+                    }
+                    if is_change(response.parsed()) {
+                        changed = true;
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    command::send_idle_done(inner).await?;
+    tokio::time::timeout(command_timeout, async {
+        loop {
+            let response = inner
+                .read_response()
+                .await?
+                .ok_or(ImapError::ConnectionLost)?;
+            match response.parsed() {
+                Response::Done {
+                    tag: done,
+                    status,
+                    outcome,
+                } if *done == tag => {
+                    check_completion(
+                        status,
+                        outcome.code.as_ref(),
+                        outcome.information.as_deref(),
+                    )?;
+                    return Ok(changed);
+                }
+                other => changed |= is_change(other),
+            }
+        }
+    })
+    .await
+    .map_err(|_| ImapError::Timeout)?
 }
 
 /// What a tagged OK carried that callers act on.

@@ -1,0 +1,372 @@
+//! `GET /v1/events?mailboxes=INBOX,Sent`: Server-Sent Events of message changes.
+//!
+//! Each stream subscribes to the shared IDLE watcher of every mailbox it follows
+//! (one IMAP session per user and mailbox, however many streams) and, whenever one
+//! reports a change, asks the changes engine what changed since the stream's own
+//! state. Event ids are the states of all followed mailboxes, so a client that
+//! reconnects with `Last-Event-ID` first receives everything it missed, then live
+//! events. Within a burst only the last event carries an id: a client cut off
+//! mid-burst replays the burst rather than losing part of it.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures::Stream;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use tokio::sync::mpsc;
+use tracing::Instrument as _;
+use utoipa::{IntoParams, ToSchema};
+
+use super::changes::{compute_changes, current_state, ChangeSet};
+use super::extract::AppQuery;
+use super::signed::MailboxState;
+use super::ProblemResponses;
+use crate::auth::{AuthUser, Scope};
+use crate::error::{ApiError, ImapResultExt as _, Op};
+use crate::imap::{ImapError, MailboxName, Subscription, WatchLimit};
+use crate::state::AppState;
+
+/// Most mailboxes one stream may follow.
+pub const MAX_STREAM_MAILBOXES: usize = 10;
+
+/// Query of the events route.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct EventsQuery {
+    /// Comma-separated mailbox names to follow (default `INBOX`; at most 10).
+    pub mailboxes: Option<String>,
+}
+
+/// Payload of `message.created`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct MessageCreatedEvent {
+    /// The mailbox.
+    pub mailbox: String,
+    /// The new message.
+    pub message: crate::model::message::MessageSummary,
+}
+
+/// Payload of `message.updated`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct MessageUpdatedEvent {
+    /// The mailbox.
+    pub mailbox: String,
+    /// The UID.
+    pub uid: u32,
+    /// The flags now.
+    pub flags: Vec<String>,
+    /// The message's mod-sequence.
+    pub modseq: u64,
+}
+
+/// Payload of `message.deleted`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct MessageDeletedEvent {
+    /// The mailbox.
+    pub mailbox: String,
+    /// The UID that is gone.
+    pub uid: u32,
+}
+
+/// Payload of `mailbox.reset` (UIDVALIDITY changed: list the mailbox again) and
+/// `stream.ready`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct MailboxEvent {
+    /// The mailbox (for `stream.ready`: all followed mailboxes, comma-separated).
+    pub mailbox: String,
+}
+
+fn parse_mailboxes(query: &EventsQuery) -> Result<Vec<MailboxName>, ApiError> {
+    let raw = query.mailboxes.as_deref().unwrap_or("INBOX");
+    let mut names = Vec::new();
+    for part in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let name =
+            MailboxName::try_from(part).map_err(|e| ApiError::bad_field("mailboxes", e.message))?;
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    if names.is_empty() || names.len() > MAX_STREAM_MAILBOXES {
+        return Err(ApiError::bad_field(
+            "mailboxes",
+            format!("give 1 to {MAX_STREAM_MAILBOXES} comma-separated mailbox names"),
+        ));
+    }
+    Ok(names)
+}
+
+/// The stream position: one state per followed mailbox.
+struct Position {
+    mailboxes: Vec<MailboxName>,
+    states: Vec<MailboxState>,
+}
+
+impl Position {
+    fn id(&self, state: &AppState) -> String {
+        self.mailboxes
+            .iter()
+            .zip(&self.states)
+            .map(|(mailbox, s)| state.tokens_codec.encode_state(mailbox.wire(), s))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+}
+
+fn event(name: &str, data: impl Serialize) -> Event {
+    Event::default()
+        .event(name)
+        .json_data(data)
+        .unwrap_or_else(|_| Event::default().event(name))
+}
+
+/// Server-Sent Events of message changes in the given mailboxes.
+///
+/// Events: `stream.ready` (first, with an id to resume from), `message.created`
+/// (with the summary), `message.updated` (flags, modseq), `message.deleted` (uid),
+/// `mailbox.reset` (UIDVALIDITY changed). Reconnect with `Last-Event-ID` to receive
+/// everything missed, exactly once. Keep-alive comments every 25 s (configurable).
+/// Needs CONDSTORE and QRESYNC on the IMAP server (501 otherwise); 429 when the user
+/// follows too many mailboxes, 503 when the gateway's watcher limit is reached.
+#[utoipa::path(get, path = "/v1/events", tag = "changes",
+    params(EventsQuery, ("Last-Event-ID" = Option<String>, Header, description = "The last event id received, to resume")),
+    security(("bearer" = []), ("basic" = [])),
+    responses(
+        (status = 200, description = "An event stream (`message.created` carries MessageCreatedEvent, `message.updated` MessageUpdatedEvent, `message.deleted` MessageDeletedEvent, `mailbox.reset` and `stream.ready` MailboxEvent)",
+            content_type = "text/event-stream", body = String),
+        ProblemResponses))]
+pub async fn stream_events(
+    State(state): State<AppState>,
+    user: AuthUser,
+    AppQuery(query): AppQuery<EventsQuery>,
+    headers: HeaderMap,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    user.require(Scope::Read)?;
+    let mailboxes = parse_mailboxes(&query)?;
+    let resumed: Option<Vec<MailboxState>> =
+        match headers.get("last-event-id").and_then(|v| v.to_str().ok()) {
+            Some(id) if !id.trim().is_empty() => {
+                let parts: Vec<&str> = id.split(',').collect();
+                if parts.len() != mailboxes.len() {
+                    return Err(ApiError::bad_field(
+                        "Last-Event-ID",
+                        "does not match the followed mailboxes",
+                    ));
+                }
+                Some(
+                    mailboxes
+                        .iter()
+                        .zip(parts)
+                        .map(|(mailbox, part)| {
+                            state
+                                .tokens_codec
+                                .decode_state("Last-Event-ID", mailbox.wire(), part)
+                        })
+                        .collect::<Result<_, _>>()?,
+                )
+            }
+            _ => None,
+        };
+    // Subscribe first, then read the starting point: the watcher's first tick (when
+    // its IDLE is in place) covers any change in between.
+    let mut subscriptions = Vec::new();
+    for mailbox in &mailboxes {
+        let subscription = state
+            .watchers
+            .subscribe(&user.identity, mailbox)
+            .map_err(|limit| match limit {
+                WatchLimit::PerIdentity => ApiError::TooManyRequests {
+                    detail: "this user already follows as many mailboxes as allowed".to_owned(),
+                    retry_after: Duration::from_secs(5),
+                },
+                WatchLimit::Global => ApiError::imap(
+                    Op::Select,
+                    ImapError::Pool(crate::imap::PoolFailure::GlobalLimit),
+                ),
+            })?;
+        subscriptions.push(subscription);
+    }
+    let states = {
+        let mut session = state.session(&user).await?;
+        let mut states = Vec::new();
+        for mailbox in &mailboxes {
+            session
+                .select_fresh(mailbox, true)
+                .await
+                .during(Op::Select)?;
+            let current = current_state(&mut session, mailbox).await?.ok_or_else(|| {
+                ApiError::imap(Op::Fetch, ImapError::Unsupported("CONDSTORE and QRESYNC"))
+            })?;
+            states.push(current);
+        }
+        states
+    };
+    let position = Position {
+        mailboxes,
+        states: resumed.clone().unwrap_or(states),
+    };
+    let (sender, receiver) = mpsc::channel::<Event>(64);
+    let span = tracing::info_span!("event stream", user = %user.identity.username());
+    tokio::spawn(
+        run_stream(
+            state.clone(),
+            user,
+            position,
+            subscriptions,
+            resumed.is_some(),
+            sender,
+        )
+        .instrument(span),
+    );
+    let stream = futures::stream::unfold(receiver, |mut receiver| async move {
+        receiver.recv().await.map(|event| (Ok(event), receiver))
+    });
+    Ok(Sse::new(stream).keep_alive(
+        KeepAlive::new()
+            .interval(state.config.sse_keepalive)
+            .text("keep-alive"),
+    ))
+}
+
+/// Computes what changed in mailbox `index` since the stream's state, outside any
+/// lock on the client: the pooled session is released before events are sent.
+async fn changes_for(
+    state: &AppState,
+    user: &AuthUser,
+    position: &Position,
+    index: usize,
+) -> Result<ChangeSet, ApiError> {
+    let mailbox = &position.mailboxes[index];
+    let mut session = state.session(user).await?;
+    session
+        .select_fresh(mailbox, true)
+        .await
+        .during(Op::Select)?;
+    compute_changes(&mut session, mailbox, position.states[index], 100).await
+}
+
+/// Sends everything that changed in mailbox `index`; returns false when the client left.
+async fn flush(
+    state: &AppState,
+    user: &AuthUser,
+    position: &mut Position,
+    index: usize,
+    sender: &mpsc::Sender<Event>,
+) -> bool {
+    let name = position.mailboxes[index].as_str().to_owned();
+    loop {
+        let mut events = Vec::new();
+        let has_more = match changes_for(state, user, position, index).await {
+            Ok(changes) => {
+                for message in changes.created {
+                    events.push(event(
+                        "message.created",
+                        json!({"mailbox": name, "message": message}),
+                    ));
+                }
+                for update in changes.updated {
+                    events.push(event(
+                        "message.updated",
+                        json!({"mailbox": name, "uid": update.uid, "flags": update.flags, "modseq": update.modseq}),
+                    ));
+                }
+                for uid in changes.destroyed {
+                    events.push(event(
+                        "message.deleted",
+                        json!({"mailbox": name, "uid": uid}),
+                    ));
+                }
+                position.states[index] = changes.state;
+                changes.has_more
+            }
+            Err(ApiError::Conflict { .. }) => {
+                // UIDVALIDITY changed: tell the client to start over from the new state.
+                let current = async {
+                    let mut session = state.session(user).await?;
+                    session
+                        .select_fresh(&position.mailboxes[index], true)
+                        .await
+                        .during(Op::Select)?;
+                    current_state(&mut session, &position.mailboxes[index]).await
+                }
+                .await;
+                match current {
+                    Ok(Some(current)) => {
+                        position.states[index] = current;
+                        events.push(event("mailbox.reset", json!({"mailbox": name})));
+                    }
+                    _ => return !sender.is_closed(),
+                }
+                false
+            }
+            Err(err) => {
+                tracing::warn!(
+                    status = err.status().as_u16(),
+                    "computing changes for an event stream failed"
+                );
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                return !sender.is_closed();
+            }
+        };
+        let count = events.len();
+        for (i, mut event) in events.into_iter().enumerate() {
+            if i + 1 == count {
+                event = event.id(position.id(state));
+            }
+            if sender.send(event).await.is_err() {
+                return false;
+            }
+        }
+        if !has_more {
+            return true;
+        }
+    }
+}
+
+async fn run_stream(
+    state: AppState,
+    user: AuthUser,
+    mut position: Position,
+    mut subscriptions: Vec<Subscription>,
+    resumed: bool,
+    sender: mpsc::Sender<Event>,
+) {
+    let names = position
+        .mailboxes
+        .iter()
+        .map(MailboxName::as_str)
+        .collect::<Vec<_>>()
+        .join(",");
+    let ready = event("stream.ready", json!({"mailbox": names})).id(position.id(&state));
+    if sender.send(ready).await.is_err() {
+        return;
+    }
+    if resumed {
+        for index in 0..position.mailboxes.len() {
+            if !flush(&state, &user, &mut position, index, &sender).await {
+                return;
+            }
+        }
+    }
+    loop {
+        let notice =
+            futures::future::select_all(subscriptions.iter_mut().map(|s| Box::pin(s.changed())));
+        let index = tokio::select! {
+            (result, index, _) = notice => {
+                if result.is_err() {
+                    return;
+                }
+                index
+            }
+            () = sender.closed() => return,
+        };
+        subscriptions[index].mark_seen();
+        if !flush(&state, &user, &mut position, index, &sender).await {
+            return;
+        }
+    }
+}

@@ -1,0 +1,270 @@
+//! Server-Sent Events against a real Dovecot: live delivery of another client's
+//! changes, exact resumption with Last-Event-ID, shared IDLE watchers, and cleanup.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::raw_imap::RawImap;
+use common::{Dovecot, Gateway, Options, SeedMessage, User};
+use futures::StreamExt as _;
+use serde_json::Value;
+
+#[derive(Debug, Clone, Default)]
+struct SseEvent {
+    event: String,
+    data: String,
+    id: Option<String>,
+}
+
+impl SseEvent {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.data).unwrap()
+    }
+}
+
+struct SseClient {
+    body: futures::stream::BoxStream<'static, reqwest::Result<bytes::Bytes>>,
+    buffer: String,
+}
+
+impl SseClient {
+    async fn connect(gateway: &Gateway, query: &str, last_event_id: Option<&str>) -> Self {
+        let mut request = reqwest::Client::new()
+            .get(format!("{}/v1/events{query}", gateway.base))
+            .basic_auth("live", Some("live-pw"));
+        if let Some(id) = last_event_id {
+            request = request.header("last-event-id", id);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 200, "{:?}", response.text().await);
+        assert_eq!(response.headers()["content-type"], "text/event-stream");
+        Self {
+            body: response.bytes_stream().boxed(),
+            buffer: String::new(),
+        }
+    }
+
+    /// The next event (comments skipped), or None after `wait`.
+    async fn next(&mut self, wait: Duration) -> Option<SseEvent> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                let mut event = SseEvent::default();
+                for line in block.lines() {
+                    if let Some(v) = line.strip_prefix("event:") {
+                        event.event = v.trim().to_owned();
+                    } else if let Some(v) = line.strip_prefix("data:") {
+                        event.data.push_str(v.trim_start());
+                    } else if let Some(v) = line.strip_prefix("id:") {
+                        event.id = Some(v.trim().to_owned());
+                    }
+                }
+                if event.event.is_empty() && event.data.is_empty() {
+                    continue; // a keep-alive comment
+                }
+                return Some(event);
+            }
+            match tokio::time::timeout_at(deadline, self.body.next()).await {
+                Ok(Some(Ok(chunk))) => self.buffer.push_str(&String::from_utf8_lossy(&chunk)),
+                _ => return None,
+            }
+        }
+    }
+}
+
+fn live_dovecot() -> Dovecot {
+    let messages = (1..=3)
+        .map(|i| {
+            SeedMessage::text(
+                "a@example.org",
+                "live@example.org",
+                &format!("Seed {i}"),
+                "x",
+            )
+        })
+        .collect();
+    Dovecot::start(Options {
+        users: vec![User::new("live", "live-pw")
+            .with_mailbox("INBOX", messages)
+            .with_mailbox("Archive", Vec::new())],
+        ..Options::default()
+    })
+}
+
+const WAIT: Duration = Duration::from_secs(3);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_clients_changes_arrive_live() {
+    let dovecot = live_dovecot();
+    let gateway = Gateway::start(common::config_for(&dovecot)).await;
+    let mut events = SseClient::connect(&gateway, "?mailboxes=INBOX", None).await;
+    let ready = events.next(WAIT).await.unwrap();
+    assert_eq!(ready.event, "stream.ready");
+    assert!(ready.id.is_some());
+    // Let the watcher's IDLE settle, then change things from another client.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut other = RawImap::login(dovecot.imap_port, "live", "live-pw").await;
+    other.ok("SELECT INBOX").await;
+    let started = Instant::now();
+    let uid = other.append("INBOX", "Hello live").await;
+    let created = loop {
+        let event = events.next(WAIT).await.expect("message.created within 3 s");
+        if event.event == "message.created" {
+            break event;
+        }
+    };
+    eprintln!(
+        "append -> SSE message.created in {} ms",
+        started.elapsed().as_millis()
+    );
+    assert!(started.elapsed() < WAIT);
+    assert_eq!(created.json()["message"]["uid"], uid);
+    assert_eq!(
+        created.json()["message"]["envelope"]["subject"],
+        "Hello live"
+    );
+    assert_eq!(created.json()["mailbox"], "INBOX");
+    assert!(
+        created.id.is_some(),
+        "the last event of a burst carries the resume id"
+    );
+    other.ok("UID STORE 1 +FLAGS (\\Flagged)").await;
+    let updated = events.next(WAIT).await.expect("message.updated");
+    assert_eq!(updated.event, "message.updated");
+    assert_eq!(updated.json()["uid"], 1);
+    assert_eq!(updated.json()["flags"], serde_json::json!(["\\Flagged"]));
+    other.ok("UID STORE 2 +FLAGS (\\Deleted)").await;
+    other.ok("UID EXPUNGE 2").await;
+    let mut deleted = None;
+    while let Some(event) = events.next(WAIT).await {
+        if event.event == "message.deleted" {
+            deleted = Some(event);
+            break;
+        }
+    }
+    assert_eq!(deleted.expect("message.deleted").json()["uid"], 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconnecting_with_last_event_id_delivers_what_was_missed_exactly_once() {
+    let dovecot = live_dovecot();
+    let gateway = Gateway::start(common::config_for(&dovecot)).await;
+    let mut events = SseClient::connect(&gateway, "?mailboxes=INBOX,Archive", None).await;
+    let last_id = events.next(WAIT).await.unwrap().id.unwrap();
+    drop(events);
+    let mut other = RawImap::login(dovecot.imap_port, "live", "live-pw").await;
+    let mut expected = Vec::new();
+    for subject in ["Missed 1", "Missed 2", "Missed 3"] {
+        expected.push(u64::from(other.append("INBOX", subject).await));
+    }
+    let mut events = SseClient::connect(&gateway, "?mailboxes=INBOX,Archive", Some(&last_id)).await;
+    assert_eq!(events.next(WAIT).await.unwrap().event, "stream.ready");
+    let mut received = Vec::new();
+    while let Some(event) = events.next(Duration::from_millis(1500)).await {
+        assert_eq!(event.event, "message.created", "{event:?}");
+        received.push(event.json()["message"]["uid"].as_u64().unwrap());
+    }
+    assert_eq!(received, expected, "all three, once, in order");
+    let bad = reqwest::Client::new()
+        .get(format!("{}/v1/events?mailboxes=INBOX", gateway.base))
+        .basic_auth("live", Some("live-pw"))
+        .header("last-event-id", last_id.as_str())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        bad.status(),
+        400,
+        "an id for two mailboxes does not fit a stream of one"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streams_of_one_user_share_one_watcher_and_leave_nothing_behind() {
+    let dovecot = live_dovecot();
+    let gateway = Gateway::start(common::config_for(&dovecot)).await;
+    let mut streams = Vec::new();
+    for _ in 0..20 {
+        let mut stream = SseClient::connect(&gateway, "", None).await;
+        assert_eq!(stream.next(WAIT).await.unwrap().event, "stream.ready");
+        streams.push(stream);
+    }
+    assert_eq!(gateway.state.watchers.running(), 1);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let idling = |dovecot: &Dovecot| {
+        dovecot
+            .commands("live")
+            .iter()
+            .filter(|c| *c == "IDLE")
+            .count()
+    };
+    let pool = gateway.state.pools.stats().sessions;
+    let connections = dovecot.connections("live");
+    assert_eq!(
+        connections,
+        pool + 1,
+        "20 streams: the pool's sessions plus ONE watching session"
+    );
+    assert!(idling(&dovecot) >= 1);
+    // Every stream still hears about changes.
+    let mut other = RawImap::login(dovecot.imap_port, "live", "live-pw").await;
+    other.append("INBOX", "For everyone").await;
+    for stream in &mut streams {
+        let event = stream.next(WAIT).await.expect("each stream gets the event");
+        assert_eq!(event.event, "message.created");
+    }
+    drop(streams);
+    drop(other);
+    // 100 clients that connect and drop.
+    for _ in 0..100 {
+        let mut stream = SseClient::connect(&gateway, "", None).await;
+        stream.next(WAIT).await.unwrap();
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while (gateway.state.watchers.running() > 0
+        || dovecot.connections("live") > gateway.state.pools.stats().sessions)
+        && Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        gateway.state.watchers.running(),
+        0,
+        "no watcher outlives its streams"
+    );
+    assert_eq!(
+        dovecot.connections("live"),
+        gateway.state.pools.stats().sessions,
+        "no IMAP session is left behind but the request pool's"
+    );
+}
+
+#[tokio::test]
+async fn limits_and_bad_input() {
+    let dovecot = live_dovecot();
+    let mut config = common::config_for(&dovecot);
+    config.max_watchers_per_user = 1;
+    let gateway = Gateway::start(config).await;
+    let auth = common::Auth::Basic("live", "live-pw");
+    gateway
+        .get("/v1/events?mailboxes=INBOX,Archive", &auth)
+        .await
+        .problem(429);
+    gateway
+        .get("/v1/events?mailboxes=x%0D%0Ay", &auth)
+        .await
+        .problem(400);
+    gateway
+        .get("/v1/events?mailboxes=Nope", &auth)
+        .await
+        .problem(404);
+    gateway
+        .get("/v1/events", &common::Auth::None)
+        .await
+        .problem(401);
+    let _held = SseClient::connect(&gateway, "", None).await;
+    let archive = gateway.get("/v1/events?mailboxes=Archive", &auth).await;
+    archive.problem(429);
+}
