@@ -43,6 +43,13 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let router = app(state.clone());
+    let signal_state = state.clone();
+    let shutdown = async move {
+        shutdown.await;
+        // End event streams, which never finish by themselves; other requests
+        // complete normally.
+        signal_state.shutting_down.send_replace(true);
+    };
     axum::serve(
         listener,
         router.into_make_service_with_connect_info::<SocketAddr>(),

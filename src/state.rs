@@ -30,6 +30,9 @@ pub struct App {
     pub tokens_codec: TokenCodec,
     /// IDLE watchers behind the event streams.
     pub watchers: Watchers,
+    /// Flips to true when the gateway shuts down, so endless responses (event
+    /// streams) end and graceful shutdown can finish.
+    pub shutting_down: tokio::sync::watch::Sender<bool>,
 }
 
 impl Deref for AppState {
@@ -89,6 +92,7 @@ impl AppState {
             pools,
             tokens_codec,
             watchers,
+            shutting_down: tokio::sync::watch::Sender::new(false),
         })))
     }
 }

@@ -111,6 +111,19 @@ async fn serves_logs_json_without_secrets_and_shuts_down_gracefully() {
         .unwrap()
         .to_owned();
 
+    // An open event stream must not keep the gateway from shutting down.
+    let mut stream = client
+        .get(format!("{base}/v1/events"))
+        .basic_auth("alice", Some("alice-pw"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    assert!(
+        stream.chunk().await.unwrap().is_some(),
+        "stream.ready arrives"
+    );
+
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()

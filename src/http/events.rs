@@ -352,7 +352,11 @@ async fn run_stream(
             }
         }
     }
+    let mut shutting_down = state.shutting_down.subscribe();
     loop {
+        if *shutting_down.borrow() {
+            return;
+        }
         let notice =
             futures::future::select_all(subscriptions.iter_mut().map(|s| Box::pin(s.changed())));
         let index = tokio::select! {
@@ -363,6 +367,7 @@ async fn run_stream(
                 index
             }
             () = sender.closed() => return,
+            _ = shutting_down.changed() => return,
         };
         subscriptions[index].mark_seen();
         if !flush(&state, &user, &mut position, index, &sender).await {
