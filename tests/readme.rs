@@ -83,6 +83,7 @@ curl() {
         [
             200, 200, 200, 200, 200, 200, 200, 201, 200, 204, 401, 200, // mailboxes
             200, 200, 200, 200, 200, 200, 200, 201, 201, 200, 200, 200, // messages
+            200, 200, 200, // live changes
         ],
         "status of each README example, in order:\n{stdout}"
     );
