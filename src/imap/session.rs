@@ -865,30 +865,7 @@ async fn round_trip(
         };
         if !literal_plus {
             // Synchronizing literal: the server must invite it with "+" first.
-            loop {
-                let response = inner
-                    .read_response()
-                    .await?
-                    .ok_or(ImapError::ConnectionLost)?;
-                match response.parsed() {
-                    Response::Continue { .. } => break,
-                    Response::Done {
-                        tag: done,
-                        status,
-                        outcome,
-                    } if *done == tag => {
-                        check_completion(
-                            status,
-                            outcome.code.as_ref(),
-                            outcome.information.as_deref(),
-                        )?;
-                        return Err(ImapError::Protocol(
-                            "completed before the literal was sent".to_owned(),
-                        ));
-                    }
-                    other => on_untagged(other),
-                }
-            }
+            await_continuation(inner, &tag, &mut on_untagged, "the literal").await?;
         }
         command::send_literal(inner, bytes, &rest).await?;
     }
@@ -948,6 +925,40 @@ async fn round_trip(
     }
 }
 
+/// Reads until the server's continuation request (`+`), passing other responses
+/// to `on_untagged`. A completion instead means the server refused what `what` needed.
+async fn await_continuation(
+    inner: &mut async_imap::Session<ImapStream>,
+    tag: &async_imap::imap_proto::RequestId,
+    on_untagged: &mut impl FnMut(&Response<'_>),
+    what: &str,
+) -> Result<(), ImapError> {
+    loop {
+        let response = inner
+            .read_response()
+            .await?
+            .ok_or(ImapError::ConnectionLost)?;
+        match response.parsed() {
+            Response::Continue { .. } => return Ok(()),
+            Response::Done {
+                tag: done,
+                status,
+                outcome,
+            } if done == tag => {
+                check_completion(
+                    status,
+                    outcome.code.as_ref(),
+                    outcome.information.as_deref(),
+                )?;
+                return Err(ImapError::Protocol(format!(
+                    "the server completed the command before {what}"
+                )));
+            }
+            other => on_untagged(other),
+        }
+    }
+}
+
 /// One IDLE: start, wait for a change or `max`, DONE, read the completion.
 async fn idle_round(
     inner: &mut async_imap::Session<ImapStream>,
@@ -969,30 +980,11 @@ async fn idle_round(
     let tag = command::send_first_line(inner, &line).await?;
     let mut changed = false;
     // Wait for the "+ idling" continuation.
-    tokio::time::timeout(command_timeout, async {
-        loop {
-            let response = inner
-                .read_response()
-                .await?
-                .ok_or(ImapError::ConnectionLost)?;
-            match response.parsed() {
-                Response::Continue { .. } => return Ok(()),
-                Response::Done {
-                    status, outcome, ..
-                } => {
-                    check_completion(
-                        status,
-                        outcome.code.as_ref(),
-                        outcome.information.as_deref(),
-                    )?;
-                    return Err(ImapError::Protocol(
-                        "IDLE ended before it started".to_owned(),
-                    ));
-                }
-                other => changed |= is_change(other),
-            }
-        }
-    })
+    let mut note = |response: &Response<'_>| changed |= is_change(response);
+    tokio::time::timeout(
+        command_timeout,
+        await_continuation(inner, &tag, &mut note, "IDLE"),
+    )
     .await
     .map_err(|_| ImapError::Timeout)??;
     // Wait for a change (keep-alive "* OK Still here" lines are not changes).
