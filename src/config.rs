@@ -102,6 +102,10 @@ pub struct Cli {
     #[arg(long, env = "IMAP_GATEWAY_POOL_IDLE_TTL", default_value = "5m")]
     pub pool_idle_ttl: String,
 
+    /// Serve Prometheus metrics at GET /metrics (true/false).
+    #[arg(long, env = "IMAP_GATEWAY_METRICS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub metrics: bool,
+
     /// Interval of keep-alive comments on event streams.
     #[arg(long, env = "IMAP_GATEWAY_SSE_KEEPALIVE", default_value = "25s")]
     pub sse_keepalive: String,
@@ -164,6 +168,8 @@ pub struct Config {
     pub pool_wait: Duration,
     /// Pool idle TTL.
     pub pool_idle_ttl: Duration,
+    /// Serve /metrics.
+    pub metrics: bool,
     /// SSE keep-alive interval.
     pub sse_keepalive: Duration,
     /// Watched mailboxes per user.
@@ -314,6 +320,7 @@ impl Cli {
             )?,
             pool_wait: duration("IMAP_GATEWAY_POOL_WAIT", &self.pool_wait)?,
             pool_idle_ttl: duration("IMAP_GATEWAY_POOL_IDLE_TTL", &self.pool_idle_ttl)?,
+            metrics: self.metrics,
             sse_keepalive: duration("IMAP_GATEWAY_SSE_KEEPALIVE", &self.sse_keepalive)?,
             max_watchers_per_user: self.max_watchers_per_user,
             max_watchers: self.max_watchers,
@@ -343,6 +350,7 @@ impl Config {
             imap_command_timeout: Duration::from_secs(30),
             pool_wait: Duration::from_secs(5),
             pool_idle_ttl: Duration::from_secs(300),
+            metrics: true,
             sse_keepalive: Duration::from_secs(25),
             max_watchers_per_user: 4,
             max_watchers: 500,

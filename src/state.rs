@@ -50,6 +50,8 @@ impl AppState {
     /// # Errors
     /// The CA file cannot be loaded.
     pub fn build(config: Config) -> anyhow::Result<Self> {
+        // Install the metrics recorder before anything records.
+        crate::telemetry::metrics();
         let timeouts = Timeouts {
             connect: config.imap_connect_timeout,
             command: config.imap_command_timeout,

@@ -3,6 +3,9 @@
 //! `RUST_LOG=async_imap=trace` shows the protocol (which includes message data:
 //! debugging only, never in production).
 
+use std::sync::OnceLock;
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 use tracing_subscriber::EnvFilter;
@@ -27,4 +30,28 @@ pub fn init(format: LogFormat) {
     if let Err(err) = result {
         eprintln!("logging was already initialised: {err}");
     }
+}
+
+/// Latency buckets (seconds) for HTTP requests, IMAP commands and pool waits:
+/// sub-millisecond IMAP round trips up to 30 s timeouts.
+const BUCKETS: [f64; 16] = [
+    0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0,
+];
+
+/// The process-wide Prometheus recorder, installed on first use. Metric labels are
+/// bounded: route templates, methods, status codes, IMAP command names and response
+/// codes, never mailbox or user names.
+pub fn metrics() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let builder = PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Suffix("_seconds".to_owned()), &BUCKETS)
+            .expect("BUG: the bucket list is not empty");
+        let recorder = builder.build_recorder();
+        let handle = recorder.handle();
+        // Another recorder may already be installed (embedding); ours still renders
+        // what it records then, which is nothing, rather than failing start-up.
+        let _ = metrics::set_global_recorder(recorder);
+        handle
+    })
 }

@@ -12,6 +12,7 @@ pub mod flags;
 pub mod health;
 pub mod mailboxes;
 pub mod messages;
+pub mod metrics;
 pub mod signed;
 pub mod stream;
 pub mod transfer;
@@ -105,6 +106,7 @@ fn api_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
+        .routes(routes!(metrics::get_metrics))
         .routes(routes!(auth::create_token))
         .routes(routes!(
             mailboxes::list_mailboxes,
@@ -255,7 +257,13 @@ async fn request_context(
     response.headers_mut().insert(REQUEST_ID, header_value);
     let _enter = span.enter();
     let status = response.status().as_u16();
-    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let elapsed = started.elapsed().as_secs_f64();
+    let elapsed_ms = elapsed * 1000.0;
+    // Labels are bounded: route template, method, status code.
+    ::metrics::counter!("http_requests_total", "route" => route.clone(), "method" => method.to_string(), "status" => status.to_string())
+        .increment(1);
+    ::metrics::histogram!("http_request_duration_seconds", "route" => route.clone(), "method" => method.to_string())
+        .record(elapsed);
     if let Some(LoggedError(cause)) = response.extensions().get::<LoggedError>() {
         tracing::error!(status, elapsed_ms, cause = %cause, "request failed");
     } else {

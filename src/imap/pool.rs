@@ -128,13 +128,20 @@ impl managed::Manager for SessionManager {
             .upgrade()
             .ok_or(ImapError::Pool(PoolFailure::Closed))?;
         let permit = registry.global_permit(self.identity.key).await?;
-        let mut session = self
+        let login = self
             .backend
             .login(
                 &self.identity.username,
                 self.identity.password.expose_secret(),
             )
-            .await?;
+            .await;
+        let outcome = match &login {
+            Ok(_) => "ok",
+            Err(err) if err.is_auth_failure() => "rejected",
+            Err(_) => "error",
+        };
+        metrics::counter!("imap_logins_total", "outcome" => outcome).increment(1);
+        let mut session = login?;
         session.attach_permit(permit);
         tracing::debug!(user = %self.identity.username, "IMAP session opened");
         Ok(session)
@@ -295,7 +302,10 @@ impl SessionPools {
     #[tracing::instrument(skip_all, fields(user = %identity.username))]
     pub async fn get(&self, identity: &Identity) -> Result<PooledSession, ImapError> {
         let pool = self.pool_for(identity);
-        match pool.get().await {
+        let waiting = Instant::now();
+        let checkout = pool.get().await;
+        metrics::histogram!("imap_pool_wait_seconds").record(waiting.elapsed().as_secs_f64());
+        match checkout {
             Ok(object) => Ok(PooledSession(Some(object))),
             Err(PoolError::Backend(err)) => {
                 if err.is_auth_failure() {

@@ -269,6 +269,8 @@ impl ImapSession {
             Ok(_) => "OK",
             Err(err) => err.outcome_label(),
         };
+        metrics::histogram!("imap_command_duration_seconds", "command" => command.name(), "outcome" => outcome.to_owned())
+            .record(started.elapsed().as_secs_f64());
         tracing::debug!(
             command = command.name(),
             outcome,

@@ -1,0 +1,59 @@
+//! `GET /metrics`: Prometheus text with bounded labels (no user or mailbox names).
+
+mod common;
+
+use common::{dovecot, Auth, Gateway};
+
+#[tokio::test]
+async fn metrics_cover_http_imap_pool_and_logins_with_bounded_labels() {
+    let dovecot = dovecot();
+    let gateway = Gateway::start(common::config_for(&dovecot)).await;
+    assert_eq!(
+        gateway.get("/v1/mailboxes", &Auth::alice()).await.status,
+        200
+    );
+    assert_eq!(
+        gateway
+            .get("/v1/mailboxes/Archive", &Auth::alice())
+            .await
+            .status,
+        200
+    );
+    gateway
+        .get("/v1/mailboxes/Nope", &Auth::alice())
+        .await
+        .problem(404);
+    gateway
+        .get("/v1/mailboxes", &Auth::Basic("alice", "wrong"))
+        .await
+        .problem(401);
+    let response = reqwest::get(format!("{}/metrics", gateway.base))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain"));
+    let text = response.text().await.unwrap();
+    for needle in [
+        r#"http_requests_total{route="/v1/mailboxes",method="GET",status="200"}"#,
+        r#"http_requests_total{route="/v1/mailboxes/{mailbox}",method="GET",status="404"}"#,
+        r#"http_request_duration_seconds_bucket{route="/v1/mailboxes",method="GET""#,
+        r#"imap_command_duration_seconds_bucket{command="LIST",outcome="OK""#,
+        r#"imap_logins_total{outcome="ok"}"#,
+        r#"imap_logins_total{outcome="rejected"}"#,
+        r#"imap_pool_sessions{state="idle"}"#,
+        "imap_pool_wait_seconds_bucket",
+        "imap_watchers",
+    ] {
+        assert!(text.contains(needle), "missing {needle} in:\n{text}");
+    }
+    for secret in ["alice", "Archive", "Nope", "wrong"] {
+        assert!(!text.contains(secret), "metrics must not carry {secret:?}");
+    }
+    let mut config = common::config_for(&dovecot);
+    config.metrics = false;
+    let quiet = Gateway::start(config).await;
+    quiet.get("/metrics", &Auth::None).await.problem(404);
+}
