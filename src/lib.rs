@@ -29,6 +29,8 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use axum::serve::ListenerExt as _;
+
 pub use http::router as app;
 pub use state::AppState;
 
@@ -50,6 +52,11 @@ pub async fn serve(
         // complete normally.
         signal_state.shutting_down.send_replace(true);
     };
+    // Nagle's algorithm delays the last small write of a streamed body by a
+    // delayed-ACK round (40 ms): send segments at once.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(
         listener,
         router.into_make_service_with_connect_info::<SocketAddr>(),

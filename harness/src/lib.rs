@@ -110,6 +110,9 @@ pub struct Options {
     pub rawlog: bool,
     /// Special-use mailboxes created automatically (and subscribed) for every user.
     pub special_use: bool,
+    /// Raise Dovecot's process and client limits for this many concurrent IMAP
+    /// sessions (the defaults stop near 1,000); `None` keeps Dovecot's defaults.
+    pub max_sessions: Option<u32>,
 }
 
 impl Default for Options {
@@ -120,6 +123,7 @@ impl Default for Options {
             max_userip_connections: 100,
             rawlog: true,
             special_use: true,
+            max_sessions: None,
         }
     }
 }
@@ -504,6 +508,14 @@ fn render_config(
     } else {
         ""
     };
+    let limits = match options.max_sessions {
+        Some(n) => format!(
+            "default_process_limit = {p}\ndefault_client_limit = {c}\nservice imap {{\n  process_limit = {p}\n}}\n",
+            p = n + 100,
+            c = 4 * (n + 100)
+        ),
+        None => String::new(),
+    };
     let mut protocol = format!(
         "  mail_max_userip_connections = {}\n",
         options.max_userip_connections
@@ -527,7 +539,7 @@ ssl_key = <{r}/key.pem
 disable_plaintext_auth = no
 auth_failure_delay = 0
 mail_fsync = never
-{users}mail_location = maildir:{r}/mail/%u:LAYOUT=fs
+{users}{limits}mail_location = maildir:{r}/mail/%u:LAYOUT=fs
 passdb {{
   driver = passwd-file
   args = scheme=PLAIN username_format=%u {r}/passwd

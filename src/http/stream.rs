@@ -16,8 +16,9 @@ use crate::imap::command::{FetchItem, Section};
 use crate::imap::session::SectionKind;
 use crate::imap::{PartNumber, PooledSession, UidSet};
 
-/// Bytes fetched per round trip.
-pub const CHUNK: u32 = 1024 * 1024;
+/// Bytes fetched per round trip: large enough that round trips do not dominate a
+/// big download, small enough to keep the gateway's memory per download bounded.
+pub const CHUNK: u32 = 2 * 1024 * 1024;
 
 /// Which body to stream.
 #[derive(Debug, Clone)]
