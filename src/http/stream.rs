@@ -75,12 +75,22 @@ impl TransferDecoder {
             Self::Identity => input.to_vec(),
             Self::Base64 { pending } => {
                 // Line breaks and stray characters are skipped: mail is full of both.
-                pending.extend(input.iter().copied().filter(|b| {
-                    b.is_ascii_alphanumeric() || *b == b'+' || *b == b'/' || *b == b'='
-                }));
+                // Clean lines are copied whole; only odd ones are filtered byte by byte.
+                let is_base64 =
+                    |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=');
+                pending.reserve(input.len());
+                for line in input.split(|b| *b == b'\n') {
+                    let line = line.strip_suffix(b"\r").unwrap_or(line);
+                    if line.iter().all(is_base64) {
+                        pending.extend_from_slice(line);
+                    } else {
+                        pending.extend(line.iter().copied().filter(is_base64));
+                    }
+                }
                 let complete = pending.len() / 4 * 4;
-                let chunk: Vec<u8> = pending.drain(..complete).collect();
-                decode_base64_quanta(&chunk)
+                let decoded = decode_base64_quanta(&pending[..complete]);
+                pending.drain(..complete);
+                decoded
             }
             Self::QuotedPrintable { pending } => {
                 pending.extend_from_slice(input);
