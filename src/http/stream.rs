@@ -172,19 +172,58 @@ fn decode_quoted_printable(input: &[u8]) -> Vec<u8> {
     out
 }
 
-struct StreamState {
-    session: PooledSession,
+/// Fetches `[start, end)` of a section chunk by chunk and sends the encoded bytes on;
+/// stops at the end, on an error, or when the receiver is gone (the client left).
+async fn fetch_chunks(
+    mut session: PooledSession,
     uids: UidSet,
     section: StreamSection,
-    offset: u64,
+    start: u64,
     end: u64,
-    decoder: TransferDecoder,
-    done: bool,
+    chunks: tokio::sync::mpsc::Sender<Result<Vec<u8>, io::Error>>,
+) {
+    let mut offset = start;
+    while offset < end {
+        let length = u32::try_from((end - offset).min(u64::from(CHUNK))).unwrap_or(CHUNK);
+        let (fetch_section, kind) = match &section {
+            StreamSection::Whole => (Section::Whole, SectionKind::Whole),
+            StreamSection::Part(part) => {
+                (Section::Part(part), SectionKind::Part(part.path().to_vec()))
+            }
+        };
+        let items = [
+            FetchItem::Uid,
+            FetchItem::Body(fetch_section, Some((offset, length))),
+        ];
+        let data = match session.fetch_uids(&uids, &items).await {
+            Ok(messages) => messages
+                .into_iter()
+                .next()
+                .and_then(|m| {
+                    m.sections
+                        .into_iter()
+                        .find(|(k, _, _)| *k == kind)
+                        .map(|(_, _, data)| data)
+                })
+                .filter(|d| !d.is_empty())
+                .ok_or_else(|| io::Error::other("the message ended early or was expunged")),
+            Err(err) => Err(io::Error::other(format!("IMAP fetch failed: {err}"))),
+        };
+        let failed = data.is_err();
+        offset += data.as_ref().map_or(0, |d| d.len() as u64);
+        if chunks.send(data).await.is_err() || failed {
+            return;
+        }
+    }
 }
 
 /// Streams `section` of message `uid` from byte `start` (inclusive) to `end`
 /// (exclusive, encoded bytes), decoding with `decoder`. The session must have the
 /// mailbox selected.
+///
+/// Fetching runs in its own task, one chunk ahead of decoding and sending, so the
+/// IMAP transfer and the decoding overlap; at most two chunks wait in between, which
+/// bounds the memory a download holds.
 pub fn section_stream(
     session: PooledSession,
     uids: UidSet,
@@ -193,70 +232,34 @@ pub fn section_stream(
     end: u64,
     decoder: TransferDecoder,
 ) -> impl Stream<Item = Result<Bytes, io::Error>> + Send + 'static {
-    let state = StreamState {
-        session,
-        uids,
-        section,
-        offset: start,
-        end,
-        decoder,
-        done: false,
-    };
-    futures::stream::unfold(state, |mut state| async move {
-        loop {
-            if state.done {
+    let (sender, receiver) = tokio::sync::mpsc::channel(2);
+    tokio::spawn(fetch_chunks(session, uids, section, start, end, sender));
+    futures::stream::unfold(
+        (receiver, decoder, false),
+        |(mut receiver, mut decoder, done)| async move {
+            if done {
                 return None;
             }
-            if state.offset >= state.end {
-                state.done = true;
-                let tail = state.decoder.finish();
-                if tail.is_empty() {
-                    return None;
+            loop {
+                match receiver.recv().await {
+                    Some(Ok(data)) => {
+                        let decoded = decoder.feed(&data);
+                        if !decoded.is_empty() {
+                            return Some((Ok(Bytes::from(decoded)), (receiver, decoder, false)));
+                        }
+                    }
+                    Some(Err(err)) => return Some((Err(err), (receiver, decoder, true))),
+                    None => {
+                        let tail = decoder.finish();
+                        if tail.is_empty() {
+                            return None;
+                        }
+                        return Some((Ok(Bytes::from(tail)), (receiver, decoder, true)));
+                    }
                 }
-                return Some((Ok(Bytes::from(tail)), state));
             }
-            let length =
-                u32::try_from((state.end - state.offset).min(u64::from(CHUNK))).unwrap_or(CHUNK);
-            let (section, kind) = match &state.section {
-                StreamSection::Whole => (Section::Whole, SectionKind::Whole),
-                StreamSection::Part(part) => {
-                    (Section::Part(part), SectionKind::Part(part.path().to_vec()))
-                }
-            };
-            let items = [
-                FetchItem::Uid,
-                FetchItem::Body(section, Some((state.offset, length))),
-            ];
-            let fetched = state.session.fetch_uids(&state.uids, &items).await;
-            let data = match fetched {
-                Ok(messages) => messages.into_iter().next().and_then(|m| {
-                    m.sections
-                        .into_iter()
-                        .find(|(k, _, _)| *k == kind)
-                        .map(|(_, _, data)| data)
-                }),
-                Err(err) => {
-                    state.done = true;
-                    return Some((
-                        Err(io::Error::other(format!("IMAP fetch failed: {err}"))),
-                        state,
-                    ));
-                }
-            };
-            let Some(data) = data.filter(|d| !d.is_empty()) else {
-                state.done = true;
-                return Some((
-                    Err(io::Error::other("the message ended early or was expunged")),
-                    state,
-                ));
-            };
-            state.offset += data.len() as u64;
-            let decoded = state.decoder.feed(&data);
-            if !decoded.is_empty() {
-                return Some((Ok(Bytes::from(decoded)), state));
-            }
-        }
-    })
+        },
+    )
 }
 
 #[cfg(test)]
