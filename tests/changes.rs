@@ -6,8 +6,8 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use common::raw_imap::RawImap;
 use common::{Auth, Dovecot, Gateway, Options, SeedMessage, User};
+use dovecot_harness::raw::RawImap;
 use imap_gateway::http::signed::{MailboxState, TokenCodec};
 use secrecy::SecretString;
 use serde_json::Value;

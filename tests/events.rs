@@ -5,8 +5,8 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::raw_imap::RawImap;
 use common::{Dovecot, Gateway, Options, SeedMessage, User};
+use dovecot_harness::raw::RawImap;
 use futures::StreamExt as _;
 use serde_json::Value;
 

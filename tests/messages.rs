@@ -4,8 +4,8 @@
 mod common;
 
 use common::corpus::{attachment_bytes, mime_corpus};
-use common::raw_imap::RawImap;
 use common::{Auth, Dovecot, Gateway, Options, SeedMessage, User};
+use dovecot_harness::raw::RawImap;
 use serde_json::{json, Value};
 
 fn corpus_user() -> User {

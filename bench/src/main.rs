@@ -8,13 +8,11 @@
 //! Raw baselines use persistent IMAP connections with hand-written commands — the same
 //! commands the gateway sends — interleaved with the gateway requests.
 
-mod raw;
-
 use std::time::{Duration, Instant};
 
+use dovecot_harness::raw::RawImap;
 use dovecot_harness::{Dovecot, Options, SeedMessage, User};
 use futures::StreamExt as _;
-use raw::RawImap;
 use serde_json::{json, Value};
 
 const PAGE: u32 = 50;
@@ -270,7 +268,7 @@ async fn main() {
     // Warm-up: indexes and the pool.
     let mut raw = RawImap::login(dovecot.imap_port, "bench", "pw").await;
     for mailbox in ["INBOX", "Big"] {
-        raw.command(&format!("EXAMINE {mailbox}")).await;
+        raw.ok(&format!("EXAMINE {mailbox}")).await;
         get(format!("{base}/v1/mailboxes/{mailbox}/messages?limit=1")).await;
     }
     let n = sizes.iterations;
@@ -281,7 +279,7 @@ async fn main() {
     let (mut r, mut g) = (Vec::new(), Vec::new());
     for _ in 0..n {
         let t = Instant::now();
-        raw.command(list).await;
+        raw.ok(list).await;
         r.push(t.elapsed());
         let t = Instant::now();
         get(format!("{base}/v1/mailboxes")).await;
@@ -292,12 +290,12 @@ async fn main() {
     // Newest page, 10k and 100k.
     let mut newest = Vec::new();
     for (mailbox, count) in [("INBOX", sizes.inbox), ("Big", sizes.big)] {
-        raw.command(&format!("EXAMINE {mailbox}")).await;
+        raw.ok(&format!("EXAMINE {mailbox}")).await;
         let fetch = format!("FETCH {}:{count} {SUMMARY}", count as u32 - PAGE + 1);
         let (mut r, mut g) = (Vec::new(), Vec::new());
         for _ in 0..n {
             let t = Instant::now();
-            raw.command(&fetch).await;
+            raw.ok(&fetch).await;
             r.push(t.elapsed());
             let t = Instant::now();
             get(format!(
@@ -332,17 +330,17 @@ async fn main() {
     .unwrap();
     let cursor = first["next_cursor"].as_str().unwrap().to_owned();
     let anchor = first["items"][PAGE as usize - 1]["uid"].as_u64().unwrap() as u32;
-    raw.command("EXAMINE INBOX").await;
+    raw.ok("EXAMINE INBOX").await;
     let (mut r, mut g) = (Vec::new(), Vec::new());
     for _ in 0..n {
         let t = Instant::now();
-        raw.command(&format!(
+        raw.ok(&format!(
             "UID SEARCH UID {}:{}",
             anchor - 2 * PAGE,
             anchor - 1
         ))
         .await;
-        raw.command(&format!(
+        raw.ok(&format!(
             "UID FETCH {}:{} {SUMMARY}",
             anchor - PAGE,
             anchor - 1
@@ -363,9 +361,8 @@ async fn main() {
     let (mut r, mut g) = (Vec::new(), Vec::new());
     for _ in 0..n {
         let t = Instant::now();
-        raw.command(&format!("UID FETCH {uid} (UID FLAGS INTERNALDATE RFC822.SIZE BODYSTRUCTURE BODY.PEEK[HEADER] MODSEQ)")).await;
-        raw.command(&format!("UID FETCH {uid} (UID BODY.PEEK[1])"))
-            .await;
+        raw.ok(&format!("UID FETCH {uid} (UID FLAGS INTERNALDATE RFC822.SIZE BODYSTRUCTURE BODY.PEEK[HEADER] MODSEQ)")).await;
+        raw.ok(&format!("UID FETCH {uid} (UID BODY.PEEK[1])")).await;
         r.push(t.elapsed());
         let t = Instant::now();
         get(format!("{base}/v1/mailboxes/INBOX/messages/{uid}")).await;
@@ -375,9 +372,8 @@ async fn main() {
     let (mut rr, mut gr2) = (Vec::new(), Vec::new());
     for _ in 0..n {
         let t = Instant::now();
-        raw.command(&format!("UID FETCH {uid} (UID RFC822.SIZE)"))
-            .await;
-        raw.command(&format!("UID FETCH {uid} (BODY.PEEK[]<0.1048576>)"))
+        raw.ok(&format!("UID FETCH {uid} (UID RFC822.SIZE)")).await;
+        raw.ok(&format!("UID FETCH {uid} (BODY.PEEK[]<0.1048576>)"))
             .await;
         rr.push(t.elapsed());
         let t = Instant::now();
@@ -390,14 +386,14 @@ async fn main() {
     let (mut r, mut g) = (Vec::new(), Vec::new());
     for _ in 0..n.min(50) {
         let t = Instant::now();
-        let (_, uids) = raw.search("UNSEEN SUBJECT \"Report 1\"").await;
+        let uids = raw.search("UNSEEN SUBJECT \"Report 1\"").await;
         let page: Vec<String> = uids
             .iter()
             .rev()
             .take(PAGE as usize)
             .map(u32::to_string)
             .collect();
-        raw.command(&format!("UID FETCH {} {SUMMARY}", page.join(",")))
+        raw.ok(&format!("UID FETCH {} {SUMMARY}", page.join(",")))
             .await;
         r.push(t.elapsed());
         let t = Instant::now();
@@ -410,11 +406,11 @@ async fn main() {
     results.latency("filtered search (unseen + subject)", &mut r, &mut g);
 
     // Flag update.
-    raw.command("SELECT INBOX").await;
+    raw.ok("SELECT INBOX").await;
     let (mut r, mut g) = (Vec::new(), Vec::new());
     for i in 0..n {
         let t = Instant::now();
-        raw.command(&format!(
+        raw.ok(&format!(
             "UID STORE 11 {}FLAGS ($Bench)",
             if i % 2 == 0 { "+" } else { "-" }
         ))
@@ -454,11 +450,11 @@ async fn main() {
             let port = dovecot.imap_port;
             tasks.push(tokio::spawn(async move {
                 let mut session = RawImap::login(port, "bench", "pw").await;
-                session.command("EXAMINE INBOX").await;
+                session.ok("EXAMINE INBOX").await;
                 let end = Instant::now() + duration;
                 let mut count = 0u64;
                 while Instant::now() < end {
-                    session.command(&fetch).await;
+                    session.ok(&fetch).await;
                     count += 1;
                 }
                 count
@@ -580,12 +576,12 @@ async fn main() {
     );
 
     // The big attachment: raw FETCH vs gateway download, and peak RSS.
-    raw.command("EXAMINE Large").await;
+    raw.ok("EXAMINE Large").await;
     let t = Instant::now();
     let mut offset = 0u64;
     let part_size: u64 = 4 * (attachment_len as u64).div_ceil(3) * 78 / 76;
     while offset < part_size {
-        raw.command(&format!("UID FETCH 1 (BODY.PEEK[2]<{offset}.1048576>)"))
+        raw.ok(&format!("UID FETCH 1 (BODY.PEEK[2]<{offset}.1048576>)"))
             .await;
         offset += 1_048_576;
     }

@@ -9,6 +9,8 @@
 //! `imap_capability` replaces the advertised capability list, which lets tests drive
 //! the gateway's fallback paths; `rawlog_dir` records every command a session sends.
 
+pub mod raw;
+
 use std::fmt::Write as _;
 use std::fs;
 use std::io::{BufRead as _, BufReader, Write as _};

@@ -178,6 +178,10 @@ pub struct ListMessagesQuery {
 }
 
 /// A filter for bulk operations (JSON): the same criteria as the list's query string.
+///
+/// The fields repeat [`ListMessagesQuery`]'s on purpose: serde_urlencoded cannot
+/// `#[serde(flatten)]` numbers and booleans into a query struct, so the query keeps its
+/// own flat copy and converts with `From`; the search keys are built here, once.
 #[derive(Debug, Default, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MessageFilter {

@@ -13,7 +13,6 @@ use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
 pub mod corpus;
-pub mod raw_imap;
 
 pub use dovecot_harness::{Dovecot, Options, SeedMessage, User};
 

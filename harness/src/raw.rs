@@ -1,8 +1,8 @@
-//! A second, independent IMAP client for tests: plain TCP, hand-written commands,
-//! so tests can change the mailbox behind the gateway's back and check the result
-//! without going through the code under test.
+//! A raw IMAP client for tests and the benchmark: plain TCP, hand-written commands,
+//! so they can change a mailbox behind the gateway's back, check results, or measure
+//! the raw-IMAP floor without going through the code under test.
 
-use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
+use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
 use tokio::net::TcpStream;
 
 /// A logged-in raw IMAP connection.
@@ -13,19 +13,29 @@ pub struct RawImap {
 
 impl RawImap {
     /// Connects to `port` on loopback and logs in.
+    ///
+    /// # Panics
+    /// On connection or login failure (test and benchmark code).
     pub async fn login(port: u16, user: &str, password: &str) -> Self {
-        let stream = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+        let stream = TcpStream::connect(("127.0.0.1", port))
+            .await
+            .expect("connect to Dovecot");
+        stream.set_nodelay(true).expect("set TCP_NODELAY");
         let mut raw = Self {
             stream: BufReader::new(stream),
             tag: 0,
         };
         let mut greeting = String::new();
-        raw.stream.read_line(&mut greeting).await.unwrap();
+        raw.stream.read_line(&mut greeting).await.expect("greeting");
         raw.ok(&format!("LOGIN {user} {password}")).await;
         raw
     }
 
-    /// Runs a command; returns its untagged lines and the tagged status line.
+    /// Runs a command; returns its untagged lines (literal contents skipped) and the
+    /// tagged status line.
+    ///
+    /// # Panics
+    /// When the connection fails.
     pub async fn run(&mut self, command: &str) -> (Vec<String>, String) {
         self.tag += 1;
         let tag = format!("t{}", self.tag);
@@ -33,51 +43,81 @@ impl RawImap {
             .get_mut()
             .write_all(format!("{tag} {command}\r\n").as_bytes())
             .await
-            .unwrap();
+            .expect("write command");
         let mut lines = Vec::new();
         loop {
             let mut line = String::new();
-            self.stream.read_line(&mut line).await.unwrap();
+            self.stream
+                .read_line(&mut line)
+                .await
+                .expect("read response");
             assert!(!line.is_empty(), "connection closed during {command}");
             if let Some(status) = line.strip_prefix(&format!("{tag} ")) {
                 return (lines, status.trim_end().to_owned());
+            }
+            if let Some(size) = line
+                .trim_end()
+                .strip_suffix('}')
+                .and_then(|l| l.rsplit_once('{'))
+                .and_then(|(_, n)| n.parse::<usize>().ok())
+            {
+                let mut skip = vec![0u8; size];
+                self.stream
+                    .read_exact(&mut skip)
+                    .await
+                    .expect("read literal");
             }
             lines.push(line.trim_end().to_owned());
         }
     }
 
     /// Runs a command that must succeed; returns the untagged lines.
+    ///
+    /// # Panics
+    /// When the server does not answer OK.
     pub async fn ok(&mut self, command: &str) -> Vec<String> {
         let (lines, status) = self.run(command).await;
         assert!(status.starts_with("OK"), "{command} -> {status}");
         lines
     }
 
-    /// UIDs matching a UID SEARCH.
+    /// UIDs matching a UID SEARCH, ascending.
     pub async fn search(&mut self, criteria: &str) -> Vec<u32> {
         let lines = self.ok(&format!("UID SEARCH {criteria}")).await;
         let mut uids: Vec<u32> = lines
             .iter()
             .filter_map(|l| l.strip_prefix("* SEARCH"))
-            .flat_map(|rest| rest.split_whitespace().map(|n| n.parse::<u32>().unwrap()))
+            .flat_map(|rest| {
+                rest.split_whitespace()
+                    .filter_map(|n| n.parse::<u32>().ok())
+            })
             .collect();
         uids.sort_unstable();
         uids
     }
 
-    /// The flags of a UID in the selected mailbox.
+    /// The flags of a UID in the selected mailbox, sorted, space-separated.
     pub async fn flags(&mut self, uid: u32) -> String {
         let lines = self.ok(&format!("UID FETCH {uid} (FLAGS)")).await;
-        lines
+        let raw = lines
             .iter()
             .find_map(|l| {
                 l.split_once("FLAGS (")
-                    .map(|(_, rest)| rest.split(')').next().unwrap().to_owned())
+                    .map(|(_, rest)| rest.split(')').next().unwrap_or_default().to_owned())
             })
-            .unwrap_or_default()
+            .unwrap_or_default();
+        let mut flags: Vec<&str> = raw
+            .split_whitespace()
+            .filter(|f| *f != "\\Recent")
+            .collect();
+        flags.sort_unstable();
+        flags.join(" ")
     }
 
     /// Appends a small message and returns its UID (APPENDUID).
+    ///
+    /// # Panics
+    /// When the server refuses or sends no APPENDUID.
     pub async fn append(&mut self, mailbox: &str, subject: &str) -> u32 {
         let message = format!("From: raw@example.org\r\nSubject: {subject}\r\n\r\nbody\r\n");
         let (_, status) = self
