@@ -46,6 +46,18 @@ pub enum TransferDecoder {
     },
 }
 
+/// The base64 alphabet and padding, as a lookup table.
+const BASE64_CHARS: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        table[i] = b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || b == b'=';
+        i += 1;
+    }
+    table
+};
+
 fn lenient_base64() -> GeneralPurpose {
     GeneralPurpose::new(
         &base64::alphabet::STANDARD,
@@ -74,18 +86,25 @@ impl TransferDecoder {
         match self {
             Self::Identity => input.to_vec(),
             Self::Base64 { pending } => {
-                // Line breaks and stray characters are skipped: mail is full of both.
-                // Clean lines are copied whole; only odd ones are filtered byte by byte.
-                let is_base64 =
-                    |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=');
+                // Drop line breaks with a vectorised scan, copying the runs between them;
+                // stray characters (rare) are filtered only when decoding fails.
+                let carried = pending.len();
                 pending.reserve(input.len());
-                for line in input.split(|b| *b == b'\n') {
-                    let line = line.strip_suffix(b"\r").unwrap_or(line);
-                    if line.iter().all(is_base64) {
-                        pending.extend_from_slice(line);
-                    } else {
-                        pending.extend(line.iter().copied().filter(is_base64));
-                    }
+                let mut start = 0;
+                for at in memchr::memchr2_iter(b'\r', b'\n', input) {
+                    pending.extend_from_slice(&input[start..at]);
+                    start = at + 1;
+                }
+                pending.extend_from_slice(&input[start..]);
+                if !pending[carried..]
+                    .iter()
+                    .all(|b| BASE64_CHARS[usize::from(*b)])
+                {
+                    let mut index = 0;
+                    pending.retain(|b| {
+                        index += 1;
+                        index <= carried || BASE64_CHARS[usize::from(*b)]
+                    });
                 }
                 let complete = pending.len() / 4 * 4;
                 let decoded = decode_base64_quanta(&pending[..complete]);
@@ -134,6 +153,7 @@ fn decode_base64_quanta(chunk: &[u8]) -> Vec<u8> {
     if let Ok(decoded) = engine.decode(chunk) {
         return decoded;
     }
+
     let mut out = Vec::with_capacity(chunk.len() / 4 * 3);
     for quantum in chunk.chunks(4) {
         let trimmed: Vec<u8> = quantum.iter().copied().filter(|b| *b != b'=').collect();
