@@ -108,15 +108,29 @@ pub(crate) struct ChangeSet {
     pub(crate) has_more: bool,
 }
 
-/// Computes the changes of the selected `mailbox` since `since`, at most `limit`
-/// created + updated items. The session must have `mailbox` selected.
+/// Selects `mailbox` and reads its current state. When the mailbox is already
+/// selected, a NOOP goes first: STATUS on the selected mailbox reports this session's
+/// view, which only a command brings up to date.
+pub(crate) async fn fresh_state(
+    session: &mut ImapSession,
+    mailbox: &MailboxName,
+) -> Result<Option<MailboxState>, ApiError> {
+    session
+        .select_fresh(mailbox, true)
+        .await
+        .during(Op::Select)?;
+    current_state(session, mailbox).await
+}
+
+/// Computes the changes of `mailbox` since `since`, at most `limit` created +
+/// updated items (selecting the mailbox first).
 pub(crate) async fn compute_changes(
     session: &mut ImapSession,
     mailbox: &MailboxName,
     since: MailboxState,
     limit: usize,
 ) -> Result<ChangeSet, ApiError> {
-    let now = current_state(session, mailbox)
+    let now = fresh_state(session, mailbox)
         .await?
         .ok_or_else(|| resync("the IMAP server does not support CONDSTORE and QRESYNC"))?;
     if now.uid_validity != since.uid_validity {
@@ -236,12 +250,6 @@ pub async fn get_changes(
         .tokens_codec
         .decode_state("since", mailbox.wire(), &query.since)?;
     let mut session = state.session(&user).await?;
-    // NOOP first when already selected: STATUS on the selected mailbox reports this
-    // session's view, which only a command brings up to date.
-    session
-        .select_fresh(&mailbox, true)
-        .await
-        .during(Op::Select)?;
     let changes = compute_changes(&mut session, &mailbox, since, limit).await?;
     Ok(Json(Changes {
         created: changes.created,

@@ -21,12 +21,12 @@ use tokio::sync::mpsc;
 use tracing::Instrument as _;
 use utoipa::{IntoParams, ToSchema};
 
-use super::changes::{compute_changes, current_state, ChangeSet};
+use super::changes::{compute_changes, fresh_state, ChangeSet};
 use super::extract::AppQuery;
 use super::signed::MailboxState;
 use super::ProblemResponses;
 use crate::auth::{AuthUser, Scope};
-use crate::error::{ApiError, ImapResultExt as _, Op};
+use crate::error::{ApiError, Op};
 use crate::imap::{ImapError, MailboxName, Subscription, WatchLimit};
 use crate::state::AppState;
 
@@ -194,11 +194,7 @@ pub async fn stream_events(
         let mut session = state.session(&user).await?;
         let mut states = Vec::new();
         for mailbox in &mailboxes {
-            session
-                .select_fresh(mailbox, true)
-                .await
-                .during(Op::Select)?;
-            let current = current_state(&mut session, mailbox).await?.ok_or_else(|| {
+            let current = fresh_state(&mut session, mailbox).await?.ok_or_else(|| {
                 ApiError::imap(Op::Fetch, ImapError::Unsupported("CONDSTORE and QRESYNC"))
             })?;
             states.push(current);
@@ -242,10 +238,6 @@ async fn changes_for(
 ) -> Result<ChangeSet, ApiError> {
     let mailbox = &position.mailboxes[index];
     let mut session = state.session(user).await?;
-    session
-        .select_fresh(mailbox, true)
-        .await
-        .during(Op::Select)?;
     compute_changes(&mut session, mailbox, position.states[index], 100).await
 }
 
@@ -287,11 +279,7 @@ async fn flush(
                 // UIDVALIDITY changed: tell the client to start over from the new state.
                 let current = async {
                     let mut session = state.session(user).await?;
-                    session
-                        .select_fresh(&position.mailboxes[index], true)
-                        .await
-                        .during(Op::Select)?;
-                    current_state(&mut session, &position.mailboxes[index]).await
+                    fresh_state(&mut session, &position.mailboxes[index]).await
                 }
                 .await;
                 match current {

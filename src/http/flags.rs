@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::extract::{AppJson, MailboxPath, MessagePath};
-use super::messages::{fetch_one, select};
+use super::messages::{fetch_one, open_mailbox};
 use super::ProblemResponses;
 use crate::auth::{AuthUser, Scope};
 use crate::error::{ApiError, ImapResultExt as _, Op};
@@ -155,9 +155,7 @@ pub async fn get_flags(
     MessagePath { mailbox, uid }: MessagePath,
 ) -> Result<Response, ApiError> {
     user.require(Scope::Read)?;
-    let mut session = state.session(&user).await?;
-    let selected = select(&mut session, &mailbox, true).await?;
-    let uid_validity = selected.uid_validity.unwrap_or_default();
+    let (mut session, uid_validity) = open_mailbox(&state, &user, &mailbox, true).await?;
     Ok(with_etag(
         current_flags(&mut session, uid, uid_validity).await?,
     ))
@@ -233,9 +231,7 @@ pub async fn replace_flags(
     user.require(Scope::Write)?;
     let flags = parse_flag_list("flags", &request.flags)?;
     let guard = if_match(&headers)?;
-    let mut session = state.session(&user).await?;
-    let selected = select(&mut session, &mailbox, false).await?;
-    let uid_validity = selected.uid_validity.unwrap_or_default();
+    let (mut session, uid_validity) = open_mailbox(&state, &user, &mailbox, false).await?;
     let result = store_one(
         &mut session,
         uid,
@@ -272,9 +268,7 @@ pub async fn update_flags(
         ));
     }
     let guard = if_match(&headers)?;
-    let mut session = state.session(&user).await?;
-    let selected = select(&mut session, &mailbox, false).await?;
-    let uid_validity = selected.uid_validity.unwrap_or_default();
+    let (mut session, uid_validity) = open_mailbox(&state, &user, &mailbox, false).await?;
     let changes = [(StoreMode::Add, add), (StoreMode::Remove, remove)];
     Ok(with_etag(
         store_one(&mut session, uid, uid_validity, &changes, guard).await?,
@@ -349,8 +343,7 @@ pub async fn bulk_update_flags(
             "give flags to add and/or remove",
         ));
     }
-    let mut session = state.session(&user).await?;
-    select(&mut session, &mailbox, false).await?;
+    let (mut session, _) = open_mailbox(&state, &user, &mailbox, false).await?;
     let Some(set) = resolve_targets(
         &mut session,
         request.uids.as_deref(),
@@ -371,7 +364,7 @@ pub async fn bulk_update_flags(
                 .during(Op::Store)?;
         }
     }
-    let uids: Vec<u32> = set.ranges().iter().flat_map(|(a, b)| *a..=*b).collect();
+    let uids: Vec<u32> = set.iter().collect();
     Ok(Json(BulkResult {
         count: uids.len(),
         uids,

@@ -21,7 +21,9 @@ use crate::imap::command::{FetchItem, Section, StoreMode};
 use crate::imap::date::InternalDate;
 use crate::imap::mime::{self, MimePart};
 use crate::imap::session::{FetchedMessage, SectionKind, SelectedMailbox};
-use crate::imap::{Flag, ImapSession, MailboxName, PartNumber, Uid, UidSet, ValidationError};
+use crate::imap::{
+    Flag, ImapSession, MailboxName, PartNumber, PooledSession, Uid, UidSet, ValidationError,
+};
 use crate::model::message::{
     decode_text_part, header_fields, Attachment, ListMessagesQuery, Message, MessageFilter,
     MessageList, MessageSummary,
@@ -69,6 +71,20 @@ pub(crate) async fn select(
         .await
         .during(Op::Select)?;
     Ok(selected.clone())
+}
+
+/// Checks out the caller's session and selects `mailbox` (EXAMINE for reads);
+/// returns the session and the mailbox's UIDVALIDITY.
+pub(crate) async fn open_mailbox(
+    state: &AppState,
+    user: &AuthUser,
+    mailbox: &MailboxName,
+    read_only: bool,
+) -> Result<(PooledSession, u32), ApiError> {
+    let mut session = state.session(user).await?;
+    let selected = select(&mut session, mailbox, read_only).await?;
+    let uid_validity = uid_validity(&selected)?;
+    Ok((session, uid_validity))
 }
 
 fn uid_validity(selected: &SelectedMailbox) -> Result<u32, ApiError> {
@@ -273,9 +289,7 @@ pub async fn get_message(
     if mark_seen {
         user.require(Scope::Write)?;
     }
-    let mut session = state.session(&user).await?;
-    let selected = select(&mut session, &mailbox, !mark_seen).await?;
-    let uid_validity = uid_validity(&selected)?;
+    let (mut session, uid_validity) = open_mailbox(&state, &user, &mailbox, !mark_seen).await?;
     let items = summary_items(&session);
     let first = fetch_one(&mut session, uid, &items).await?;
     let parts = first.parts.clone().unwrap_or_default();
@@ -404,8 +418,7 @@ pub async fn get_raw_message(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     user.require(Scope::Read)?;
-    let mut session = state.session(&user).await?;
-    select(&mut session, &mailbox, true).await?;
+    let (mut session, _) = open_mailbox(&state, &user, &mailbox, true).await?;
     let meta = fetch_one(&mut session, uid, &[FetchItem::Uid, FetchItem::Size]).await?;
     let size = u64::from(meta.size.unwrap_or(0));
     let range = parse_range(&headers, size)?;
@@ -489,8 +502,7 @@ pub async fn get_attachment(
     PartPath { mailbox, uid, part }: PartPath,
 ) -> Result<Response, ApiError> {
     user.require(Scope::Read)?;
-    let mut session = state.session(&user).await?;
-    select(&mut session, &mailbox, true).await?;
+    let (mut session, _) = open_mailbox(&state, &user, &mailbox, true).await?;
     let meta = fetch_one(
         &mut session,
         uid,

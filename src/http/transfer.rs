@@ -14,7 +14,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::extract::{AppJson, AppQuery, MailboxPath, MessagePath};
 use super::flags::resolve_targets;
-use super::messages::{fetch_one, select};
+use super::messages::{fetch_one, open_mailbox};
 use super::ProblemResponses;
 use crate::auth::{AuthUser, Scope};
 use crate::error::{ApiError, ImapResultExt as _, Op};
@@ -95,9 +95,7 @@ fn target(name: &str) -> Result<MailboxName, ApiError> {
 
 fn transferred(set: &UidSet, to: &MailboxName, completion: &Completion) -> Vec<Transferred> {
     let mapping = completion.copy_uid.as_ref();
-    set.ranges()
-        .iter()
-        .flat_map(|(a, b)| *a..=*b)
+    set.iter()
         .map(|uid| Transferred {
             uid,
             mailbox: to.as_str().to_owned(),
@@ -146,8 +144,7 @@ async fn transfer_one(
             "the message is already in this mailbox",
         ));
     }
-    let mut session = state.session(user).await?;
-    select(&mut session, &mailbox, kind == Kind::Copy).await?;
+    let (mut session, _) = open_mailbox(state, user, &mailbox, kind == Kind::Copy).await?;
     fetch_one(&mut session, uid, &[FetchItem::Uid]).await?;
     let set = UidSet::single(uid);
     let completion = transfer(&mut session, kind, &set, &to).await?;
@@ -216,9 +213,7 @@ async fn delete_set(
     if permanent {
         session.expunge_messages(set).await.during(Op::Expunge)?;
         return Ok(set
-            .ranges()
             .iter()
-            .flat_map(|(a, b)| *a..=*b)
             .map(|uid| Transferred {
                 uid,
                 mailbox: String::new(),
@@ -234,8 +229,6 @@ async fn delete_set(
             slug: "already-in-trash",
         });
     }
-    // Listing may have changed the selection on servers without LIST-STATUS: reselect.
-    select(session, mailbox, false).await?;
     let completion = transfer(session, Kind::Move, set, &trash).await?;
     Ok(transferred(set, &trash, &completion))
 }
@@ -263,8 +256,7 @@ pub async fn delete_message(
     } else {
         Scope::Write
     })?;
-    let mut session = state.session(&user).await?;
-    select(&mut session, &mailbox, false).await?;
+    let (mut session, _) = open_mailbox(&state, &user, &mailbox, false).await?;
     fetch_one(&mut session, uid, &[FetchItem::Uid]).await?;
     let mut items = delete_set(&mut session, &mailbox, &UidSet::single(uid), permanent).await?;
     if permanent {
@@ -288,8 +280,7 @@ async fn bulk_transfer(
             "the messages are already in this mailbox",
         ));
     }
-    let mut session = state.session(user).await?;
-    select(&mut session, &mailbox, kind == Kind::Copy).await?;
+    let (mut session, _) = open_mailbox(state, user, &mailbox, kind == Kind::Copy).await?;
     let Some(set) = resolve_targets(
         &mut session,
         request.uids.as_deref(),
@@ -358,8 +349,7 @@ pub async fn bulk_delete(
     } else {
         Scope::Write
     })?;
-    let mut session = state.session(&user).await?;
-    select(&mut session, &mailbox, false).await?;
+    let (mut session, _) = open_mailbox(&state, &user, &mailbox, false).await?;
     let Some(set) = resolve_targets(
         &mut session,
         request.uids.as_deref(),

@@ -121,7 +121,6 @@ pub struct ImapSession {
     in_flight: bool,
     last_ok: Instant,
     command_timeout: Duration,
-    selects: u64,
     qresync: bool,
     /// Held for the life of the session: the global session cap (see `pool.rs`).
     permit: Option<OwnedSemaphorePermit>,
@@ -150,7 +149,6 @@ impl ImapSession {
             in_flight: false,
             last_ok: Instant::now(),
             command_timeout,
-            selects: 0,
             qresync: false,
             permit: None,
         };
@@ -192,11 +190,6 @@ impl ImapSession {
     /// The mailbox this session has selected, if any.
     pub fn selected(&self) -> Option<&SelectedMailbox> {
         self.selected.as_ref()
-    }
-
-    /// How many SELECT/EXAMINE commands this session has sent (for diagnostics).
-    pub fn select_count(&self) -> u64 {
-        self.selects
     }
 
     /// True when the session must not be reused: it failed, or a command was cut off.
@@ -372,7 +365,6 @@ impl ImapSession {
             .is_some_and(|s| &s.name == name && (read_only || !s.read_only));
         if !reusable {
             self.selected = None;
-            self.selects += 1;
             let command = if read_only {
                 Command::Examine(name)
             } else {
@@ -531,15 +523,8 @@ impl ImapSession {
         command: Command<'_>,
     ) -> Result<Vec<FetchedMessage>, ImapError> {
         let mut messages = Vec::new();
-        self.execute_with(command, |response| {
-            if let Response::Fetch(seq, attributes) = response {
-                let message = fetched_from(*seq, attributes);
-                if message.uid != 0 && !message.expunged {
-                    messages.push(message);
-                }
-            }
-        })
-        .await?;
+        self.execute_with(command, |response| push_fetched(response, &mut messages))
+            .await?;
         Ok(messages)
     }
 
@@ -602,12 +587,7 @@ impl ImapSession {
             vanished: true,
         };
         self.execute_with(command, |response| match response {
-            Response::Fetch(seq, attributes) => {
-                let message = fetched_from(*seq, attributes);
-                if message.uid != 0 {
-                    messages.push(message);
-                }
-            }
+            Response::Fetch(..) => push_fetched(response, &mut messages),
             Response::Vanished {
                 earlier: true,
                 uids,
@@ -660,14 +640,7 @@ impl ImapSession {
                     flags,
                     unchanged_since,
                 },
-                |response| {
-                    if let Response::Fetch(seq, attributes) = response {
-                        let message = fetched_from(*seq, attributes);
-                        if message.uid != 0 {
-                            messages.push(message);
-                        }
-                    }
-                },
+                |response| push_fetched(response, &mut messages),
             )
             .await?;
         Ok((messages, completion))
@@ -1109,8 +1082,6 @@ pub enum SectionKind {
 /// A message as FETCH returned it, owned.
 #[derive(Debug, Clone, Default)]
 pub struct FetchedMessage {
-    /// Sequence number (internal only).
-    pub seq: u32,
     /// UID.
     pub uid: u32,
     /// Flags as the server spells them.
@@ -1140,11 +1111,19 @@ impl FetchedMessage {
     }
 }
 
-fn fetched_from(seq: u32, attributes: &[AttributeValue<'_>]) -> FetchedMessage {
-    let mut message = FetchedMessage {
-        seq,
-        ..FetchedMessage::default()
-    };
+/// Keeps a FETCH response for one of our messages: with a UID (unsolicited FETCHes
+/// about other messages lack one) and not an expunged placeholder.
+fn push_fetched(response: &Response<'_>, messages: &mut Vec<FetchedMessage>) {
+    if let Response::Fetch(_, attributes) = response {
+        let message = fetched_from(attributes);
+        if message.uid != 0 && !message.expunged {
+            messages.push(message);
+        }
+    }
+}
+
+fn fetched_from(attributes: &[AttributeValue<'_>]) -> FetchedMessage {
+    let mut message = FetchedMessage::default();
     for attribute in attributes {
         match attribute {
             AttributeValue::Uid(uid) => message.uid = *uid,

@@ -130,6 +130,11 @@ impl UidSet {
     pub fn ranges(&self) -> &[(u32, u32)] {
         &self.0
     }
+
+    /// Every UID in the set, ascending.
+    pub fn iter(&self) -> impl Iterator<Item = u32> + '_ {
+        self.0.iter().flat_map(|(first, last)| *first..=*last)
+    }
 }
 
 impl fmt::Display for UidSet {
@@ -162,6 +167,7 @@ mod tests {
             UidSet::from_uids([uid(9), uid(3), uid(4), uid(5), uid(12), uid(10), uid(4)]).unwrap();
         assert_eq!(set.to_string(), "3:5,9:10,12");
         assert!(set.contains(4) && !set.contains(6));
+        assert_eq!(set.iter().collect::<Vec<_>>(), vec![3, 4, 5, 9, 10, 12]);
         assert_eq!(
             UidSet::parse("uid", "5, 1:3,4,10:8").unwrap().to_string(),
             "1:5,8:10"

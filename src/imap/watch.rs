@@ -63,11 +63,6 @@ impl Subscription {
         self.ticks.changed().await
     }
 
-    /// Whether a notice is waiting.
-    pub fn has_changed(&self) -> bool {
-        self.ticks.has_changed().unwrap_or(false)
-    }
-
     /// Marks the current notice as seen.
     pub fn mark_seen(&mut self) {
         self.ticks.borrow_and_update();
