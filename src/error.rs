@@ -15,7 +15,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::imap::{ImapError, RespCode, ValidationError};
+use crate::imap::error::SERVER_LIMIT_BACKOFF;
+use crate::imap::{ImapError, PoolFailure, RespCode, ValidationError};
 
 tokio::task_local! {
     /// Per-request facts that error bodies need, set by the request-context middleware.
@@ -342,6 +343,10 @@ impl ApiError {
     fn retry_after(&self) -> Option<u64> {
         match self {
             Self::TooManyRequests { retry_after, .. } => Some(retry_after.as_secs().max(1)),
+            Self::Imap {
+                source: ImapError::Pool(PoolFailure::ServerLimit),
+                ..
+            } => Some(SERVER_LIMIT_BACKOFF.as_secs()),
             Self::Imap { .. } if self.status() == StatusCode::SERVICE_UNAVAILABLE => Some(1),
             _ => None,
         }
@@ -371,6 +376,9 @@ impl ApiError {
                     404 => "the mailbox or message does not exist",
                     409 => "it conflicts with the mailbox's current state",
                     422 => "the IMAP server refused the request",
+                    503 if matches!(source, ImapError::Pool(PoolFailure::ServerLimit)) => {
+                        "the IMAP server allows no more sessions for this user right now; retry after the delay given"
+                    }
                     503 => "the IMAP server or the session pool is busy; retry shortly",
                     504 => "the IMAP server did not answer in time",
                     507 => "the mailbox is over quota",
@@ -624,5 +632,12 @@ mod tests {
             "application/problem+json"
         );
         assert!(response.extensions().get::<LoggedError>().is_some());
+        let limited =
+            ApiError::imap(Op::Login, ImapError::Pool(PoolFailure::ServerLimit)).into_response();
+        assert_eq!(limited.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            limited.headers()[header::RETRY_AFTER],
+            SERVER_LIMIT_BACKOFF.as_secs().to_string().as_str()
+        );
     }
 }

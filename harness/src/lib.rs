@@ -9,6 +9,7 @@
 //! `imap_capability` replaces the advertised capability list, which lets tests drive
 //! the gateway's fallback paths; `rawlog_dir` records every command a session sends.
 
+pub mod proxy;
 pub mod raw;
 
 use std::fmt::Write as _;
@@ -138,6 +139,8 @@ pub struct Dovecot {
     pub imap_port: u16,
     /// Port of the implicit-TLS listener.
     pub imaps_port: u16,
+    /// Text in this instance's greeting, to tell it from any other server.
+    greeting: String,
 }
 
 /// Next port to try. Ports come from 20000-32767, below Linux's ephemeral range
@@ -251,21 +254,13 @@ impl Dovecot {
             let config = render_config(&root, &options, imap_port, imaps_port, as_root, &greeting);
             let config_path = root.join("dovecot.conf");
             fs::write(&config_path, config).expect("write dovecot.conf");
-            let output = fs::File::create(root.join("dovecot.out")).expect("create dovecot.out");
-            let child = Command::new("dovecot")
-                .arg("-F")
-                .arg("-c")
-                .arg(&config_path)
-                .stdin(Stdio::null())
-                .stdout(output.try_clone().expect("dup"))
-                .stderr(output)
-                .spawn()
-                .expect("cannot start dovecot");
+            let child = spawn_dovecot(&root);
             let mut dovecot = Self {
                 dir,
                 child,
                 imap_port,
                 imaps_port,
+                greeting: greeting.clone(),
             };
             match dovecot.wait_ready(&greeting) {
                 Ok(()) => return dovecot,
@@ -278,6 +273,33 @@ impl Dovecot {
                 }
                 Err(logs) => panic!("dovecot did not start:\n{logs}"),
             }
+        }
+    }
+
+    /// Kills Dovecot and every process it started with SIGKILL, as a crash would:
+    /// open IMAP connections die with it and the ports stop answering.
+    pub fn kill(&mut self) {
+        let master = self.child.id();
+        let children = child_pids(master);
+        let _ = self.child.kill();
+        for pid in children {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+        }
+        let _ = self.child.wait();
+    }
+
+    /// Starts Dovecot again after [`Dovecot::kill`], on the same ports with the same
+    /// users and mail, and waits until it greets.
+    ///
+    /// # Panics
+    /// When it does not come back.
+    pub fn restart(&mut self) {
+        self.child = spawn_dovecot(self.dir.path());
+        let greeting = self.greeting.clone();
+        if let Err(logs) = self.wait_ready(&greeting) {
+            panic!("dovecot did not restart:\n{logs}");
         }
     }
 
@@ -430,6 +452,44 @@ impl Dovecot {
             .map(|sub| fs::read_dir(path.join(sub)).map(|d| d.count()).unwrap_or(0))
             .sum()
     }
+}
+
+/// Starts `dovecot -F` on the configuration in `root`, output to `root/dovecot.out`.
+fn spawn_dovecot(root: &Path) -> Child {
+    let output = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(root.join("dovecot.out"))
+        .expect("open dovecot.out");
+    Command::new("dovecot")
+        .arg("-F")
+        .arg("-c")
+        .arg(root.join("dovecot.conf"))
+        .stdin(Stdio::null())
+        .stdout(output.try_clone().expect("dup"))
+        .stderr(output)
+        .spawn()
+        .expect("cannot start dovecot")
+}
+
+/// Process ids whose parent is `parent` (from /proc).
+fn child_pids(parent: u32) -> Vec<u32> {
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+                // The command name is in parentheses and may hold spaces; the parent
+                // pid is the second field after it.
+                stat.rsplit_once(')')
+                    .and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse::<u32>().ok())
+                    == Some(parent)
+            })
+        })
+        .collect()
 }
 
 impl Drop for Dovecot {

@@ -14,9 +14,17 @@ pub enum PoolFailure {
     Busy,
     /// The global session cap stayed reached for the whole wait.
     GlobalLimit,
+    /// The IMAP server refused another session for this user (`NO [LIMIT]`,
+    /// `[INUSE]` or `[UNAVAILABLE]` at login). New logins for the identity are held
+    /// back for [`SERVER_LIMIT_BACKOFF`], so a busy server is not hammered with retries.
+    ServerLimit,
     /// The gateway is shutting down.
     Closed,
 }
+
+/// How long logins of an identity are held back after the server refused one for a
+/// connection limit, and the `Retry-After` the client is given meanwhile.
+pub const SERVER_LIMIT_BACKOFF: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// An IMAP-level failure.
 #[derive(Debug, thiserror::Error)]
@@ -112,6 +120,18 @@ impl ImapError {
 }
 
 impl ImapError {
+    /// True for a login the server refused because of a connection or resource limit
+    /// (`NO [LIMIT]`, `[INUSE]`, `[UNAVAILABLE]`): retrying at once would not help.
+    pub fn is_server_limit(&self) -> bool {
+        matches!(
+            self,
+            Self::No {
+                code: Some(RespCode::Limit | RespCode::InUse | RespCode::Unavailable),
+                ..
+            }
+        )
+    }
+
     /// True when a LOGIN was refused because of the credentials: `NO
     /// [AUTHENTICATIONFAILED]`, `NO [EXPIRED]`, or a code-less NO (servers without RFC
     /// 5530). Only meaningful for errors from logging in; `NO [LIMIT]` and friends are

@@ -3,6 +3,7 @@
 //!
 //! Nothing here knows about HTTP; `crate::http` never touches `async_imap` directly.
 
+pub mod backoff;
 pub mod command;
 pub mod connect;
 pub mod date;

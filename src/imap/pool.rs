@@ -26,6 +26,7 @@ use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 
+use super::backoff::LoginBackoff;
 use super::connect::Backend;
 use super::error::{ImapError, PoolFailure};
 use super::session::ImapSession;
@@ -116,6 +117,8 @@ struct SessionManager {
     backend: Arc<Backend>,
     identity: Identity,
     registry: Weak<Registry>,
+    /// Holds logins back after the server refused one for a connection limit.
+    backoff: LoginBackoff,
 }
 
 impl managed::Manager for SessionManager {
@@ -127,6 +130,12 @@ impl managed::Manager for SessionManager {
             .registry
             .upgrade()
             .ok_or(ImapError::Pool(PoolFailure::Closed))?;
+        // After `NO [LIMIT]` the server will refuse more sessions for a while: asking
+        // again on every request would turn one busy moment into a login storm.
+        let Some(login_permit) = self.backoff.try_login() else {
+            metrics::counter!("imap_logins_total", "outcome" => "held_back").increment(1);
+            return Err(ImapError::Pool(PoolFailure::ServerLimit));
+        };
         let permit = registry.global_permit(self.identity.key).await?;
         let login = self
             .backend
@@ -138,10 +147,25 @@ impl managed::Manager for SessionManager {
         let outcome = match &login {
             Ok(_) => "ok",
             Err(err) if err.is_auth_failure() => "rejected",
+            Err(err) if err.is_server_limit() => "limited",
             Err(_) => "error",
         };
         metrics::counter!("imap_logins_total", "outcome" => outcome).increment(1);
-        let mut session = login?;
+        let mut session = match login {
+            Ok(session) => {
+                login_permit.succeeded();
+                session
+            }
+            Err(err) if err.is_server_limit() => {
+                login_permit.refused_for_limit();
+                tracing::warn!(
+                    user = %self.identity.username,
+                    "IMAP server refused another session (connection limit); holding back logins"
+                );
+                return Err(ImapError::Pool(PoolFailure::ServerLimit));
+            }
+            Err(err) => return Err(err),
+        };
         session.attach_permit(permit);
         tracing::debug!(user = %self.identity.username, "IMAP session opened");
         Ok(session)
@@ -275,6 +299,7 @@ impl SessionPools {
                 backend: self.registry.backend.clone(),
                 identity: identity.clone(),
                 registry: Arc::downgrade(&self.registry),
+                backoff: LoginBackoff::default(),
             };
             let settings = self.registry.settings;
             let pool = Pool::builder(manager)
@@ -303,7 +328,21 @@ impl SessionPools {
     pub async fn get(&self, identity: &Identity) -> Result<PooledSession, ImapError> {
         let pool = self.pool_for(identity);
         let waiting = Instant::now();
-        let checkout = pool.get().await;
+        let mut checkout = pool.get().await;
+        // While logins are held back after `NO [LIMIT]`, the sessions the server did
+        // allow still serve: wait (boundedly) for one of them to come back rather
+        // than failing at once. deadpool has no "returned" signal, so poll briefly.
+        while matches!(
+            checkout,
+            Err(PoolError::Backend(ImapError::Pool(
+                PoolFailure::ServerLimit
+            )))
+        ) && pool.status().size > 0
+            && waiting.elapsed() < self.registry.settings.wait
+        {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            checkout = pool.get().await;
+        }
         metrics::histogram!("imap_pool_wait_seconds").record(waiting.elapsed().as_secs_f64());
         match checkout {
             Ok(object) => Ok(PooledSession(Some(object))),
