@@ -94,22 +94,31 @@ async fn a_killed_server_fails_requests_fast_and_the_gateway_recovers_after_rest
     let ready = gateway.get("/readyz", &Auth::None).await;
     assert_eq!(ready.status, 503, "readiness reports the dead backend");
 
-    // After the restart the same gateway serves again, on fresh sessions.
+    // After the restart the same gateway serves again, on fresh sessions. One
+    // session lists first: Dovecot 2.3 rebuilds the mailbox-list index left
+    // half-written by the kill on first use, and several of its processes doing that
+    // at once can deadlock on the index locks (a server-side recovery problem,
+    // seen as `Panic: fcntl(...) Resource deadlock avoided` in its log).
     dovecot.restart();
     let reply = gateway
         .get("/v1/mailboxes/INBOX/messages", &Auth::alice())
         .await;
     assert_eq!(reply.ok(200)["items"].as_array().unwrap().len(), 3);
+    gateway.get("/v1/mailboxes", &Auth::alice()).await.ok(200);
     gateway.get("/readyz", &Auth::None).await.ok(200);
     let mut concurrent = Vec::new();
     for _ in 0..8 {
         let gateway = gateway.clone();
         concurrent.push(tokio::spawn(async move {
-            gateway.get("/v1/mailboxes", &Auth::alice()).await.status
+            gateway.get("/v1/mailboxes", &Auth::alice()).await
         }));
     }
     for task in concurrent {
-        assert_eq!(task.await.unwrap(), StatusCode::OK);
+        let reply = task.await.unwrap();
+        if reply.status != 200 {
+            eprintln!("{}", dovecot.logs());
+        }
+        reply.ok(200);
     }
 }
 
@@ -299,9 +308,9 @@ async fn the_servers_connection_limit_gets_503_with_retry_after_and_no_login_sto
         "{attempts} connections in {elapsed:?}: a retry storm"
     );
     assert!(
-        dovecot.connections("alice") <= 2,
-        "the server's limit held: {}",
-        dovecot.connections("alice")
+        proxy.peak() <= 8,
+        "never more connections than the per-user bound, refused ones included: {}",
+        proxy.peak()
     );
     let limit_refusals = dovecot
         .logs()

@@ -141,6 +141,9 @@ pub struct Dovecot {
     pub imaps_port: u16,
     /// Text in this instance's greeting, to tell it from any other server.
     greeting: String,
+    /// False between [`Dovecot::kill`] and [`Dovecot::restart`] (the pid is then
+    /// stale and must not be signalled).
+    running: bool,
 }
 
 /// Next port to try. Ports come from 20000-32767, below Linux's ephemeral range
@@ -261,13 +264,13 @@ impl Dovecot {
                 imap_port,
                 imaps_port,
                 greeting: greeting.clone(),
+                running: true,
             };
             match dovecot.wait_ready(&greeting) {
                 Ok(()) => return dovecot,
                 Err(logs) if logs.contains("Address already in use") && attempt < 5 => {
                     // Lost a race for a port: stop this child and try other ports.
-                    let _ = dovecot.child.kill();
-                    let _ = dovecot.child.wait();
+                    dovecot.kill();
                     let placeholder = tempfile::tempdir().expect("temp dir");
                     dir = std::mem::replace(&mut dovecot.dir, placeholder);
                 }
@@ -279,14 +282,23 @@ impl Dovecot {
     /// Kills Dovecot and every process it started with SIGKILL, as a crash would:
     /// open IMAP connections die with it and the ports stop answering.
     pub fn kill(&mut self) {
-        let master = self.child.id();
-        let children = child_pids(master);
-        let _ = self.child.kill();
-        for pid in children {
-            let _ = Command::new("kill")
-                .args(["-KILL", &pid.to_string()])
-                .status();
+        if !std::mem::replace(&mut self.running, false) {
+            return;
         }
+        let master = self.child.id();
+        // Stop the master first so it cannot start another process between our
+        // listing its children and killing them: a survivor would keep holding the
+        // user's index locks and make the restarted server hang on them.
+        let signal = |signal: &str, pid: u32| {
+            let _ = Command::new("kill")
+                .args([signal, &pid.to_string()])
+                .status();
+        };
+        signal("-STOP", master);
+        for pid in child_pids(master) {
+            signal("-KILL", pid);
+        }
+        let _ = self.child.kill();
         let _ = self.child.wait();
     }
 
@@ -297,6 +309,7 @@ impl Dovecot {
     /// When it does not come back.
     pub fn restart(&mut self) {
         self.child = spawn_dovecot(self.dir.path());
+        self.running = true;
         let greeting = self.greeting.clone();
         if let Err(logs) = self.wait_ready(&greeting) {
             panic!("dovecot did not restart:\n{logs}");
@@ -494,8 +507,9 @@ fn child_pids(parent: u32) -> Vec<u32> {
 
 impl Drop for Dovecot {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        // All of its processes, not just the master: orphaned imap processes would
+        // otherwise linger until their clients disconnect.
+        self.kill();
     }
 }
 

@@ -81,7 +81,6 @@ impl FaultProxy {
                     let open = shared.open.fetch_add(1, Ordering::SeqCst) + 1;
                     shared.peak.fetch_max(open, Ordering::SeqCst);
                     relay(client, upstream, &shared).await;
-                    shared.open.fetch_sub(1, Ordering::SeqCst);
                 });
             }
         });
@@ -207,4 +206,7 @@ async fn relay(mut client: TcpStream, mut upstream: TcpStream, shared: &Shared) 
         let _ = client.set_zero_linger();
         let _ = upstream.set_zero_linger();
     }
+    // Counted closed before the sockets are (they drop after this line), so a client
+    // that saw the close and connects again is never counted twice.
+    shared.open.fetch_sub(1, Ordering::SeqCst);
 }

@@ -15,6 +15,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
@@ -136,7 +137,7 @@ impl managed::Manager for SessionManager {
             metrics::counter!("imap_logins_total", "outcome" => "held_back").increment(1);
             return Err(ImapError::Pool(PoolFailure::ServerLimit));
         };
-        let permit = registry.global_permit(self.identity.key).await?;
+        let permit = registry.try_global_permit(self.identity.key)?;
         let login = self
             .backend
             .login(
@@ -187,6 +188,26 @@ impl managed::Manager for SessionManager {
     }
 }
 
+/// How soon a request that found no free session (global cap, or logins held back)
+/// tries again.
+const RETRY_CHECKOUT_AFTER: Duration = Duration::from_millis(10);
+
+/// Counts a request among those retrying for a global permit while it lives.
+struct WaitingForPermit<'a>(&'a Registry);
+
+impl<'a> WaitingForPermit<'a> {
+    fn new(registry: &'a Registry) -> Self {
+        registry.waiting_for_permit.fetch_add(1, Ordering::SeqCst);
+        Self(registry)
+    }
+}
+
+impl Drop for WaitingForPermit<'_> {
+    fn drop(&mut self) {
+        self.0.waiting_for_permit.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 struct PoolEntry {
     pool: Pool<SessionManager>,
     last_used: Instant,
@@ -197,6 +218,12 @@ struct Registry {
     settings: PoolSettings,
     pools: Mutex<HashMap<IdentityKey, PoolEntry>>,
     global: Arc<Semaphore>,
+    /// Shed sessions whose LOGOUT is still under way (their permits come back then).
+    logging_out: Arc<AtomicUsize>,
+    /// Requests currently retrying for a global permit.
+    waiting_for_permit: AtomicUsize,
+    /// Set when the gateway shuts down: closed pools are then final.
+    closing: AtomicBool,
 }
 
 impl Registry {
@@ -208,44 +235,63 @@ impl Registry {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    async fn global_permit(
+    /// Takes a global-cap permit if one is free, shedding idle sessions of other
+    /// identities when none is. Never waits: the caller retries (see
+    /// [`SessionPools::get`]), so a request waiting for the cap is not stuck inside
+    /// deadpool's `create` while a session of its own identity comes back idle.
+    fn try_global_permit(
         &self,
         requester: IdentityKey,
     ) -> Result<tokio::sync::OwnedSemaphorePermit, ImapError> {
         if let Ok(permit) = self.global.clone().try_acquire_owned() {
             return Ok(permit);
         }
-        self.shed_idle_sessions(requester);
-        match tokio::time::timeout(self.settings.wait, self.global.clone().acquire_owned()).await {
-            Ok(Ok(permit)) => Ok(permit),
-            Ok(Err(_closed)) => Err(ImapError::Pool(PoolFailure::Closed)),
-            Err(_elapsed) => Err(ImapError::Pool(PoolFailure::GlobalLimit)),
+        if self.global.is_closed() {
+            return Err(ImapError::Pool(PoolFailure::Closed));
         }
+        // Shed only while fewer sessions are logging out than requests wait for
+        // their permits, so a crowd of waiters does not log out every idle session.
+        let waiting = self.waiting_for_permit.load(Ordering::SeqCst).max(1);
+        if self.logging_out.load(Ordering::SeqCst) < waiting {
+            self.shed_idle_sessions(requester);
+        }
+        self.global
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| ImapError::Pool(PoolFailure::GlobalLimit))
     }
 
-    /// Logs out the idle sessions of the least recently used other identity that has any.
+    /// Logs out the idle sessions of the least recently used other identity that has
+    /// any.
     fn shed_idle_sessions(&self, requester: IdentityKey) {
         let victims = {
             let pools = self.lock();
             let mut candidates: Vec<(&IdentityKey, &PoolEntry)> = pools
                 .iter()
-                .filter(|(key, entry)| **key != requester && entry.pool.status().available > 0)
+                .filter(|(key, entry)| **key != requester && entry.pool.status().size > 0)
                 .collect();
             candidates.sort_by_key(|(_, entry)| entry.last_used);
+            // `retain` only ever removes idle sessions; checked-out ones stay.
             candidates
-                .first()
+                .iter()
                 .map(|(_, entry)| entry.pool.retain(|_, _| false).removed)
+                .find(|removed| !removed.is_empty())
                 .unwrap_or_default()
         };
-        logout_all(victims);
+        self.logout_all(victims);
     }
-}
 
-/// Logs sessions out in the background; their permits are released at once.
-fn logout_all(sessions: Vec<ImapSession>) {
-    for mut session in sessions {
-        session.release_permit();
-        tokio::spawn(session.logout());
+    /// Logs sessions out in the background; each gives its global permit back once
+    /// its connection is closed.
+    fn logout_all(&self, sessions: Vec<ImapSession>) {
+        for session in sessions {
+            let logging_out = self.logging_out.clone();
+            logging_out.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                session.logout().await;
+                logging_out.fetch_sub(1, Ordering::SeqCst);
+            });
+        }
     }
 }
 
@@ -283,6 +329,9 @@ impl SessionPools {
                 global: Arc::new(Semaphore::new(settings.global)),
                 settings,
                 pools: Mutex::new(HashMap::new()),
+                logging_out: Arc::new(AtomicUsize::new(0)),
+                waiting_for_permit: AtomicUsize::new(0),
+                closing: AtomicBool::new(false),
             }),
         }
     }
@@ -326,23 +375,40 @@ impl SessionPools {
     /// [`PoolFailure::Busy`] or [`PoolFailure::GlobalLimit`] after the bounded wait.
     #[tracing::instrument(skip_all, fields(user = %identity.username))]
     pub async fn get(&self, identity: &Identity) -> Result<PooledSession, ImapError> {
-        let pool = self.pool_for(identity);
+        let mut pool = self.pool_for(identity);
         let waiting = Instant::now();
         let mut checkout = pool.get().await;
-        // While logins are held back after `NO [LIMIT]`, the sessions the server did
-        // allow still serve: wait (boundedly) for one of them to come back rather
-        // than failing at once. deadpool has no "returned" signal, so poll briefly.
-        while matches!(
-            checkout,
-            Err(PoolError::Backend(ImapError::Pool(
-                PoolFailure::ServerLimit
-            )))
-        ) && pool.status().size > 0
-            && waiting.elapsed() < self.registry.settings.wait
-        {
-            tokio::time::sleep(Duration::from_millis(10)).await;
+        // Two waits happen here rather than inside deadpool's `create`, by retrying
+        // `get` (which takes a session that came back idle meanwhile):
+        // - the global cap is reached: idle sessions of other users are being shed
+        //   and their permits come back as their LOGOUTs finish;
+        // - logins are held back after `NO [LIMIT]`: the sessions the server did
+        //   allow still serve, so wait for one of them rather than failing at once.
+        // deadpool has no "returned" signal, so this polls, briefly, within the
+        // same bound as any other wait for a session.
+        let mut waiting_guard = None;
+        loop {
+            let retry = match &checkout {
+                Err(PoolError::Backend(ImapError::Pool(PoolFailure::GlobalLimit))) => true,
+                // The evictor dropped this identity's pool between our lookup and
+                // checkout (or while we waited): take the identity's current pool.
+                Err(PoolError::Closed) if !self.registry.closing.load(Ordering::SeqCst) => {
+                    pool = self.pool_for(identity);
+                    true
+                }
+                Err(PoolError::Backend(ImapError::Pool(PoolFailure::ServerLimit))) => {
+                    pool.status().size > 0
+                }
+                _ => false,
+            };
+            if !retry || waiting.elapsed() >= self.registry.settings.wait {
+                break;
+            }
+            waiting_guard.get_or_insert_with(|| WaitingForPermit::new(&self.registry));
+            tokio::time::sleep(RETRY_CHECKOUT_AFTER).await;
             checkout = pool.get().await;
         }
+        drop(waiting_guard);
         metrics::histogram!("imap_pool_wait_seconds").record(waiting.elapsed().as_secs_f64());
         match checkout {
             Ok(object) => Ok(PooledSession(Some(object))),
@@ -403,7 +469,8 @@ impl SessionPools {
         };
         let count = evicted.len();
         for entry in evicted {
-            logout_all(entry.pool.retain(|_, _| false).removed);
+            self.registry
+                .logout_all(entry.pool.retain(|_, _| false).removed);
             entry.pool.close();
         }
         count
@@ -430,6 +497,7 @@ impl SessionPools {
 
     /// Shutdown: closes every pool and logs out idle sessions, within `budget`.
     pub async fn close(&self, budget: Duration) {
+        self.registry.closing.store(true, Ordering::SeqCst);
         let entries: Vec<PoolEntry> = self.registry.lock().drain().map(|(_, e)| e).collect();
         let mut sessions = Vec::new();
         for entry in &entries {

@@ -177,11 +177,6 @@ impl ImapSession {
         self.permit = Some(permit);
     }
 
-    /// Gives the global-cap permit back before a slow LOGOUT.
-    pub(crate) fn release_permit(&mut self) {
-        self.permit = None;
-    }
-
     /// What the server advertised.
     pub fn capabilities(&self) -> &Capabilities {
         &self.capabilities
@@ -345,9 +340,20 @@ impl ImapSession {
         }
     }
 
-    /// Sends LOGOUT and closes the connection (best effort; BYE is expected).
+    /// Sends LOGOUT and closes the connection (best effort; BYE is expected). The
+    /// global-cap permit is given back only once the server has closed its end (or
+    /// the command timeout passed), so the server never sees more connections than
+    /// the cap while a shed session is logging out.
     pub async fn logout(mut self) {
-        let _ = self.execute(Command::Logout).await;
+        let permit = self.permit.take();
+        if !matches!(self.execute(Command::Logout).await, Err(ImapError::Timeout)) {
+            let deadline = tokio::time::Instant::now() + self.command_timeout;
+            while let Ok(Ok(Some(_))) =
+                tokio::time::timeout_at(deadline, self.inner.read_response()).await
+            {}
+        }
+        drop(self);
+        drop(permit);
     }
 
     /// Selects `name` unless it already is, reusing a read-write selection for reads.

@@ -13,6 +13,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
 pub mod corpus;
+pub mod process;
 
 pub use dovecot_harness::{Dovecot, Options, SeedMessage, User};
 
