@@ -12,9 +12,23 @@ use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
 
+/// Log targets that are always off, whatever `RUST_LOG` says: async-imap traces every
+/// command and response verbatim, which includes LOGIN passwords and message bodies.
+/// The gateway's own `imap command` events (at debug) say what ran without the data.
+const NEVER_LOGGED: [&str; 2] = ["async_imap=off", "imap_proto=off"];
+
+/// The filter from `RUST_LOG` (default `info`), with [`NEVER_LOGGED`] forced off.
+pub fn filter() -> EnvFilter {
+    let mut filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    for directive in NEVER_LOGGED {
+        filter = filter.add_directive(directive.parse().expect("a valid static directive"));
+    }
+    filter
+}
+
 /// Installs the global subscriber.
 pub fn init(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = filter();
     let registry = tracing_subscriber::registry().with(filter);
     let result = match format {
         LogFormat::Pretty => registry.with(tracing_subscriber::fmt::layer()).try_init(),

@@ -40,6 +40,8 @@ pub struct Claims {
     pub iat: u64,
     /// Expiry (seconds since the epoch).
     pub exp: u64,
+    /// Not valid before (seconds since the epoch; the issue time).
+    pub nbf: u64,
     /// Unique token id.
     pub jti: String,
     /// Space-separated scopes.
@@ -87,6 +89,15 @@ impl std::fmt::Debug for TokenService {
     }
 }
 
+/// Label of the HKDF-derived HS256 signing key.
+const SIGNING_KEY_LABEL: &[u8] = b"jwt hs256 signing key";
+
+/// The HS256 key tokens are signed with, derived from the server secret (tools and
+/// tests that mint or forge tokens need it; anyone holding the secret can derive it).
+pub fn signing_key(secret: &SecretString) -> [u8; 32] {
+    derive_key(secret, SIGNING_KEY_LABEL)
+}
+
 pub(crate) fn derive_key(secret: &SecretString, label: &[u8]) -> [u8; 32] {
     let hkdf = Hkdf::<Sha256>::new(Some(b"imap-gateway v1"), secret.expose_secret().as_bytes());
     let mut key = [0u8; 32];
@@ -104,14 +115,15 @@ fn now() -> u64 {
 impl TokenService {
     /// Derives the signing and sealing keys from `secret`.
     pub fn new(secret: &SecretString, audience: impl Into<String>) -> Self {
-        let signing = derive_key(secret, b"jwt hs256 signing key");
+        let signing = signing_key(secret);
         let sealing = derive_key(secret, b"credential sealing key");
         let audience = audience.into();
         let mut validation = Validation::new(Algorithm::HS256);
         validation.algorithms = vec![Algorithm::HS256];
         validation.set_audience(&[audience.as_str()]);
         validation.set_issuer(&[ISSUER]);
-        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
+        validation.validate_nbf = true;
         validation.leeway = 5;
         validation.validate_exp = true;
         Self {
@@ -166,6 +178,7 @@ impl TokenService {
             sub,
             iat: issued_at,
             exp: issued_at + ttl.as_secs(),
+            nbf: issued_at,
             jti,
             scope: scopes.to_string(),
             cred: URL_SAFE_NO_PAD.encode(cred),
