@@ -147,30 +147,38 @@ pub async fn stream_events(
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     user.require(Scope::Read)?;
     let mailboxes = parse_mailboxes(&query)?;
-    let resumed: Option<Vec<MailboxState>> =
-        match headers.get("last-event-id").and_then(|v| v.to_str().ok()) {
-            Some(id) if !id.trim().is_empty() => {
-                let parts: Vec<&str> = id.split(',').collect();
-                if parts.len() != mailboxes.len() {
-                    return Err(ApiError::bad_field(
-                        "Last-Event-ID",
-                        "does not match the followed mailboxes",
-                    ));
-                }
-                Some(
-                    mailboxes
-                        .iter()
-                        .zip(parts)
-                        .map(|(mailbox, part)| {
-                            state
-                                .tokens_codec
-                                .decode_state("Last-Event-ID", mailbox.wire(), part)
-                        })
-                        .collect::<Result<_, _>>()?,
-                )
+    // A header that is not visible ASCII cannot be one of our ids: refuse it rather
+    // than silently starting afresh (the client would miss events unknowingly).
+    let last_event_id = match headers.get("last-event-id") {
+        None => None,
+        Some(value) => Some(value.to_str().map_err(|_| {
+            ApiError::bad_field("Last-Event-ID", "is not an event id from this gateway")
+        })?),
+    };
+    let resumed: Option<Vec<MailboxState>> = match last_event_id {
+        // An empty id is how EventSource says "no id": start from now.
+        Some(id) if !id.trim().is_empty() => {
+            let parts: Vec<&str> = id.split(',').collect();
+            if parts.len() != mailboxes.len() {
+                return Err(ApiError::bad_field(
+                    "Last-Event-ID",
+                    "does not match the followed mailboxes",
+                ));
             }
-            _ => None,
-        };
+            Some(
+                mailboxes
+                    .iter()
+                    .zip(parts)
+                    .map(|(mailbox, part)| {
+                        state
+                            .tokens_codec
+                            .decode_state("Last-Event-ID", mailbox.wire(), part)
+                    })
+                    .collect::<Result<_, _>>()?,
+            )
+        }
+        _ => None,
+    };
     // Subscribe first, then read the starting point: the watcher's first tick (when
     // its IDLE is in place) covers any change in between.
     let mut subscriptions = Vec::new();

@@ -101,7 +101,7 @@ pub async fn create_mailbox(
     AppJson(request): AppJson<CreateMailboxRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
     user.require(Scope::Write)?;
-    let name = MailboxName::try_from(request.name).map_err(field_name("name"))?;
+    let name = MailboxName::new_name(&request.name).map_err(field_name("name"))?;
     let mut session = state.session(&user).await?;
     session
         .create_mailbox(&name, request.subscribe)
@@ -156,7 +156,7 @@ pub async fn update_mailbox(
     user.require(Scope::Write)?;
     let new_name = request
         .name
-        .map(MailboxName::try_from)
+        .map(|new| MailboxName::new_name(&new))
         .transpose()
         .map_err(field_name("name"))?
         .filter(|new| new != &name);

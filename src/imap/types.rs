@@ -110,6 +110,46 @@ impl TryFrom<&str> for MailboxName {
     }
 }
 
+impl MailboxName {
+    /// Validates the name of a mailbox to be created or renamed to: what
+    /// [`TryFrom`] checks, and also no LIST wildcards (`*`, `%`: a mailbox named with
+    /// them cannot be listed selectively, and many servers refuse them) and no
+    /// invisible bidirectional or zero-width format characters (they make a name
+    /// display as another one). Existing mailboxes with such names stay reachable.
+    ///
+    /// # Errors
+    /// Which rule the name breaks.
+    pub fn new_name(name: &str) -> Result<Self, ValidationError> {
+        let checked = Self::try_from(name)?;
+        if let Some(bad) = name.chars().find(|c| matches!(c, '*' | '%')) {
+            return Err(ValidationError::new(
+                "mailbox",
+                format!("must not contain the LIST wildcard {bad:?}"),
+            ));
+        }
+        if let Some(bad) = name.chars().find(|c| is_invisible_format(*c)) {
+            return Err(ValidationError::new(
+                "mailbox",
+                format!(
+                    "must not contain invisible format characters (found U+{:04X})",
+                    bad as u32
+                ),
+            ));
+        }
+        Ok(checked)
+    }
+}
+
+/// Bidirectional controls and zero-width characters (Unicode category Cf that
+/// changes how text displays without being seen).
+fn is_invisible_format(c: char) -> bool {
+    matches!(
+        c,
+        '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{2069}' | '\u{FEFF}'
+    )
+}
+
 impl TryFrom<String> for MailboxName {
     type Error = ValidationError;
 
@@ -189,6 +229,26 @@ pub fn check_credential_text(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn new_names_refuse_wildcards_and_invisible_format_characters() {
+        for bad in [
+            "a*",
+            "50%",
+            "\u{202E}evil",
+            "zero\u{200B}width",
+            "\u{FEFF}x",
+        ] {
+            assert!(super::MailboxName::new_name(bad).is_err(), "{bad:?}");
+            assert!(
+                super::MailboxName::try_from(bad).is_ok(),
+                "{bad:?} stays reachable"
+            );
+        }
+        for good in ["Projects/2026", "Entwürfe", "Q&A \"x\"", "日本語"] {
+            assert!(super::MailboxName::new_name(good).is_ok(), "{good:?}");
+        }
+    }
+
     use super::*;
 
     #[test]
