@@ -436,7 +436,10 @@ impl<T> ImapResultExt<T> for Result<T, ImapError> {
 fn imap_status(op: Op, err: &ImapError) -> StatusCode {
     match err {
         ImapError::No { code, .. } => match code {
-            Some(RespCode::NonExistent | RespCode::TryCreate) => StatusCode::NOT_FOUND,
+            // EXPUNGEISSUED: another client expunged (some of) the messages meanwhile.
+            Some(RespCode::NonExistent | RespCode::TryCreate | RespCode::ExpungeIssued) => {
+                StatusCode::NOT_FOUND
+            }
             Some(RespCode::AlreadyExists | RespCode::HasChildren) => StatusCode::CONFLICT,
             Some(RespCode::NoPerm | RespCode::AuthorizationFailed) => StatusCode::FORBIDDEN,
             Some(RespCode::AuthenticationFailed | RespCode::Expired) => StatusCode::UNAUTHORIZED,
@@ -592,6 +595,7 @@ mod tests {
                 502,
             ),
             (Op::ListMailboxes, ImapError::Timeout, 504),
+            (Op::Copy, no(Some(C::ExpungeIssued)), 404),
             (Op::ListMailboxes, ImapError::Pool(PoolFailure::Busy), 503),
             (
                 Op::ListMailboxes,

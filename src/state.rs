@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::auth::{AuthMethod, AuthUser, LoginThrottle, TokenService};
 use crate::config::Config;
 use crate::error::{ApiError, Op};
+use crate::http::removal_lock::RemovalLocks;
 use crate::http::signed::TokenCodec;
 use crate::imap::{Backend, PoolSettings, PooledSession, SessionPools, Timeouts, Watchers};
 
@@ -30,6 +31,8 @@ pub struct App {
     pub tokens_codec: TokenCodec,
     /// IDLE watchers behind the event streams.
     pub watchers: Watchers,
+    /// Serialises moves and deletions per (identity, mailbox).
+    pub removal_locks: RemovalLocks,
     /// Flips to true when the gateway shuts down, so endless responses (event
     /// streams) end and graceful shutdown can finish.
     pub shutting_down: tokio::sync::watch::Sender<bool>,
@@ -94,6 +97,7 @@ impl AppState {
             pools,
             tokens_codec,
             watchers,
+            removal_locks: RemovalLocks::default(),
             shutting_down: tokio::sync::watch::Sender::new(false),
         })))
     }

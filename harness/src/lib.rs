@@ -222,7 +222,19 @@ impl Dovecot {
             fs::create_dir_all(root.join(dir)).expect("mkdir");
         }
         for user in &options.users {
-            seed_user(&root.join("mail").join(&user.name), user);
+            let mut user = user.clone();
+            if options.special_use {
+                // Created on disk up front rather than auto-created by Dovecot on first
+                // access: two imap processes auto-creating at once take the list index
+                // and mailbox index locks in opposite orders, and Dovecot 2.3 panics
+                // ("fcntl(dovecot.list.index.log) ... Resource deadlock avoided").
+                for special in ["Sent", "Trash", "Drafts", "Junk"] {
+                    if !user.mailboxes.iter().any(|m| m.wire_name == special) {
+                        user = user.with_mailbox(special, Vec::new());
+                    }
+                }
+            }
+            seed_user(&root.join("mail").join(&user.name), &user);
             fs::create_dir_all(root.join("rawlog").join(&user.name)).expect("mkdir rawlog");
         }
 

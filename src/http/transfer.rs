@@ -3,7 +3,9 @@
 //! Nothing lost: deletion moves to the `\Trash` mailbox unless `permanent=true`, and
 //! permanent deletion is `STORE \Deleted` + `UID EXPUNGE` of exactly the named UIDs
 //! (never EXPUNGE or CLOSE, which would also remove messages other clients marked
-//! `\Deleted`). MOVE is used when advertised, else COPY + `UID EXPUNGE`.
+//! `\Deleted`). MOVE is used when advertised, else COPY + `UID EXPUNGE`. Moves and
+//! deletions of one user's messages in one mailbox run one at a time
+//! (`removal_lock.rs`), so two requests never move the same message twice.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -93,9 +95,20 @@ fn target(name: &str) -> Result<MailboxName, ApiError> {
     MailboxName::try_from(name).map_err(|e| ApiError::bad_field("to", e.message))
 }
 
-fn transferred(set: &UidSet, to: &MailboxName, completion: &Completion) -> Vec<Transferred> {
+/// What was moved or copied. On UIDPLUS servers COPYUID names exactly the messages
+/// that were: a UID another client expunged meanwhile is answered `OK` with nothing
+/// copied (Dovecot: "No messages found"), and must not be reported as transferred.
+fn transferred(
+    set: &UidSet,
+    to: &MailboxName,
+    completion: &Completion,
+    uidplus: bool,
+) -> Vec<Transferred> {
     let mapping = completion.copy_uid.as_ref();
     set.iter()
+        .filter(|uid| {
+            !uidplus || mapping.is_some_and(|(_, pairs)| pairs.iter().any(|(from, _)| from == uid))
+        })
         .map(|uid| Transferred {
             uid,
             mailbox: to.as_str().to_owned(),
@@ -144,14 +157,26 @@ async fn transfer_one(
             "the message is already in this mailbox",
         ));
     }
+    let _removing = match kind {
+        Kind::Move => Some(
+            state
+                .removal_locks
+                .acquire(user.identity.key(), &mailbox)
+                .await,
+        ),
+        Kind::Copy => None,
+    };
     let (mut session, _) = open_mailbox(state, user, &mailbox, kind == Kind::Copy).await?;
     fetch_one(&mut session, uid, &[FetchItem::Uid]).await?;
     let set = UidSet::single(uid);
     let completion = transfer(&mut session, kind, &set, &to).await?;
-    let item = transferred(&set, &to, &completion)
+    let uidplus = session.capabilities().has("UIDPLUS");
+    transferred(&set, &to, &completion, uidplus)
         .pop()
-        .expect("BUG: one UID in, one item out");
-    Ok(Json(item))
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound {
+            detail: "the message was expunged by another client meanwhile".to_owned(),
+        })
 }
 
 /// Move a message to another mailbox (MOVE, or COPY + `UID EXPUNGE` of this UID).
@@ -230,7 +255,8 @@ async fn delete_set(
         });
     }
     let completion = transfer(session, Kind::Move, set, &trash).await?;
-    Ok(transferred(set, &trash, &completion))
+    let uidplus = session.capabilities().has("UIDPLUS");
+    Ok(transferred(set, &trash, &completion, uidplus))
 }
 
 /// Delete a message: move it to Trash, or with `?permanent=true` (scope `delete`)
@@ -256,13 +282,24 @@ pub async fn delete_message(
     } else {
         Scope::Write
     })?;
+    let _removing = state
+        .removal_locks
+        .acquire(user.identity.key(), &mailbox)
+        .await;
     let (mut session, _) = open_mailbox(&state, &user, &mailbox, false).await?;
     fetch_one(&mut session, uid, &[FetchItem::Uid]).await?;
     let mut items = delete_set(&mut session, &mailbox, &UidSet::single(uid), permanent).await?;
     if permanent {
         return Ok(StatusCode::NO_CONTENT.into_response());
     }
-    Ok(Json(items.pop().expect("BUG: one UID in, one item out")).into_response())
+    items.pop().map_or_else(
+        || {
+            Err(ApiError::NotFound {
+                detail: "the message was expunged by another client meanwhile".to_owned(),
+            })
+        },
+        |item| Ok(Json(item).into_response()),
+    )
 }
 
 async fn bulk_transfer(
@@ -280,6 +317,15 @@ async fn bulk_transfer(
             "the messages are already in this mailbox",
         ));
     }
+    let _removing = match kind {
+        Kind::Move => Some(
+            state
+                .removal_locks
+                .acquire(user.identity.key(), &mailbox)
+                .await,
+        ),
+        Kind::Copy => None,
+    };
     let (mut session, _) = open_mailbox(state, user, &mailbox, kind == Kind::Copy).await?;
     let Some(set) = resolve_targets(
         &mut session,
@@ -294,7 +340,8 @@ async fn bulk_transfer(
         }));
     };
     let completion = transfer(&mut session, kind, &set, &to).await?;
-    let items = transferred(&set, &to, &completion);
+    let uidplus = session.capabilities().has("UIDPLUS");
+    let items = transferred(&set, &to, &completion, uidplus);
     Ok(Json(BulkTransferResult {
         count: items.len(),
         items,
@@ -349,6 +396,10 @@ pub async fn bulk_delete(
     } else {
         Scope::Write
     })?;
+    let _removing = state
+        .removal_locks
+        .acquire(user.identity.key(), &mailbox)
+        .await;
     let (mut session, _) = open_mailbox(&state, &user, &mailbox, false).await?;
     let Some(set) = resolve_targets(
         &mut session,

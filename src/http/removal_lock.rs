@@ -1,0 +1,89 @@
+//! One remover at a time per (identity, mailbox): moves and deletions of the same
+//! user's messages in one mailbox are serialised inside the gateway.
+//!
+//! Why: the pool gives one user several IMAP sessions, and Dovecot's MOVE (copy,
+//! then expunge) is not atomic across sessions: two sessions moving the same
+//! message at once both copy it, and it ends up in two mailboxes (seen in
+//! `tests/data_safety.rs`: a message in Archive and Trash). Serialised, the second
+//! request runs after the first finished; its own UID check then finds the message
+//! gone and it answers 404. Copies, reads and flag changes are not serialised.
+//! Across several gateway instances, or against other IMAP clients, the server's own
+//! semantics apply.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
+
+use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
+
+use crate::imap::pool::IdentityKey;
+use crate::imap::MailboxName;
+
+/// (identity, mailbox wire name).
+type LockKey = (IdentityKey, String);
+
+/// Locks keyed by [`LockKey`]; entries die with their last guard.
+#[derive(Debug, Default)]
+pub struct RemovalLocks {
+    locks: Mutex<HashMap<LockKey, Weak<AsyncMutex<()>>>>,
+}
+
+impl RemovalLocks {
+    /// Waits for the right to move or delete messages of `mailbox` as `identity`.
+    pub async fn acquire(
+        &self,
+        identity: IdentityKey,
+        mailbox: &MailboxName,
+    ) -> OwnedMutexGuard<()> {
+        let lock = {
+            let mut locks = self
+                .locks
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            // Forget locks nobody holds any more, so the map stays small.
+            if locks.len() > 1024 {
+                locks.retain(|_, weak| weak.strong_count() > 0);
+            }
+            let key = (identity, mailbox.wire().to_owned());
+            match locks.get(&key).and_then(Weak::upgrade) {
+                Some(lock) => lock,
+                None => {
+                    let lock = Arc::new(AsyncMutex::new(()));
+                    locks.insert(key, Arc::downgrade(&lock));
+                    lock
+                }
+            }
+        };
+        lock.lock_owned().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::imap::{Identity, Username};
+    use secrecy::SecretString;
+
+    fn key(user: &str) -> IdentityKey {
+        Identity::new(
+            Username::try_from(user).unwrap(),
+            SecretString::from("pw".to_owned()),
+        )
+        .key()
+    }
+
+    #[tokio::test]
+    async fn one_holder_per_identity_and_mailbox() {
+        let locks = RemovalLocks::default();
+        let inbox = MailboxName::try_from("INBOX").unwrap();
+        let archive = MailboxName::try_from("Archive").unwrap();
+        let held = locks.acquire(key("a"), &inbox).await;
+        // Another mailbox, or another user, is not blocked.
+        drop(locks.acquire(key("a"), &archive).await);
+        drop(locks.acquire(key("b"), &inbox).await);
+        let waiting = locks.acquire(key("a"), &inbox);
+        tokio::pin!(waiting);
+        assert!(futures::poll!(waiting.as_mut()).is_pending());
+        drop(held);
+        drop(waiting.await);
+    }
+}
