@@ -207,7 +207,7 @@ async fn run(capabilities: Option<&str>) {
     }
     drop(marker.await.unwrap());
 
-    let ledger = ledger.lock().unwrap();
+    let ledger = std::mem::take(&mut *ledger.lock().unwrap());
     let mut raw = RawImap::login(dovecot.imap_port, "alice", "alice-pw").await;
     let mut places: BTreeMap<String, Vec<&str>> = BTreeMap::new();
     for mailbox in MAILBOXES {
