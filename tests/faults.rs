@@ -322,3 +322,33 @@ async fn the_servers_connection_limit_gets_503_with_retry_after_and_no_login_sto
         statuses.len()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_server_response_is_a_500_problem_and_the_session_is_discarded() {
+    let dovecot = common::dovecot();
+    let proxy = FaultProxy::start(dovecot.imap_port).await;
+    let gateway = Gateway::start(config(&proxy.plain_url())).await;
+    gateway
+        .get("/v1/mailboxes/INBOX/messages", &Auth::alice())
+        .await
+        .ok(200);
+    let logins_before = dovecot.sessions_opened("alice");
+    // imap-proto 0.17 panics on `INTERNALDATE NIL` (found by fuzzing): the request
+    // must still get an answer, and the half-read session must not be reused.
+    proxy.set(Fault::Rewrite(b"INTERNALDATE \"", b"INTERNALDATE NIL \""));
+    let reply = gateway
+        .get("/v1/mailboxes/INBOX/messages", &Auth::alice())
+        .await;
+    reply.problem(500);
+    assert_eq!(reply.body["type"], "urn:imap-gateway:problem:internal");
+    proxy.set(Fault::None);
+    let reply = gateway
+        .get("/v1/mailboxes/INBOX/messages", &Auth::alice())
+        .await;
+    assert_eq!(reply.ok(200)["items"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        dovecot.sessions_opened("alice"),
+        logins_before + 1,
+        "the session that saw the malformed response was replaced"
+    );
+}

@@ -29,6 +29,10 @@ pub enum Fault {
     /// Forward this many more bytes from the server on each connection, then reset it
     /// (TCP RST) in the middle of whatever response is under way.
     ResetAfter(u64),
+    /// Replace every occurrence of the first byte string by the second in what the
+    /// server sends (within each chunk read; enough for short tokens), to play a
+    /// server that answers malformed responses.
+    Rewrite(&'static [u8], &'static [u8]),
 }
 
 struct Shared {
@@ -131,6 +135,18 @@ impl Drop for FaultProxy {
     }
 }
 
+fn replace_all(haystack: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(haystack.len());
+    let mut rest = haystack;
+    while let Some(at) = rest.windows(from.len()).position(|w| w == from) {
+        out.extend_from_slice(&rest[..at]);
+        out.extend_from_slice(to);
+        rest = &rest[at + from.len()..];
+    }
+    out.extend_from_slice(rest);
+    out
+}
+
 /// Copies both ways until either side closes, applying the current fault to what the
 /// server sends; resets both sockets when asked to.
 async fn relay(mut client: TcpStream, mut upstream: TcpStream, shared: &Shared) {
@@ -161,11 +177,17 @@ async fn relay(mut client: TcpStream, mut upstream: TcpStream, shared: &Shared) 
                     Ok(n) => n,
                 };
                 let mut forward = n;
+                let mut rewritten = None;
                 loop {
                     let current = *fault.borrow_and_update();
                     match current {
                         Fault::None | Fault::Drop => {
                             budget = None;
+                            break;
+                        }
+                        Fault::Rewrite(from, to) => {
+                            budget = None;
+                            rewritten = Some(replace_all(&down_buf[..n], from, to));
                             break;
                         }
                         Fault::Delay(delay) => {
@@ -195,7 +217,8 @@ async fn relay(mut client: TcpStream, mut upstream: TcpStream, shared: &Shared) 
                         }
                     }
                 }
-                if client_write.write_all(&down_buf[..forward]).await.is_err() {
+                let bytes = rewritten.as_deref().unwrap_or(&down_buf[..forward]);
+                if client_write.write_all(bytes).await.is_err() {
                     break 'relay false;
                 }
             }

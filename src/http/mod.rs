@@ -25,6 +25,7 @@ use axum::http::{HeaderName, HeaderValue, Method};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::Router;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tracing::Instrument as _;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
@@ -158,11 +159,29 @@ pub fn router(state: AppState) -> Router {
         router = router.layer(cors);
     }
     router
+        // Inside the request context, so a panic's 500 carries the request id.
+        .layer(CatchPanicLayer::custom(panic_to_problem))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             request_context,
         ))
         .with_state(state)
+}
+
+/// A panic in a handler (or in a dependency it calls: imap-proto 0.17 panics on some
+/// malformed server responses, e.g. `INTERNALDATE NIL`, found by fuzzing) becomes a
+/// logged 500 problem instead of a dropped connection. The IMAP session in use is
+/// dropped mid-command during unwinding and is therefore discarded, not pooled.
+fn panic_to_problem(panic: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
+    let message = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("(no message)");
+    tracing::error!(panic = message, "request handler panicked");
+    axum::response::IntoResponse::into_response(ApiError::Internal(anyhow::anyhow!(
+        "handler panicked"
+    )))
 }
 
 async fn not_found() -> ApiError {

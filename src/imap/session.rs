@@ -1119,6 +1119,20 @@ impl FetchedMessage {
 
 /// Keeps a FETCH response for one of our messages: with a UID (unsolicited FETCHes
 /// about other messages lack one) and not an expunged placeholder.
+/// Reads one untagged FETCH response as the server sent it (`* 1 FETCH (...)\r\n`,
+/// literals inline), the way sessions read them. For fuzzing and tests: whatever the
+/// bytes, this returns `None` or a message. imap-proto 0.17 itself panics on some
+/// malformed responses (`INTERNALDATE NIL`); that is caught here and counted as
+/// unparsable, so fuzzing goes on to find the gateway's own bugs (in sessions the
+/// HTTP layer turns such a panic into a 500 and the session is discarded).
+pub fn fetched_from_wire(bytes: &[u8]) -> Option<FetchedMessage> {
+    let parsed = std::panic::catch_unwind(|| match Response::parse(bytes) {
+        Ok((_, Response::Fetch(_, attributes))) => Some(fetched_from(&attributes)),
+        _ => None,
+    });
+    parsed.ok().flatten()
+}
+
 fn push_fetched(response: &Response<'_>, messages: &mut Vec<FetchedMessage>) {
     if let Response::Fetch(_, attributes) = response {
         let message = fetched_from(attributes);

@@ -100,12 +100,22 @@ pub fn decode(wire: &str) -> Option<String> {
         return None;
     }
     out.push_str(rest);
-    Some(out)
+    // Only the canonical form is accepted (RFC 3501 5.1.3 forbids, for example, two
+    // adjacent shift sequences): the gateway addresses a mailbox by re-encoding its
+    // decoded name, which must give back exactly the server's name. Found by fuzzing.
+    (encode(&out) == wire).then_some(out)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn non_canonical_forms_are_not_decoded() {
+        // Two adjacent shift sequences (the encoder would have merged them).
+        assert_eq!(decode("&AOQ-&APY-"), None);
+        assert_eq!(decode("&AOQA9g-").as_deref(), Some("äö"));
+    }
 
     #[test]
     fn known_answers() {
