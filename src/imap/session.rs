@@ -1126,11 +1126,13 @@ impl FetchedMessage {
 /// unparsable, so fuzzing goes on to find the gateway's own bugs (in sessions the
 /// HTTP layer turns such a panic into a 500 and the session is discarded).
 pub fn fetched_from_wire(bytes: &[u8]) -> Option<FetchedMessage> {
-    let parsed = std::panic::catch_unwind(|| match Response::parse(bytes) {
+    // Only imap-proto's parsing is guarded: a panic in the gateway's own conversion
+    // must stay visible.
+    let parsed = std::panic::catch_unwind(|| Response::parse(bytes)).ok()?;
+    match parsed {
         Ok((_, Response::Fetch(_, attributes))) => Some(fetched_from(&attributes)),
         _ => None,
-    });
-    parsed.ok().flatten()
+    }
 }
 
 fn push_fetched(response: &Response<'_>, messages: &mut Vec<FetchedMessage>) {
