@@ -110,6 +110,11 @@ pub struct Cli {
     #[arg(long, env = "IMAP_GATEWAY_SSE_KEEPALIVE", default_value = "25s")]
     pub sse_keepalive: String,
 
+    /// HTTP connections that do not deliver a request's headers within this time
+    /// (slow or idle clients, idle keep-alive connections) are closed.
+    #[arg(long, env = "IMAP_GATEWAY_HTTP_HEADER_TIMEOUT", default_value = "30s")]
+    pub http_header_timeout: String,
+
     /// Mailboxes one user may watch at once over event streams (one IDLE session each).
     #[arg(long, env = "IMAP_GATEWAY_MAX_WATCHERS_PER_USER", default_value_t = 4)]
     pub max_watchers_per_user: usize,
@@ -172,6 +177,8 @@ pub struct Config {
     pub metrics: bool,
     /// SSE keep-alive interval.
     pub sse_keepalive: Duration,
+    /// Time a client has to send a request's headers.
+    pub http_header_timeout: Duration,
     /// Watched mailboxes per user.
     pub max_watchers_per_user: usize,
     /// Watched mailboxes overall.
@@ -322,6 +329,10 @@ impl Cli {
             pool_idle_ttl: duration("IMAP_GATEWAY_POOL_IDLE_TTL", &self.pool_idle_ttl)?,
             metrics: self.metrics,
             sse_keepalive: duration("IMAP_GATEWAY_SSE_KEEPALIVE", &self.sse_keepalive)?,
+            http_header_timeout: duration(
+                "IMAP_GATEWAY_HTTP_HEADER_TIMEOUT",
+                &self.http_header_timeout,
+            )?,
             max_watchers_per_user: self.max_watchers_per_user,
             max_watchers: self.max_watchers,
             login_failures_per_user: self.login_failures_per_user,
@@ -352,6 +363,7 @@ impl Config {
             pool_idle_ttl: Duration::from_secs(300),
             metrics: true,
             sse_keepalive: Duration::from_secs(25),
+            http_header_timeout: Duration::from_secs(30),
             max_watchers_per_user: 4,
             max_watchers: 500,
             login_failures_per_user: 5,

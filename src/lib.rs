@@ -22,14 +22,12 @@ pub mod error;
 pub mod http;
 pub mod imap;
 pub mod model;
+pub mod server;
 pub mod state;
 pub mod telemetry;
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::time::Duration;
-
-use axum::serve::ListenerExt as _;
 
 pub use http::router as app;
 pub use state::AppState;
@@ -52,17 +50,8 @@ pub async fn serve(
         // complete normally.
         signal_state.shutting_down.send_replace(true);
     };
-    // Nagle's algorithm delays the last small write of a streamed body by a
-    // delayed-ACK round (40 ms): send segments at once.
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await?;
+    let header_timeout = state.config.http_header_timeout;
+    server::run(listener, router, header_timeout, shutdown).await;
     state.pools.close(Duration::from_secs(5)).await;
     Ok(())
 }

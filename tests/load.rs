@@ -226,6 +226,7 @@ async fn slow_and_idle_http_clients_do_not_hold_imap_sessions() {
         &[
             ("IMAP_GATEWAY_MAX_SESSIONS_PER_USER", "2"),
             ("IMAP_GATEWAY_POOL_WAIT", "2s"),
+            ("IMAP_GATEWAY_HTTP_HEADER_TIMEOUT", "3s"),
         ],
     )
     .await;
@@ -255,6 +256,7 @@ async fn slow_and_idle_http_clients_do_not_hold_imap_sessions() {
             .unwrap();
         held.push(stream);
     }
+    let header_holders = held.len();
     // Authenticated appends whose bodies never finish arriving.
     for _ in 0..50 {
         let mut stream = TcpStream::connect(&authority).await.unwrap();
@@ -289,14 +291,43 @@ async fn slow_and_idle_http_clients_do_not_hold_imap_sessions() {
         connections_before,
         proxy.accepted()
     );
-    // Nothing was appended by the unfinished uploads, and the connections still work.
+    // Nothing was appended by the unfinished uploads.
     assert_eq!(dovecot.message_count("user000", "INBOX"), 2);
-    let mut probe = held.pop().unwrap();
+
+    // Past the header timeout, connections that never completed their headers are
+    // closed by the gateway (not left to pile up); the uploads that did send headers
+    // are requests in progress and stay.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let mut closed = 0;
+    let mut open_indices = Vec::new();
+    for (index, stream) in held[..header_holders].iter_mut().enumerate() {
+        let mut buf = [0u8; 512];
+        match tokio::time::timeout(Duration::from_millis(200), stream.read(&mut buf)).await {
+            Ok(Ok(_) | Err(_)) => {
+                closed += 1;
+            }
+            Err(_still_open) => open_indices.push(index),
+        }
+    }
+    if !open_indices.is_empty() {
+        println!(
+            "still open: {:?}…",
+            &open_indices[..open_indices.len().min(5)]
+        );
+    }
+    println!(
+        "after the 3 s header timeout: {closed} of {header_holders} idle/slowloris connections closed"
+    );
+    assert_eq!(
+        closed, header_holders,
+        "idle and slowloris connections are closed"
+    );
+    let mut upload = held.pop().unwrap();
     let mut buf = [0u8; 1];
-    let still_open = tokio::time::timeout(Duration::from_millis(100), probe.read(&mut buf)).await;
+    let still_open = tokio::time::timeout(Duration::from_millis(100), upload.read(&mut buf)).await;
     assert!(
         still_open.is_err(),
-        "the slow upload is still waiting for its body"
+        "a slow upload is still a request in progress"
     );
     drop(held);
 }
