@@ -426,8 +426,9 @@ fn set_pointer(body: &mut Value, pointer: &str, value: Value) {
     }
 }
 
-/// One request: the route's baseline with `loc` replaced by `value`.
-enum Value_ {
+/// A hostile value: text (percent-encoded in paths and queries, a JSON string in
+/// bodies), a raw percent-encoded sequence, or a JSON value of any type.
+enum Input {
     Text(String),
     Encoded(&'static str),
     Json(Value),
@@ -439,19 +440,21 @@ struct Outcome {
     body: String,
 }
 
+/// Sends the route's baseline request with `loc` replaced by `value`; `None` when
+/// the value cannot be put there (a JSON value in a path, CR/LF in a header).
 async fn send(
     client: &reqwest::Client,
     base: &str,
     route: &Route,
     loc: Loc,
-    value: &Value_,
+    value: &Input,
 ) -> Option<Outcome> {
     let mut path = route.template.to_owned();
     for (name, baseline) in route.path {
         let segment = match (loc, value) {
-            (Loc::Path(p), Value_::Text(text)) if p == *name => enc(text),
-            (Loc::Path(p), Value_::Encoded(raw)) if p == *name => (*raw).to_owned(),
-            (Loc::Path(p), Value_::Json(_)) if p == *name => return None,
+            (Loc::Path(p), Input::Text(text)) if p == *name => enc(text),
+            (Loc::Path(p), Input::Encoded(raw)) if p == *name => (*raw).to_owned(),
+            (Loc::Path(p), Input::Json(_)) if p == *name => return None,
             _ => enc(baseline),
         };
         path = path.replace(&format!("{{{name}}}"), &segment);
@@ -462,9 +465,9 @@ async fn send(
     let mut raw_body = route.raw_body.then(|| RAW_MESSAGE.as_bytes().to_vec());
     match (loc, value) {
         (Loc::Path(_) | Loc::Baseline, _) => {}
-        (Loc::Query(name), Value_::Text(text)) => query.push(format!("{name}={}", enc(text))),
-        (Loc::Query(name), Value_::Encoded(raw)) => query.push(format!("{name}={raw}")),
-        (Loc::Header(name), Value_::Text(text)) => {
+        (Loc::Query(name), Input::Text(text)) => query.push(format!("{name}={}", enc(text))),
+        (Loc::Query(name), Input::Encoded(raw)) => query.push(format!("{name}={raw}")),
+        (Loc::Header(name), Input::Text(text)) => {
             // CR, LF and NUL cannot be sent in a header at all (the HTTP stack
             // refuses them before the gateway sees anything).
             reqwest::header::HeaderValue::from_str(text).ok()?;
@@ -475,13 +478,13 @@ async fn send(
             }
             headers.push((name, text.clone()));
         }
-        (Loc::Body(pointer), Value_::Text(text)) => {
+        (Loc::Body(pointer), Input::Text(text)) => {
             set_pointer(body.as_mut()?, pointer, Value::String(text.clone()));
         }
-        (Loc::Body(pointer), Value_::Json(json)) => {
+        (Loc::Body(pointer), Input::Json(json)) => {
             set_pointer(body.as_mut()?, pointer, json.clone());
         }
-        (Loc::RawBody, Value_::Text(text)) => raw_body = Some(text.as_bytes().to_vec()),
+        (Loc::RawBody, Input::Text(text)) => raw_body = Some(text.as_bytes().to_vec()),
         _ => return None,
     }
     if route.template.ends_with("/changes") && !matches!(loc, Loc::Query("since")) {
@@ -537,12 +540,12 @@ async fn send(
     })
 }
 
-fn describe(loc: Loc, value: &Value_) -> String {
+fn describe(loc: Loc, value: &Input) -> String {
     let shown = match value {
-        Value_::Text(t) if t.len() > 40 => format!("{:?}… ({} bytes)", &t[..40], t.len()),
-        Value_::Text(t) => format!("{t:?}"),
-        Value_::Encoded(raw) => format!("raw {raw}"),
-        Value_::Json(json) => format!("json {json}"),
+        Input::Text(t) if t.len() > 40 => format!("{:?}… ({} bytes)", &t[..40], t.len()),
+        Input::Text(t) => format!("{t:?}"),
+        Input::Encoded(raw) => format!("raw {raw}"),
+        Input::Json(json) => format!("json {json}"),
     };
     format!("{loc:?} = {shown}")
 }
@@ -595,10 +598,10 @@ async fn every_parameter_of_every_route_refuses_hostile_input_and_changes_nothin
     let mut composed_uids = Vec::new();
     for route in &routes {
         for &(loc, expect) in &route.slots {
-            let mut values: Vec<Value_> = corpus.iter().cloned().map(Value_::Text).collect();
+            let mut values: Vec<Input> = corpus.iter().cloned().map(Input::Text).collect();
             match loc {
                 Loc::Path(_) | Loc::Query(_) => {
-                    values.extend(RAW_ENCODED.iter().map(|r| Value_::Encoded(r)));
+                    values.extend(RAW_ENCODED.iter().map(|r| Input::Encoded(r)));
                 }
                 Loc::Body(pointer) => {
                     let baseline = route.body.as_ref().and_then(|b| b.pointer(pointer));
@@ -606,7 +609,7 @@ async fn every_parameter_of_every_route_refuses_hostile_input_and_changes_nothin
                         typed_values()
                             .into_iter()
                             .filter(|typed| !same_kind(baseline, typed))
-                            .map(Value_::Json),
+                            .map(Input::Json),
                     );
                 }
                 _ => {}
@@ -645,7 +648,7 @@ async fn every_parameter_of_every_route_refuses_hostile_input_and_changes_nothin
                 }
                 // Accepted literally: check it was literal, then put things back.
                 match (expect, value) {
-                    (Expect::NewName, Value_::Text(name)) => {
+                    (Expect::NewName, Input::Text(name)) => {
                         let created: Value = serde_json::from_str(&outcome.body).unwrap();
                         if created["name"] != name.as_str() {
                             failures.push(format!("{label}: created {}", created["name"]));
@@ -654,14 +657,14 @@ async fn every_parameter_of_every_route_refuses_hostile_input_and_changes_nothin
                         raw.run(&format!("UNSUBSCRIBE {}", quoted(name))).await;
                         wait_until_unlisted(&mut raw, name).await;
                     }
-                    (Expect::RenameTo, Value_::Text(name)) => {
+                    (Expect::RenameTo, Input::Text(name)) => {
                         raw.ok(&format!("RENAME {} Scratch", quoted(name))).await;
                         raw.run(&format!("UNSUBSCRIBE {}", quoted(name))).await;
                         // Scratch was never subscribed; the rename must not have
                         // subscribed anything (checked by the snapshot).
                         wait_until_unlisted(&mut raw, name).await;
                     }
-                    (Expect::Literal, Value_::Text(text))
+                    (Expect::Literal, Input::Text(text))
                         if matches!(loc, Loc::Body(p) if p.contains("flags/") || p.starts_with("/add/"))
                             && route.method != Method::POST =>
                     {
@@ -740,7 +743,7 @@ async fn every_parameter_of_every_route_refuses_hostile_input_and_changes_nothin
             &gateway.base,
             route,
             Loc::Baseline,
-            &Value_::Encoded(""),
+            &Input::Encoded(""),
         )
         .await
         .unwrap();
