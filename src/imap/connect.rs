@@ -228,7 +228,13 @@ impl Backend {
     }
 
     async fn open_untimed(&self) -> Result<async_imap::Client<ImapStream>, ImapError> {
-        let tcp = TcpStream::connect((self.url.host.as_str(), self.url.port)).await?;
+        // An IP literal is connected to directly; only a host name needs Tokio's
+        // resolver, which runs getaddrinfo on a blocking-pool thread per connect.
+        let host = self.url.host.as_str();
+        let tcp = match host.parse::<std::net::IpAddr>() {
+            Ok(ip) => TcpStream::connect((ip, self.url.port)).await?,
+            Err(_) => TcpStream::connect((host, self.url.port)).await?,
+        };
         tcp.set_nodelay(true)?;
         match self.url.security {
             Security::ImplicitTls => {
