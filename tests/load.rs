@@ -169,12 +169,12 @@ async fn two_hundred_users_at_once_stay_within_the_global_cap_and_memory_returns
     burst(&gateway.base, "/v1/mailboxes/INBOX", &creds[..1], 1).await;
     let idle = settled_rss(&gateway, Duration::from_secs(6)).await;
 
-    // Two identical rounds: the first shows the load is held and memory comes back
-    // down; the second that nothing accumulates. What stays above idle after the
+    // Three identical rounds: the first shows the load is held and memory comes back
+    // down; the later ones that nothing accumulates. What stays above idle after the
     // first burst is glibc's retained free heap, not live data: calling malloc_trim(0)
     // in the process (with gdb) brought 37.7 MiB back to 27.4 MiB, idle being 25.4.
     let mut after_rounds = Vec::new();
-    for round in 1..=2 {
+    for round in 1..=3 {
         let started = Instant::now();
         let first = burst(&gateway.base, "/v1/mailboxes/INBOX/messages", &creds, 200).await;
         let second = burst(&gateway.base, "/v1/mailboxes/INBOX", &creds, 400).await;
@@ -207,8 +207,10 @@ async fn two_hundred_users_at_once_stay_within_the_global_cap_and_memory_returns
         "memory did not come back near idle: idle {idle} KiB, after {} KiB",
         after_rounds[0]
     );
+    // The allocator settles over the first rounds (seen: +2 MiB, then +1 MiB, then
+    // flat over five rounds); a leak would keep growing.
     assert!(
-        after_rounds[1] <= after_rounds[0] + 4 * 1024,
+        after_rounds[2] <= after_rounds[1] + 3 * 1024,
         "memory grows round after round: {after_rounds:?} KiB"
     );
 }
