@@ -99,11 +99,12 @@ fn target(name: &str) -> Result<MailboxName, ApiError> {
 /// that were: a UID another client expunged meanwhile is answered `OK` with nothing
 /// copied (Dovecot: "No messages found"), and must not be reported as transferred.
 fn transferred(
+    session: &ImapSession,
     set: &UidSet,
     to: &MailboxName,
     completion: &Completion,
-    uidplus: bool,
 ) -> Vec<Transferred> {
+    let uidplus = session.capabilities().has("UIDPLUS");
     let mapping = completion.copy_uid.as_ref();
     set.iter()
         .filter(|uid| {
@@ -127,6 +128,31 @@ fn transferred(
 enum Kind {
     Move,
     Copy,
+}
+
+/// Moves (not copies) take the per-user, per-mailbox removal lock.
+async fn removal_guard(
+    state: &AppState,
+    user: &AuthUser,
+    mailbox: &MailboxName,
+    kind: Kind,
+) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+    match kind {
+        Kind::Move => Some(
+            state
+                .removal_locks
+                .acquire(user.identity.key(), mailbox)
+                .await,
+        ),
+        Kind::Copy => None,
+    }
+}
+
+/// The message was there when checked, but gone when moved or copied.
+fn expunged_meanwhile() -> ApiError {
+    ApiError::NotFound {
+        detail: "the message was expunged by another client meanwhile".to_owned(),
+    }
 }
 
 async fn transfer(
@@ -157,26 +183,15 @@ async fn transfer_one(
             "the message is already in this mailbox",
         ));
     }
-    let _removing = match kind {
-        Kind::Move => Some(
-            state
-                .removal_locks
-                .acquire(user.identity.key(), &mailbox)
-                .await,
-        ),
-        Kind::Copy => None,
-    };
+    let _removing = removal_guard(state, user, &mailbox, kind).await;
     let (mut session, _) = open_mailbox(state, user, &mailbox, kind == Kind::Copy).await?;
     fetch_one(&mut session, uid, &[FetchItem::Uid]).await?;
     let set = UidSet::single(uid);
     let completion = transfer(&mut session, kind, &set, &to).await?;
-    let uidplus = session.capabilities().has("UIDPLUS");
-    transferred(&set, &to, &completion, uidplus)
+    transferred(&session, &set, &to, &completion)
         .pop()
         .map(Json)
-        .ok_or_else(|| ApiError::NotFound {
-            detail: "the message was expunged by another client meanwhile".to_owned(),
-        })
+        .ok_or_else(expunged_meanwhile)
 }
 
 /// Move a message to another mailbox (MOVE, or COPY + `UID EXPUNGE` of this UID).
@@ -255,8 +270,7 @@ async fn delete_set(
         });
     }
     let completion = transfer(session, Kind::Move, set, &trash).await?;
-    let uidplus = session.capabilities().has("UIDPLUS");
-    Ok(transferred(set, &trash, &completion, uidplus))
+    Ok(transferred(session, set, &trash, &completion))
 }
 
 /// Delete a message: move it to Trash, or with `?permanent=true` (scope `delete`)
@@ -292,14 +306,10 @@ pub async fn delete_message(
     if permanent {
         return Ok(StatusCode::NO_CONTENT.into_response());
     }
-    items.pop().map_or_else(
-        || {
-            Err(ApiError::NotFound {
-                detail: "the message was expunged by another client meanwhile".to_owned(),
-            })
-        },
-        |item| Ok(Json(item).into_response()),
-    )
+    items
+        .pop()
+        .map(|item| Json(item).into_response())
+        .ok_or_else(expunged_meanwhile)
 }
 
 async fn bulk_transfer(
@@ -317,15 +327,7 @@ async fn bulk_transfer(
             "the messages are already in this mailbox",
         ));
     }
-    let _removing = match kind {
-        Kind::Move => Some(
-            state
-                .removal_locks
-                .acquire(user.identity.key(), &mailbox)
-                .await,
-        ),
-        Kind::Copy => None,
-    };
+    let _removing = removal_guard(state, user, &mailbox, kind).await;
     let (mut session, _) = open_mailbox(state, user, &mailbox, kind == Kind::Copy).await?;
     let Some(set) = resolve_targets(
         &mut session,
@@ -340,8 +342,7 @@ async fn bulk_transfer(
         }));
     };
     let completion = transfer(&mut session, kind, &set, &to).await?;
-    let uidplus = session.capabilities().has("UIDPLUS");
-    let items = transferred(&set, &to, &completion, uidplus);
+    let items = transferred(&session, &set, &to, &completion);
     Ok(Json(BulkTransferResult {
         count: items.len(),
         items,

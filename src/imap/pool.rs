@@ -4,9 +4,12 @@
 //! - a pool belongs to exactly one [`Identity`] (user name + password fingerprint), so a
 //!   session logged in as A is never handed to B, and a wrong password never reaches
 //!   a pool of working sessions;
-//! - every live session holds a permit of the global semaphore; when it is exhausted,
-//!   idle sessions of the least recently used other identity are logged out first,
-//!   then the request waits a bounded time and fails with [`PoolFailure::GlobalLimit`];
+//! - every live session holds a permit of the global semaphore until its connection
+//!   is closed; when it is exhausted, idle sessions of the least recently used other
+//!   identities are logged out, and the request retries within a bounded wait, then
+//!   fails with [`PoolFailure::GlobalLimit`];
+//! - after the server refuses a login for a connection limit, logins of that identity
+//!   are held back (`backoff.rs`) and requests wait for its existing sessions;
 //! - a checked-out session that broke (timeout, BYE, I/O, cut-off command) is detached
 //!   when its guard drops, never returned; recycling skips the NOOP for a session used
 //!   moments ago (a NOOP costs a round trip on every request) and never sends CLOSE;
@@ -404,7 +407,14 @@ impl SessionPools {
             if !retry || waiting.elapsed() >= self.registry.settings.wait {
                 break;
             }
-            waiting_guard.get_or_insert_with(|| WaitingForPermit::new(&self.registry));
+            if matches!(
+                checkout,
+                Err(PoolError::Backend(ImapError::Pool(
+                    PoolFailure::GlobalLimit
+                )))
+            ) {
+                waiting_guard.get_or_insert_with(|| WaitingForPermit::new(&self.registry));
+            }
             tokio::time::sleep(RETRY_CHECKOUT_AFTER).await;
             checkout = pool.get().await;
         }

@@ -1117,8 +1117,6 @@ impl FetchedMessage {
     }
 }
 
-/// Keeps a FETCH response for one of our messages: with a UID (unsolicited FETCHes
-/// about other messages lack one) and not an expunged placeholder.
 /// Reads one untagged FETCH response as the server sent it (`* 1 FETCH (...)\r\n`,
 /// literals inline), the way sessions read them. For fuzzing and tests: whatever the
 /// bytes, this returns `None` or a message. imap-proto 0.17 itself panics on some
@@ -1135,6 +1133,8 @@ pub fn fetched_from_wire(bytes: &[u8]) -> Option<FetchedMessage> {
     }
 }
 
+/// Keeps a FETCH response for one of our messages: with a UID (unsolicited FETCHes
+/// about other messages lack one) and not an expunged placeholder.
 fn push_fetched(response: &Response<'_>, messages: &mut Vec<FetchedMessage>) {
     if let Response::Fetch(_, attributes) = response {
         let message = fetched_from(attributes);
