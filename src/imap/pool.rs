@@ -394,11 +394,8 @@ impl SessionPools {
             let retry = match &checkout {
                 Err(PoolError::Backend(ImapError::Pool(PoolFailure::GlobalLimit))) => true,
                 // The evictor dropped this identity's pool between our lookup and
-                // checkout (or while we waited): take the identity's current pool.
-                Err(PoolError::Closed) if !self.registry.closing.load(Ordering::SeqCst) => {
-                    pool = self.pool_for(identity);
-                    true
-                }
+                // checkout: try again with the identity's current pool (below).
+                Err(PoolError::Closed) => !self.registry.closing.load(Ordering::SeqCst),
                 Err(PoolError::Backend(ImapError::Pool(PoolFailure::ServerLimit))) => {
                     pool.status().size > 0
                 }
@@ -416,6 +413,10 @@ impl SessionPools {
                 waiting_guard.get_or_insert_with(|| WaitingForPermit::new(&self.registry));
             }
             tokio::time::sleep(RETRY_CHECKOUT_AFTER).await;
+            // Looking the pool up again marks it used, so the evictor does not drop
+            // it while this request waits (a session created in a dropped pool could
+            // not be returned to it and would be closed without LOGOUT).
+            pool = self.pool_for(identity);
             checkout = pool.get().await;
         }
         drop(waiting_guard);
