@@ -82,6 +82,33 @@ fn credentials(users: &[User]) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Dovecot with `count` users (room for 400 sessions), the fault proxy in front of it,
+/// and the gateway binary behind the proxy with `env` settings.
+struct Setup {
+    dovecot: Dovecot,
+    proxy: FaultProxy,
+    gateway: GatewayProcess,
+    creds: Vec<(String, String)>,
+}
+
+async fn setup(count: usize, env: &[(&str, &str)]) -> Setup {
+    let seeded = users(count);
+    let dovecot = Dovecot::start(Options {
+        users: seeded.clone(),
+        rawlog: false,
+        max_sessions: Some(400),
+        ..Options::default()
+    });
+    let proxy = FaultProxy::start(dovecot.imap_port).await;
+    let gateway = GatewayProcess::start(&proxy.plain_url(), env).await;
+    Setup {
+        dovecot,
+        proxy,
+        gateway,
+        creds: credentials(&seeded),
+    }
+}
+
 /// Waits until `rss` stops shrinking (pools evicted, buffers freed) or `limit` passes.
 async fn settled_rss(gateway: &GatewayProcess, limit: Duration) -> u64 {
     let deadline = Instant::now() + limit;
@@ -98,22 +125,19 @@ async fn settled_rss(gateway: &GatewayProcess, limit: Duration) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn five_hundred_concurrent_requests_for_one_user_stay_within_the_pool() {
-    let seeded = users(1);
-    let dovecot = Dovecot::start(Options {
-        users: seeded.clone(),
-        rawlog: false,
-        ..Options::default()
-    });
-    let proxy = FaultProxy::start(dovecot.imap_port).await;
-    let gateway = GatewayProcess::start(
-        &proxy.plain_url(),
+    let Setup {
+        dovecot,
+        proxy,
+        gateway,
+        creds,
+    } = setup(
+        1,
         &[
             ("IMAP_GATEWAY_MAX_SESSIONS_PER_USER", "4"),
             ("IMAP_GATEWAY_POOL_WAIT", "20s"),
         ],
     )
     .await;
-    let creds = credentials(&seeded);
     let idle = gateway.rss_kib();
 
     let mut statuses = BTreeMap::new();
@@ -147,16 +171,13 @@ async fn five_hundred_concurrent_requests_for_one_user_stay_within_the_pool() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_hundred_users_at_once_stay_within_the_global_cap_and_memory_returns() {
-    let seeded = users(200);
-    let dovecot = Dovecot::start(Options {
-        users: seeded.clone(),
-        rawlog: false,
-        max_sessions: Some(400),
-        ..Options::default()
-    });
-    let proxy = FaultProxy::start(dovecot.imap_port).await;
-    let gateway = GatewayProcess::start(
-        &proxy.plain_url(),
+    let Setup {
+        dovecot: _dovecot,
+        proxy,
+        gateway,
+        creds,
+    } = setup(
+        200,
         &[
             ("IMAP_GATEWAY_MAX_SESSIONS", "64"),
             ("IMAP_GATEWAY_POOL_WAIT", "20s"),
@@ -164,7 +185,6 @@ async fn two_hundred_users_at_once_stay_within_the_global_cap_and_memory_returns
         ],
     )
     .await;
-    let creds = credentials(&seeded);
     // Idle, after one request has initialised everything lazily initialised.
     burst(&gateway.base, "/v1/mailboxes/INBOX", &creds[..1], 1).await;
     let idle = settled_rss(&gateway, Duration::from_secs(6)).await;
@@ -214,15 +234,13 @@ async fn two_hundred_users_at_once_stay_within_the_global_cap_and_memory_returns
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_and_idle_http_clients_do_not_hold_imap_sessions() {
-    let seeded = users(1);
-    let dovecot = Dovecot::start(Options {
-        users: seeded.clone(),
-        rawlog: false,
-        ..Options::default()
-    });
-    let proxy = FaultProxy::start(dovecot.imap_port).await;
-    let gateway = GatewayProcess::start(
-        &proxy.plain_url(),
+    let Setup {
+        dovecot,
+        proxy,
+        gateway,
+        creds,
+    } = setup(
+        1,
         &[
             ("IMAP_GATEWAY_MAX_SESSIONS_PER_USER", "2"),
             ("IMAP_GATEWAY_POOL_WAIT", "2s"),
@@ -230,7 +248,6 @@ async fn slow_and_idle_http_clients_do_not_hold_imap_sessions() {
         ],
     )
     .await;
-    let creds = credentials(&seeded);
     let authority = gateway.base.trim_start_matches("http://").to_owned();
     let basic = {
         use base64::Engine as _;
