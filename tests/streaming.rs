@@ -4,25 +4,15 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use common::corpus::{attachment_bytes, base64_lines};
+use common::process::GatewayProcess;
 use common::{Dovecot, Options, SeedMessage, User};
 use futures::StreamExt as _;
 use sha2::{Digest as _, Sha256};
 
-const BIN: &str = env!("CARGO_BIN_EXE_imap-gateway");
 const ATTACHMENT: usize = 50 * 1024 * 1024;
-
-fn status_kib(pid: u32, field: &str) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .unwrap()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_50_mb_attachment_streams_in_bounded_memory() {
@@ -47,28 +37,9 @@ async fn a_50_mb_attachment_streams_in_bounded_memory() {
         rawlog: false,
         ..Options::default()
     });
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = std::process::Command::new(BIN)
-        .env_clear()
-        .arg("--dev")
-        .env("IMAP_GATEWAY_LISTEN", format!("127.0.0.1:{port}"))
-        .env("IMAP_GATEWAY_IMAP_URL", dovecot.plain_url())
-        .env("RUST_LOG", "warn")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
+    let gateway = GatewayProcess::start(&dovecot.plain_url(), &[]).await;
+    let base = gateway.base.clone();
     let client = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while client.get(format!("{base}/healthz")).send().await.is_err() {
-        assert!(Instant::now() < deadline, "gateway did not start");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
     // Warm up: a session and a parsed read of the message (which must not download it).
     let message: serde_json::Value = client
         .get(format!("{base}/v1/mailboxes/INBOX/messages/1"))
@@ -80,8 +51,7 @@ async fn a_50_mb_attachment_streams_in_bounded_memory() {
         .await
         .unwrap();
     assert_eq!(message["attachments"][0]["filename"], "big.bin");
-    let pid = child.id();
-    let before = status_kib(pid, "VmHWM:");
+    let before = gateway.peak_rss_kib();
 
     let started = Instant::now();
     let response = client
@@ -102,7 +72,7 @@ async fn a_50_mb_attachment_streams_in_bounded_memory() {
         hasher.update(&chunk);
     }
     let elapsed = started.elapsed();
-    let after = status_kib(pid, "VmHWM:");
+    let after = gateway.peak_rss_kib();
     assert_eq!(received, ATTACHMENT);
     assert_eq!(hasher.finalize(), expected, "decoded bytes match");
     let growth_mib = (after.saturating_sub(before)) as f64 / 1024.0;
@@ -132,10 +102,8 @@ async fn a_50_mb_attachment_streams_in_bounded_memory() {
         total += chunk.unwrap().len();
     }
     assert_eq!(total, raw_len);
-    let after_raw = status_kib(pid, "VmHWM:");
+    let after_raw = gateway.peak_rss_kib();
     assert!((after_raw.saturating_sub(before) as f64 / 1024.0) < 24.0);
-    let _ = child.kill();
-    let _ = child.wait();
 }
 
 #[tokio::test]
