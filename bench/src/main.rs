@@ -15,6 +15,11 @@ use dovecot_harness::{Dovecot, Options, SeedMessage, User};
 use futures::StreamExt as _;
 use serde_json::{json, Value};
 
+/// The allocator the `imap-gateway` binary ships with, so the gateway child measures
+/// what users run.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 const PAGE: u32 = 50;
 const SUMMARY: &str = "(UID FLAGS INTERNALDATE RFC822.SIZE BODYSTRUCTURE BODY.PEEK[HEADER] MODSEQ)";
 
