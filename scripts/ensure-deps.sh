@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the demo and the tests need when it is missing: Dovecot (IMAP
-# server), curl (README examples) and a C compiler (the `ring` crypto crate).
+# server), curl (README examples), a C compiler (the `ring` crypto crate) and make
+# (jemalloc, the gateway's allocator, builds with configure + make).
 # Sourced by scripts/demo.sh and scripts/test.sh. As root it runs apt-get; otherwise
 # it says what to install and stops.
 set -euo pipefail
@@ -9,6 +10,7 @@ missing=()
 command -v dovecot >/dev/null 2>&1 || missing+=(dovecot-imapd)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
 command -v cc >/dev/null 2>&1 || missing+=(gcc libc6-dev)
+command -v make >/dev/null 2>&1 || missing+=(make)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 [ -e /etc/ssl/certs/ca-certificates.crt ] || missing+=(ca-certificates)
 
