@@ -9,6 +9,7 @@ use std::time::Duration;
 use clap::{Parser, ValueEnum};
 use secrecy::SecretString;
 
+use crate::auth::TrustedProxies;
 use crate::imap::{BackendUrl, Security};
 
 /// Log output format.
@@ -138,6 +139,11 @@ pub struct Cli {
         default_value_t = 20
     )]
     pub login_failures_per_client: u32,
+
+    /// Proxies (addresses or networks, comma-separated) whose `X-Forwarded-For` names
+    /// the client for login throttling; empty: the header is ignored.
+    #[arg(long, env = "IMAP_GATEWAY_TRUSTED_PROXIES", default_value = "")]
+    pub trusted_proxies: String,
 }
 
 /// The validated configuration the gateway runs with.
@@ -187,6 +193,8 @@ pub struct Config {
     pub login_failures_per_user: u32,
     /// Login failures per client per minute.
     pub login_failures_per_client: u32,
+    /// Proxies trusted to name the client in `X-Forwarded-For`.
+    pub trusted_proxies: TrustedProxies,
 }
 
 /// A configuration error: which setting, and why, in one sentence.
@@ -337,6 +345,8 @@ impl Cli {
             max_watchers: self.max_watchers,
             login_failures_per_user: self.login_failures_per_user,
             login_failures_per_client: self.login_failures_per_client,
+            trusted_proxies: TrustedProxies::parse(&self.trusted_proxies)
+                .map_err(|reason| fail("IMAP_GATEWAY_TRUSTED_PROXIES", reason))?,
         })
     }
 }
@@ -368,6 +378,7 @@ impl Config {
             max_watchers: 500,
             login_failures_per_user: 5,
             login_failures_per_client: 20,
+            trusted_proxies: TrustedProxies::default(),
         }
     }
 

@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::{dovecot, Auth, Gateway, SECRET};
-use imap_gateway::auth::{Scopes, TokenService};
+use imap_gateway::auth::{Scopes, TokenService, TrustedProxies};
 use imap_gateway::imap::{Identity, Username};
 use secrecy::SecretString;
 use serde_json::json;
@@ -252,6 +252,71 @@ async fn failed_logins_are_throttled_per_user_and_per_client() {
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(failures(), 5, "{}", dovecot.logs());
+}
+
+/// Status of a GET /v1/mailboxes as `auth`, arriving with `X-Forwarded-For: forwarded`.
+async fn status_forwarded(gateway: &Gateway, auth: &Auth, forwarded: &str) -> u16 {
+    let (status, _, _) = gateway
+        .get_bytes("/v1/mailboxes", auth, &[("x-forwarded-for", forwarded)])
+        .await;
+    status.as_u16()
+}
+
+#[tokio::test]
+async fn forwarded_client_addresses_count_only_behind_trusted_proxies() {
+    let dovecot = dovecot();
+    let mut config = common::config_for(&dovecot);
+    config.login_failures_per_user = 100;
+    config.login_failures_per_client = 3;
+
+    // By default the header is ignored: a forged address per guess does not get
+    // around the limit of the connection's own address.
+    let direct = Gateway::start(config.clone()).await;
+    for (i, user) in ["carol", "dave", "erin"].into_iter().enumerate() {
+        let forged = format!("203.0.113.{i}");
+        assert_eq!(
+            status_forwarded(&direct, &Auth::Basic(user, "guess"), &forged).await,
+            401
+        );
+    }
+    assert_eq!(
+        status_forwarded(&direct, &Auth::alice(), "203.0.113.99").await,
+        429
+    );
+
+    // Behind a trusted proxy (the test's own loopback address), each forwarded client
+    // has its own limit, and the address the proxy appended counts, not what the
+    // client wrote before it.
+    config.trusted_proxies = TrustedProxies::parse("127.0.0.1").unwrap();
+    let proxied = Gateway::start(config).await;
+    for user in ["carol", "dave", "erin"] {
+        assert_eq!(
+            status_forwarded(&proxied, &Auth::Basic(user, "guess"), "198.51.100.7").await,
+            401
+        );
+    }
+    assert_eq!(
+        status_forwarded(&proxied, &Auth::alice(), "198.51.100.7").await,
+        429
+    );
+    assert_eq!(
+        status_forwarded(&proxied, &Auth::alice(), "198.51.100.8, 198.51.100.7").await,
+        429,
+        "a client cannot pick its address by writing one before the proxy's entry"
+    );
+    assert_eq!(
+        status_forwarded(&proxied, &Auth::bob(), "198.51.100.8").await,
+        200,
+        "another client behind the same proxy is not affected"
+    );
+    // The 6 refused guesses reached the server; the 429s never did.
+    let failures = || dovecot.logs().matches("(auth failed").count();
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    while failures() < 6 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(failures(), 6, "{}", dovecot.logs());
 }
 
 #[tokio::test]

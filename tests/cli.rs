@@ -21,7 +21,7 @@ fn gateway_command() -> Command {
 #[test]
 fn invalid_configuration_exits_2_naming_the_setting() {
     let secret = "0123456789abcdef0123456789abcdef";
-    let cases: [(&[(&str, &str)], &str); 5] = [
+    let cases: [(&[(&str, &str)], &str); 6] = [
         (&[], "IMAP_GATEWAY_SECRET"),
         (&[("IMAP_GATEWAY_SECRET", "short")], "IMAP_GATEWAY_SECRET"),
         (
@@ -44,6 +44,13 @@ fn invalid_configuration_exits_2_naming_the_setting() {
                 ("IMAP_GATEWAY_LISTEN", "localhost"),
             ],
             "IMAP_GATEWAY_LISTEN",
+        ),
+        (
+            &[
+                ("IMAP_GATEWAY_SECRET", secret),
+                ("IMAP_GATEWAY_TRUSTED_PROXIES", "10.0.0.0/8,load-balancer"),
+            ],
+            "IMAP_GATEWAY_TRUSTED_PROXIES",
         ),
     ];
     for (env, setting) in cases {

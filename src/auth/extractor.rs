@@ -6,15 +6,16 @@
 //! IMAP LOGIN that opens the session (see `AppState::session`), where failures are
 //! throttled.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use secrecy::SecretString;
 
+use super::client_addr::ClientAddr;
 use super::scopes::{Scope, Scopes};
 use super::token::TokenError;
 use crate::error::ApiError;
@@ -40,7 +41,7 @@ pub struct AuthUser {
     pub scopes: Scopes,
     /// How the caller authenticated.
     pub method: AuthMethod,
-    /// The client's address, for login throttling.
+    /// The client's address, for login throttling (see [`ClientAddr`]).
     pub client: Option<IpAddr>,
 }
 
@@ -60,19 +61,11 @@ impl AuthUser {
     }
 }
 
-/// The TCP peer address, when the server was started with connect info.
-pub fn client_addr(parts: &Parts) -> Option<IpAddr> {
-    parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip())
-}
-
 impl FromRequestParts<AppState> for AuthUser {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let client = client_addr(parts);
+        let ClientAddr(client) = ClientAddr::of(parts, &state.config.trusted_proxies);
         let header = parts.headers.get(AUTHORIZATION).ok_or_else(|| {
             ApiError::unauthorized("credentials are required (Bearer token or Basic)")
         })?;
@@ -131,16 +124,4 @@ fn decode_basic(encoded: &str) -> Result<(Username, SecretString), ApiError> {
     let username = Username::try_from(user).map_err(|_| malformed())?;
     check_credential_text("password", password, 1024).map_err(|_| malformed())?;
     Ok((username, SecretString::from(password.to_owned())))
-}
-
-/// The client's IP address (from the TCP connection), if known. Never fails.
-#[derive(Debug, Clone, Copy)]
-pub struct ClientAddr(pub Option<IpAddr>);
-
-impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(Self(client_addr(parts)))
-    }
 }

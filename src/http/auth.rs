@@ -10,7 +10,7 @@ use secrecy::SecretString;
 
 use super::extract::AppJson;
 use super::ProblemResponses;
-use crate::auth::extractor::ClientAddr;
+use crate::auth::ClientAddr;
 use crate::auth::{AuthMethod, AuthUser, Scopes};
 use crate::error::ApiError;
 use crate::imap::types::check_credential_text;
