@@ -17,7 +17,9 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 cargo build --release --example demo
 IMAP_GATEWAY_LISTEN="127.0.0.1:$port" target/release/examples/demo >/tmp/schemathesis-demo.log 2>&1 &
 demo=$!
-trap 'kill $demo 2>/dev/null || true' EXIT
+# Wait for the demo's graceful shutdown: it stops its Dovecot last, and a caller that
+# kills the process group once this script returns would otherwise orphan it.
+trap 'kill $demo 2>/dev/null || true; wait $demo 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do
     curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break
     sleep 0.2
