@@ -170,14 +170,7 @@ async fn a_reset_mid_download_aborts_the_response_and_the_pool_recovers() {
     .into_bytes();
     let raw_len = raw.len();
     let dovecot = Dovecot::start(Options {
-        users: vec![User::new("big", "big-pw").with_mailbox(
-            "INBOX",
-            vec![SeedMessage {
-                raw,
-                flags: String::new(),
-                internal_date: 1_795_000_000,
-            }],
-        )],
+        users: vec![User::new("big", "big-pw").with_mailbox("INBOX", vec![SeedMessage::raw(raw)])],
         rawlog: false,
         ..Options::default()
     });

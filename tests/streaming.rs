@@ -26,14 +26,7 @@ async fn a_50_mb_attachment_streams_in_bounded_memory() {
     drop(content);
     let raw_len = raw.len();
     let dovecot = Dovecot::start(Options {
-        users: vec![User::new("big", "big-pw").with_mailbox(
-            "INBOX",
-            vec![SeedMessage {
-                raw,
-                flags: String::new(),
-                internal_date: 1_795_000_000,
-            }],
-        )],
+        users: vec![User::new("big", "big-pw").with_mailbox("INBOX", vec![SeedMessage::raw(raw)])],
         rawlog: false,
         ..Options::default()
     });

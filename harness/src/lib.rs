@@ -38,6 +38,15 @@ pub struct SeedMessage {
 }
 
 impl SeedMessage {
+    /// The message `raw` as it is: no flags, the harness's usual internal date.
+    pub fn raw(raw: Vec<u8>) -> Self {
+        Self {
+            raw,
+            flags: String::new(),
+            internal_date: 1_795_000_000,
+        }
+    }
+
     /// A simple text message.
     pub fn text(from: &str, to: &str, subject: &str, body: &str) -> Self {
         let raw = format!(
@@ -45,11 +54,7 @@ impl SeedMessage {
              Message-ID: <{}@harness>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n",
             subject.replace(' ', ".")
         );
-        Self {
-            raw: raw.into_bytes(),
-            flags: String::new(),
-            internal_date: 1_795_000_000,
-        }
+        Self::raw(raw.into_bytes())
     }
 
     /// Sets the maildir flag letters.
