@@ -196,6 +196,18 @@ async fn scopes_are_enforced() {
     assert_eq!(gateway.delete("/v1/mailboxes/New", &all).await.status, 204);
 }
 
+/// Waits until Dovecot has logged `expected` failed logins (it logs them a moment after
+/// answering), then checks no more arrive: throttled attempts must never reach it.
+async fn assert_failed_logins_at_server(dovecot: &common::Dovecot, expected: usize) {
+    let failures = || dovecot.logs().matches("(auth failed").count();
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    while failures() < expected && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(failures(), expected, "{}", dovecot.logs());
+}
+
 #[tokio::test]
 async fn failed_logins_are_throttled_per_user_and_per_client() {
     let dovecot = dovecot();
@@ -245,13 +257,7 @@ async fn failed_logins_are_throttled_per_user_and_per_client() {
         .await
         .problem(429);
     // Exactly the 5 failed logins reached the server; the refused ones never did.
-    let failures = || dovecot.logs().matches("(auth failed").count();
-    let deadline = std::time::Instant::now() + Duration::from_secs(3);
-    while failures() < 5 && std::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(failures(), 5, "{}", dovecot.logs());
+    assert_failed_logins_at_server(&dovecot, 5).await;
 }
 
 /// Status of a GET /v1/mailboxes as `auth`, arriving with `X-Forwarded-For: forwarded`.
@@ -310,13 +316,7 @@ async fn forwarded_client_addresses_count_only_behind_trusted_proxies() {
         "another client behind the same proxy is not affected"
     );
     // The 6 refused guesses reached the server; the 429s never did.
-    let failures = || dovecot.logs().matches("(auth failed").count();
-    let deadline = std::time::Instant::now() + Duration::from_secs(3);
-    while failures() < 6 && std::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(failures(), 6, "{}", dovecot.logs());
+    assert_failed_logins_at_server(&dovecot, 6).await;
 }
 
 #[tokio::test]
