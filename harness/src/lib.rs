@@ -9,8 +9,12 @@
 //! `imap_capability` replaces the advertised capability list, which lets tests drive
 //! the gateway's fallback paths; `rawlog_dir` records every command a session sends.
 
+pub mod courier;
+pub mod cyrus;
+mod packages;
 pub mod proxy;
 pub mod raw;
+pub mod servers;
 
 use std::fmt::Write as _;
 use std::fs;
@@ -159,7 +163,7 @@ static NEXT_PORT: AtomicU16 = AtomicU16::new(0);
 
 const PORT_RANGE: std::ops::Range<u16> = 20_000..32_768;
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     if NEXT_PORT.load(Ordering::Relaxed) == 0 {
         let seed = std::process::id()
             ^ SystemTime::now()
@@ -503,7 +507,7 @@ fn spawn_dovecot(root: &Path) -> Child {
 }
 
 /// Process ids whose parent is `parent` (from /proc).
-fn child_pids(parent: u32) -> Vec<u32> {
+pub(crate) fn child_pids(parent: u32) -> Vec<u32> {
     let Ok(entries) = fs::read_dir("/proc") else {
         return Vec::new();
     };

@@ -134,4 +134,82 @@ impl RawImap {
             .and_then(|uid| uid.parse().ok())
             .expect("APPENDUID")
     }
+
+    /// Appends `message` to `mailbox` (a wire name, sent as a quoted string) with
+    /// `flags` (e.g. `\\Seen $Label`), using a synchronizing literal, which every
+    /// server accepts (Courier has no LITERAL+). Returns the UID from APPENDUID.
+    ///
+    /// # Panics
+    /// When the server refuses or sends no APPENDUID.
+    pub async fn append_message(&mut self, mailbox: &str, flags: &str, message: &[u8]) -> u32 {
+        self.tag += 1;
+        let tag = format!("t{}", self.tag);
+        let head = format!(
+            "{tag} APPEND \"{}\" ({flags}) {{{}}}\r\n",
+            mailbox.replace('\\', "\\\\").replace('"', "\\\""),
+            message.len()
+        );
+        let stream = self.stream.get_mut();
+        stream
+            .write_all(head.as_bytes())
+            .await
+            .expect("write APPEND");
+        let mut line = String::new();
+        self.stream
+            .read_line(&mut line)
+            .await
+            .expect("read continuation");
+        assert!(line.starts_with('+'), "APPEND to {mailbox}: {line}");
+        let stream = self.stream.get_mut();
+        stream.write_all(message).await.expect("write message");
+        stream.write_all(b"\r\n").await.expect("write CRLF");
+        loop {
+            let mut line = String::new();
+            self.stream
+                .read_line(&mut line)
+                .await
+                .expect("read APPEND response");
+            assert!(!line.is_empty(), "connection closed during APPEND");
+            if let Some(status) = line.strip_prefix(&format!("{tag} ")) {
+                assert!(status.starts_with("OK"), "APPEND to {mailbox}: {status}");
+                return status
+                    .split("APPENDUID ")
+                    .nth(1)
+                    .and_then(|rest| rest.split([']', ' ']).nth(1))
+                    .and_then(|uid| uid.parse().ok())
+                    .expect("APPENDUID");
+            }
+        }
+    }
+}
+
+/// Logs in and out once over a blocking connection (Cyrus creates a user's mailboxes at
+/// the first LOGIN).
+///
+/// # Panics
+/// When the login fails.
+pub fn blocking_login_logout(port: u16, user: &str, password: &str) {
+    use std::io::{BufRead as _, Write as _};
+    let stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .expect("timeout");
+    let mut reader = std::io::BufReader::new(stream.try_clone().expect("clone"));
+    let mut line = String::new();
+    reader.read_line(&mut line).expect("greeting");
+    (&stream)
+        .write_all(format!("a LOGIN \"{user}\" \"{password}\"\r\nb LOGOUT\r\n").as_bytes())
+        .expect("write");
+    let mut logged_in = false;
+    loop {
+        line.clear();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            break;
+        }
+        logged_in |= line.starts_with("a OK");
+        if line.starts_with("b ") {
+            break;
+        }
+    }
+    assert!(logged_in, "LOGIN {user} failed");
 }
