@@ -286,6 +286,10 @@ impl ApiError {
                 detail: v.to_string(),
                 errors: vec![v.into()],
             },
+            ImapError::NotRepresentable(v) => Self::Unprocessable {
+                detail: v.to_string(),
+                errors: vec![v.into()],
+            },
             source => Self::Imap { op, source },
         }
     }
@@ -466,6 +470,7 @@ fn imap_status(op: Op, err: &ImapError) -> StatusCode {
         ImapError::Timeout => StatusCode::GATEWAY_TIMEOUT,
         ImapError::Pool(_) => StatusCode::SERVICE_UNAVAILABLE,
         ImapError::Invalid(_) => StatusCode::BAD_REQUEST,
+        ImapError::NotRepresentable(_) => StatusCode::UNPROCESSABLE_ENTITY,
         ImapError::Unsupported(_) => StatusCode::NOT_IMPLEMENTED,
         ImapError::Bye { .. }
         | ImapError::ConnectionLost

@@ -8,8 +8,8 @@ use std::time::Duration;
 use crate::auth::{AuthMethod, AuthUser, LoginThrottle, TokenService};
 use crate::config::Config;
 use crate::error::{ApiError, Op};
-use crate::http::removal_lock::RemovalLocks;
 use crate::http::signed::TokenCodec;
+use crate::imap::mailbox_locks::MailboxLocks;
 use crate::imap::{Backend, PoolSettings, PooledSession, SessionPools, Timeouts, Watchers};
 
 /// Shared application state (cheap to clone).
@@ -32,7 +32,7 @@ pub struct App {
     /// IDLE watchers behind the event streams.
     pub watchers: Watchers,
     /// Serialises moves and deletions per (identity, mailbox).
-    pub removal_locks: RemovalLocks,
+    pub removal_locks: MailboxLocks,
     /// Flips to true when the gateway shuts down, so endless responses (event
     /// streams) end and graceful shutdown can finish.
     pub shutting_down: tokio::sync::watch::Sender<bool>,
@@ -97,7 +97,7 @@ impl AppState {
             pools,
             tokens_codec,
             watchers,
-            removal_locks: RemovalLocks::default(),
+            removal_locks: MailboxLocks::default(),
             shutting_down: tokio::sync::watch::Sender::new(false),
         })))
     }

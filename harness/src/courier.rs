@@ -251,6 +251,7 @@ impl Drop for Courier {
             for pid in pids {
                 let _ = Command::new("kill")
                     .args([signal, &pid.to_string()])
+                    .stderr(Stdio::null())
                     .status();
             }
             let deadline = Instant::now() + Duration::from_secs(2);

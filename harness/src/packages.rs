@@ -10,7 +10,7 @@
 //! never see half an unpacked package.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 /// Runs a command and panics with its output when it fails.
@@ -45,12 +45,23 @@ pub(crate) fn unpacked(package: &str, probe: &str) -> PathBuf {
         .prefix(&format!("{package}-"))
         .tempdir_in(&base)
         .expect("temp dir for a package");
-    let download = Command::new("apt-get")
-        .args(["download", package])
-        .current_dir(work.path())
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run apt-get download {package}: {e}"));
+    let fetch = || {
+        Command::new("apt-get")
+            .args(["download", package])
+            .current_dir(work.path())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run apt-get download {package}: {e}"))
+    };
+    let mut download = fetch();
+    if !download.status.success() {
+        // A machine whose package lists were never fetched knows no such package yet.
+        let _ = Command::new("apt-get")
+            .args(["update", "-qq"])
+            .stdin(Stdio::null())
+            .output();
+        download = fetch();
+    }
     let deb = fs::read_dir(work.path())
         .expect("read download dir")
         .filter_map(Result::ok)

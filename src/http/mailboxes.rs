@@ -10,7 +10,6 @@ use super::ProblemResponses;
 use crate::auth::{AuthUser, Scope};
 use crate::error::{ApiError, ImapResultExt as _, Op};
 use crate::http::signed::MailboxState;
-use crate::imap::command::ListPattern;
 use crate::imap::{MailboxInfo, MailboxName};
 use crate::model::mailbox::{
     CreateMailboxRequest, ListMailboxesQuery, Mailbox, MailboxList, UpdateMailboxRequest,
@@ -66,7 +65,7 @@ pub async fn list_mailboxes(
     user.require(Scope::Read)?;
     let mut session = state.session(&user).await?;
     let mut mailboxes = session
-        .list_mailboxes(ListPattern::All, query.status.unwrap_or(true))
+        .list_mailboxes(None, query.status.unwrap_or(true))
         .await
         .during(Op::ListMailboxes)?;
     if query.subscribed.unwrap_or(false) {

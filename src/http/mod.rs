@@ -13,7 +13,6 @@ pub mod health;
 pub mod mailboxes;
 pub mod messages;
 pub mod metrics;
-pub mod removal_lock;
 pub mod signed;
 pub mod stream;
 pub mod transfer;

@@ -5,7 +5,7 @@
 //! (never EXPUNGE or CLOSE, which would also remove messages other clients marked
 //! `\Deleted`). MOVE is used when advertised, else COPY + `UID EXPUNGE`. Moves and
 //! deletions of one user's messages in one mailbox run one at a time
-//! (`removal_lock.rs`), so two requests never move the same message twice.
+//! (`imap/mailbox_locks.rs`), so two requests never move the same message twice.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -20,7 +20,7 @@ use super::messages::{fetch_one, open_mailbox};
 use super::ProblemResponses;
 use crate::auth::{AuthUser, Scope};
 use crate::error::{ApiError, ImapResultExt as _, Op};
-use crate::imap::command::{FetchItem, ListPattern};
+use crate::imap::command::FetchItem;
 use crate::imap::session::Completion;
 use crate::imap::{ImapSession, MailboxName, SpecialUse, UidSet};
 use crate::model::message::MessageFilter;
@@ -230,7 +230,7 @@ pub async fn copy_message(
 /// SPECIAL-USE, a mailbox with a conventional Trash name).
 async fn find_trash(session: &mut ImapSession) -> Result<MailboxName, ApiError> {
     let mailboxes = session
-        .list_mailboxes(ListPattern::All, false)
+        .list_mailboxes(None, false)
         .await
         .during(Op::ListMailboxes)?;
     mailboxes

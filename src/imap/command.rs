@@ -1,7 +1,7 @@
 //! The only module that renders IMAP command text and hands it to the connection.
 //!
 //! Every argument that can carry user text arrives here as a validated type from
-//! `types.rs` (a [`MailboxName`] is printable ASCII after modified UTF-7 encoding) and
+//! `types.rs` (a [`ServerMailbox`] is printable ASCII after modified UTF-7 encoding) and
 //! is rendered as an RFC 3501 quoted string, escaping `\` and `"`. async-imap sends
 //! most command arguments verbatim, so its formatting methods are disallowed in
 //! `.clippy.toml`; this module alone is allowed to call `run_command`.
@@ -15,7 +15,7 @@ use super::error::ImapError;
 use super::flag::Flag;
 use super::search::SearchKey;
 use super::status::from_async_imap;
-use super::types::{MailboxName, PartNumber};
+use super::types::{PartNumber, ServerMailbox};
 use super::uid::UidSet;
 use super::ImapStream;
 
@@ -51,9 +51,11 @@ impl StatusItem {
 pub enum ListPattern<'a> {
     /// `"*"`: every mailbox.
     All,
+    /// `""`: no mailbox, only the hierarchy separator (RFC 3501 section 6.3.8).
+    Separator,
     /// One mailbox by name. Wildcards in the name still match themselves, and the
     /// caller keeps only the exact name.
-    Exactly(&'a MailboxName),
+    Exactly(&'a ServerMailbox),
 }
 
 /// RFC 5258 `RETURN (...)` options for LIST; empty means a plain RFC 3501 LIST.
@@ -131,25 +133,25 @@ pub enum Command<'a> {
     /// `UNSELECT` (RFC 3691)
     Unselect,
     /// `SELECT mailbox`
-    Select(&'a MailboxName),
+    Select(&'a ServerMailbox),
     /// `EXAMINE mailbox`
-    Examine(&'a MailboxName),
+    Examine(&'a ServerMailbox),
     /// `CREATE mailbox`
-    Create(&'a MailboxName),
+    Create(&'a ServerMailbox),
     /// `DELETE mailbox`
-    Delete(&'a MailboxName),
+    Delete(&'a ServerMailbox),
     /// `RENAME from to`
-    Rename(&'a MailboxName, &'a MailboxName),
+    Rename(&'a ServerMailbox, &'a ServerMailbox),
     /// `SUBSCRIBE mailbox`
-    Subscribe(&'a MailboxName),
+    Subscribe(&'a ServerMailbox),
     /// `UNSUBSCRIBE mailbox`
-    Unsubscribe(&'a MailboxName),
+    Unsubscribe(&'a ServerMailbox),
     /// `LIST "" pattern [RETURN (...)]`
     List(ListPattern<'a>, ListReturn<'a>),
     /// `LSUB "" pattern`
     Lsub(ListPattern<'a>),
     /// `STATUS mailbox (items)`
-    Status(&'a MailboxName, &'a [StatusItem]),
+    Status(&'a ServerMailbox, &'a [StatusItem]),
     /// `UID SEARCH [CHARSET UTF-8] keys` (`ALL` when empty)
     UidSearch(&'a [SearchKey]),
     /// `FETCH first:last (items)` by sequence number: internal use only (the newest
@@ -185,15 +187,15 @@ pub enum Command<'a> {
         unchanged_since: Option<u64>,
     },
     /// `UID COPY set mailbox`
-    UidCopy(&'a UidSet, &'a MailboxName),
+    UidCopy(&'a UidSet, &'a ServerMailbox),
     /// `UID MOVE set mailbox` (RFC 6851)
-    UidMove(&'a UidSet, &'a MailboxName),
+    UidMove(&'a UidSet, &'a ServerMailbox),
     /// `UID EXPUNGE set` (UIDPLUS): removes exactly these `\Deleted` messages.
     UidExpunge(&'a UidSet),
     /// `APPEND mailbox (flags) [date] literal`
     Append {
         /// Target mailbox.
-        mailbox: &'a MailboxName,
+        mailbox: &'a ServerMailbox,
         /// Initial flags.
         flags: &'a [Flag],
         /// INTERNALDATE.
@@ -543,6 +545,7 @@ fn push_search_key<'a>(w: &mut Writer<'a>, key: &'a SearchKey) {
 fn push_pattern(out: &mut String, pattern: ListPattern<'_>) {
     match pattern {
         ListPattern::All => out.push_str("\"*\""),
+        ListPattern::Separator => out.push_str("\"\""),
         ListPattern::Exactly(name) => push_quoted(out, name.wire()),
     }
 }
@@ -616,6 +619,59 @@ pub(crate) async fn send_idle_done(
     Ok(())
 }
 
+/// Sends `NAMESPACE` (RFC 2342) and returns the untagged `* NAMESPACE` line, read
+/// straight from the stream: imap-proto cannot parse that response, and one it cannot
+/// parse stays in async-imap's buffer and fails every later read. Safe only when no
+/// response is pending (right after a completed command), so the stream holds
+/// nothing async-imap has not consumed. `None` when the server refused it.
+///
+/// # Errors
+/// I/O errors, or a response that is not a line-based answer.
+pub(crate) async fn namespace_exchange(
+    session: &mut async_imap::Session<ImapStream>,
+) -> Result<Option<String>, ImapError> {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    const TAG: &str = "gwns";
+    let stream = session.get_mut();
+    stream
+        .write_all(format!("{TAG} NAMESPACE\r\n").as_bytes())
+        .await?;
+    stream.flush().await?;
+    let mut received = Vec::new();
+    let mut chunk = [0u8; 1024];
+    loop {
+        let n = stream.read(&mut chunk).await?;
+        if n == 0 {
+            return Err(ImapError::ConnectionLost);
+        }
+        received.extend_from_slice(&chunk[..n]);
+        if received.len() > 64 * 1024 {
+            return Err(ImapError::Protocol("NAMESPACE answer too long".to_owned()));
+        }
+        let text = String::from_utf8_lossy(&received);
+        let Some(done) = text
+            .split("\r\n")
+            .find(|line| line.starts_with(&format!("{TAG} ")))
+        else {
+            continue;
+        };
+        if !text.ends_with("\r\n") {
+            continue;
+        }
+        let ok = done[TAG.len() + 1..]
+            .get(..2)
+            .is_some_and(|s| s.eq_ignore_ascii_case("OK"));
+        let line = text
+            .split("\r\n")
+            .find(|line| {
+                line.get(..12)
+                    .is_some_and(|head| head.eq_ignore_ascii_case("* NAMESPACE "))
+            })
+            .map(str::to_owned);
+        return Ok(if ok { line } else { None });
+    }
+}
+
 /// Sends `STARTTLS` on an unauthenticated connection and checks for OK.
 ///
 /// # Errors
@@ -637,8 +693,11 @@ mod tests {
     use crate::imap::search::{SearchDate, SearchText};
     use crate::imap::uid::Uid;
 
-    fn name(s: &str) -> MailboxName {
-        MailboxName::try_from(s).unwrap()
+    fn name(s: &str) -> ServerMailbox {
+        let name = crate::imap::MailboxName::try_from(s).unwrap();
+        crate::imap::profile::Naming::default()
+            .to_server(&name)
+            .unwrap()
     }
 
     fn wire(command: &Command<'_>, literal_plus: bool) -> String {

@@ -182,7 +182,7 @@ impl Backend {
     /// # Errors
     /// Connection, TLS, greeting or timeout failures.
     pub async fn probe(&self) -> Result<(), ImapError> {
-        let client = self.open().await?;
+        let (client, _greeting) = self.open().await?;
         drop(client);
         Ok(())
     }
@@ -196,7 +196,7 @@ impl Backend {
         username: &Username,
         password: &str,
     ) -> Result<ImapSession, ImapError> {
-        let client = self.open().await?;
+        let (client, greeting) = self.open().await?;
         let login = async {
             if password.is_ascii() {
                 client
@@ -218,16 +218,17 @@ impl Backend {
         let session = tokio::time::timeout(self.timeouts.command, login)
             .await
             .map_err(|_| ImapError::Timeout)??;
-        ImapSession::start(session, self.timeouts.command).await
+        ImapSession::start(session, &greeting, self.timeouts.command).await
     }
 
-    async fn open(&self) -> Result<async_imap::Client<ImapStream>, ImapError> {
+    /// Connects and reads the greeting; returns the client and the greeting's text.
+    async fn open(&self) -> Result<(async_imap::Client<ImapStream>, String), ImapError> {
         tokio::time::timeout(self.timeouts.connect, self.open_untimed())
             .await
             .map_err(|_| ImapError::Timeout)?
     }
 
-    async fn open_untimed(&self) -> Result<async_imap::Client<ImapStream>, ImapError> {
+    async fn open_untimed(&self) -> Result<(async_imap::Client<ImapStream>, String), ImapError> {
         // An IP literal is connected to directly; only a host name needs Tokio's
         // resolver, which runs getaddrinfo on a blocking-pool thread per connect.
         let host = self.url.host.as_str();
@@ -240,23 +241,23 @@ impl Backend {
             Security::ImplicitTls => {
                 let tls = self.handshake(Box::new(tcp)).await?;
                 let mut client = async_imap::Client::new(tls);
-                read_greeting(&mut client).await?;
-                Ok(client)
+                let greeting = read_greeting(&mut client).await?;
+                Ok((client, greeting))
             }
             Security::StartTls => {
                 let mut client = async_imap::Client::new(Box::new(tcp) as ImapStream);
-                read_greeting(&mut client).await?;
+                let greeting = read_greeting(&mut client).await?;
                 command::starttls(&mut client)
                     .await
                     .map_err(|e| ImapError::Tls(format!("STARTTLS was refused: {e}")))?;
                 let tls = self.handshake(client.into_inner()).await?;
                 // No greeting after STARTTLS (RFC 3501 section 6.2.1).
-                Ok(async_imap::Client::new(tls))
+                Ok((async_imap::Client::new(tls), greeting))
             }
             Security::Plain => {
                 let mut client = async_imap::Client::new(Box::new(tcp) as ImapStream);
-                read_greeting(&mut client).await?;
-                Ok(client)
+                let greeting = read_greeting(&mut client).await?;
+                Ok((client, greeting))
             }
         }
     }
@@ -273,15 +274,21 @@ impl Backend {
     }
 }
 
-async fn read_greeting(client: &mut async_imap::Client<ImapStream>) -> Result<(), ImapError> {
+/// Reads the server's greeting; returns its text (which names the server software).
+async fn read_greeting(client: &mut async_imap::Client<ImapStream>) -> Result<String, ImapError> {
     let greeting = client
         .read_response()
         .await?
         .ok_or(ImapError::ConnectionLost)?;
     match greeting.parsed() {
         Response::Data {
-            status: Status::Ok, ..
-        } => Ok(()),
+            status: Status::Ok,
+            outcome,
+        } => Ok(outcome
+            .information
+            .as_deref()
+            .unwrap_or_default()
+            .to_owned()),
         Response::Data {
             status: Status::Bye,
             outcome,

@@ -74,6 +74,10 @@ pub enum ImapError {
     /// The server lacks a capability this operation needs.
     #[error("the IMAP server does not support {0}")]
     Unsupported(&'static str),
+    /// A valid API value this server cannot represent (a mailbox level containing
+    /// the server's own hierarchy separator); refused before reaching IMAP.
+    #[error("{0}")]
+    NotRepresentable(ValidationError),
 }
 
 impl ImapError {
@@ -115,6 +119,7 @@ impl ImapError {
             Self::Invalid(_) => "invalid",
             Self::Protocol(_) => "protocol",
             Self::Unsupported(_) => "unsupported",
+            Self::NotRepresentable(_) => "not_representable",
         }
     }
 }

@@ -33,6 +33,7 @@ use tokio::sync::Semaphore;
 use super::backoff::LoginBackoff;
 use super::connect::Backend;
 use super::error::{ImapError, PoolFailure};
+use super::mailbox_locks::MailboxLocks;
 use super::session::ImapSession;
 use super::types::Username;
 
@@ -171,6 +172,7 @@ impl managed::Manager for SessionManager {
             Err(err) => return Err(err),
         };
         session.attach_permit(permit);
+        session.attach_flag_locks(registry.flag_locks.clone(), self.identity.key);
         tracing::debug!(user = %self.identity.username, "IMAP session opened");
         Ok(session)
     }
@@ -184,9 +186,10 @@ impl managed::Manager for SessionManager {
             .registry
             .upgrade()
             .map_or(Duration::ZERO, |r| r.settings.check_after);
-        if session.idle_for() >= check_after {
-            session.check_alive().await.map_err(RecycleError::Backend)?;
-        }
+        session
+            .begin_checkout(session.idle_for() >= check_after)
+            .await
+            .map_err(RecycleError::Backend)?;
         Ok(())
     }
 }
@@ -227,6 +230,8 @@ struct Registry {
     waiting_for_permit: AtomicUsize,
     /// Set when the gateway shuts down: closed pools are then final.
     closing: AtomicBool,
+    /// Flag changes serialised per user and mailbox on servers that need it.
+    flag_locks: Arc<MailboxLocks>,
 }
 
 impl Registry {
@@ -335,6 +340,7 @@ impl SessionPools {
                 logging_out: Arc::new(AtomicUsize::new(0)),
                 waiting_for_permit: AtomicUsize::new(0),
                 closing: AtomicBool::new(false),
+                flag_locks: Arc::new(MailboxLocks::default()),
             }),
         }
     }

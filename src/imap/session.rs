@@ -13,6 +13,7 @@
 //!   SELECT again; CLOSE is never sent (it would expunge `\Deleted` messages).
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_imap::imap_proto::rfc4315::UidSetMember;
@@ -28,23 +29,16 @@ use super::command::{
 use super::date::InternalDate;
 use super::error::ImapError;
 use super::flag::Flag;
+use super::mailbox_locks::MailboxLocks;
 use super::mime::{self, MimePart};
+use super::pool::IdentityKey;
+pub use super::profile::Capabilities;
+use super::profile::{Naming, ServerKind, ServerProfile};
 use super::search::SearchKey;
 use super::status::{check_completion, RespCode};
-use super::types::MailboxName;
+use super::types::{MailboxName, ServerMailbox};
 use super::uid::UidSet;
 use super::ImapStream;
-
-/// Capabilities advertised after login, upper-cased.
-#[derive(Debug, Clone, Default)]
-pub struct Capabilities(HashSet<String>);
-
-impl Capabilities {
-    /// True when the server advertises `name` (case-insensitive).
-    pub fn has(&self, name: &str) -> bool {
-        self.0.contains(&name.to_ascii_uppercase())
-    }
-}
 
 /// The special-use role of a mailbox (RFC 6154).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,10 +77,16 @@ pub struct MailboxCounters {
 /// One mailbox as LIST (and STATUS) describe it.
 #[derive(Debug, Clone)]
 pub struct MailboxInfo {
-    /// Full name.
+    /// Full API name (relative to the personal namespace, `/` between levels).
     pub name: MailboxName,
-    /// Hierarchy delimiter, `None` for a flat namespace.
+    /// The API's hierarchy delimiter (`/`), `None` when the server has no hierarchy.
     pub delimiter: Option<String>,
+    /// The server's own full name, decoded from modified UTF-7 (`INBOX.Sent`).
+    pub imap_name: String,
+    /// The server's hierarchy delimiter (`/` or `.`).
+    pub imap_delimiter: Option<String>,
+    /// The server's name on the wire (for matching LSUB and STATUS answers).
+    server_name: ServerMailbox,
     /// Special-use role, from the server or, when it lacks SPECIAL-USE, from well-known names.
     pub special_use: Option<SpecialUse>,
     /// Whether the user is subscribed.
@@ -97,6 +97,30 @@ pub struct MailboxInfo {
     pub has_children: Option<bool>,
     /// Counters, when asked for and the mailbox is selectable.
     pub counters: Option<MailboxCounters>,
+}
+
+impl MailboxInfo {
+    /// A selectable mailbox with no attributes, as `naming`'s server would list `name`.
+    ///
+    /// # Errors
+    /// [`ImapError::NotRepresentable`] when that server cannot hold the name.
+    pub fn new(naming: &Naming, name: MailboxName) -> Result<Self, ImapError> {
+        let server_name = naming.to_server(&name)?;
+        let imap_delimiter = naming.delimiter().map(String::from);
+        Ok(Self {
+            delimiter: imap_delimiter.as_ref().map(|_| "/".to_owned()),
+            imap_name: super::utf7::decode(server_name.wire())
+                .unwrap_or_else(|| server_name.wire().to_owned()),
+            imap_delimiter,
+            server_name,
+            name,
+            special_use: None,
+            subscribed: false,
+            selectable: true,
+            has_children: None,
+            counters: None,
+        })
+    }
 }
 
 /// The mailbox a session has selected, so the next request can skip SELECT.
@@ -112,11 +136,34 @@ pub struct SelectedMailbox {
     pub exists: Option<u32>,
 }
 
+/// What a server refused, for [`ImapSession::explain_refusal`].
+#[derive(Debug, Clone, Copy)]
+enum Refused<'a> {
+    /// SELECT, EXAMINE, STATUS or (UN)SUBSCRIBE of this mailbox.
+    Open(&'a MailboxName),
+    /// CREATE of this mailbox.
+    Create(&'a MailboxName),
+    /// DELETE of this mailbox.
+    Delete(&'a MailboxName),
+    /// RENAME.
+    Rename {
+        from: &'a MailboxName,
+        to: &'a MailboxName,
+    },
+    /// COPY, MOVE or APPEND into this mailbox.
+    Target(&'a MailboxName),
+}
+
 /// An authenticated IMAP session.
 pub struct ImapSession {
     inner: async_imap::Session<ImapStream>,
-    capabilities: Capabilities,
+    profile: ServerProfile,
     selected: Option<SelectedMailbox>,
+    /// True once this checkout has brought the selected mailbox up to date (a NOOP or
+    /// a SELECT since the session left the pool); see [`Self::begin_checkout`].
+    view_is_current: bool,
+    /// Serialises flag changes per mailbox on servers that report changes late.
+    flag_locks: Option<(Arc<MailboxLocks>, IdentityKey)>,
     broken: bool,
     in_flight: bool,
     last_ok: Instant,
@@ -136,15 +183,22 @@ impl std::fmt::Debug for ImapSession {
 }
 
 impl ImapSession {
-    /// Wraps a freshly logged-in session and learns its capabilities.
+    /// Wraps a freshly logged-in session and learns what it needs about the server:
+    /// capabilities, the personal namespace, and which server it is (`greeting`).
     pub(crate) async fn start(
         inner: async_imap::Session<ImapStream>,
+        greeting: &str,
         command_timeout: Duration,
     ) -> Result<Self, ImapError> {
         let mut session = Self {
             inner,
-            capabilities: Capabilities::default(),
+            profile: ServerProfile {
+                kind: Some(ServerKind::from_greeting(greeting)),
+                ..ServerProfile::default()
+            },
             selected: None,
+            view_is_current: false,
+            flag_locks: None,
             broken: false,
             in_flight: false,
             last_ok: Instant::now(),
@@ -164,22 +218,91 @@ impl ImapSession {
                             Capability::Auth(m) => format!("AUTH={m}"),
                             Capability::Atom(a) => a.to_string(),
                         };
-                        caps.insert(text.to_ascii_uppercase());
+                        caps.insert(text);
                     }
                 }
             })
             .await?;
-        session.capabilities = Capabilities(caps);
+        session.profile.capabilities = Capabilities::new(caps);
+        session.profile.naming = session.discover_naming().await?;
         Ok(session)
+    }
+
+    /// The personal namespace from NAMESPACE, or, on servers without it, no prefix and
+    /// the separator `LIST "" ""` reports.
+    async fn discover_naming(&mut self) -> Result<Naming, ImapError> {
+        if self.profile.capabilities.has("NAMESPACE") {
+            self.in_flight = true;
+            let exchange = command::namespace_exchange(&mut self.inner);
+            let answer = tokio::time::timeout(self.command_timeout, exchange)
+                .await
+                .unwrap_or(Err(ImapError::Timeout));
+            if answer.is_err() {
+                self.broken = true;
+            }
+            self.in_flight = false;
+            let personal = answer?
+                .as_deref()
+                .and_then(super::namespace::parse)
+                .and_then(|found| found.personal.into_iter().next());
+            if let Some(personal) = personal {
+                return Ok(Naming::new(&personal.prefix, personal.delimiter));
+            }
+        }
+        let mut delimiter = None;
+        self.execute_with(
+            Command::List(ListPattern::Separator, ListReturn::default()),
+            |response| {
+                if let Response::MailboxData(MailboxDatum::List(data)) = response {
+                    delimiter = data.delimiter.as_deref().and_then(|d| d.chars().next());
+                }
+            },
+        )
+        .await?;
+        Ok(Naming::new("", delimiter))
     }
 
     pub(crate) fn attach_permit(&mut self, permit: OwnedSemaphorePermit) {
         self.permit = Some(permit);
     }
 
+    pub(crate) fn attach_flag_locks(&mut self, locks: Arc<MailboxLocks>, identity: IdentityKey) {
+        self.flag_locks = Some((locks, identity));
+    }
+
     /// What the server advertised.
     pub fn capabilities(&self) -> &Capabilities {
-        &self.capabilities
+        &self.profile.capabilities
+    }
+
+    /// Everything known about the server.
+    pub fn profile(&self) -> &ServerProfile {
+        &self.profile
+    }
+
+    /// The server's name for an API mailbox name.
+    ///
+    /// # Errors
+    /// [`ImapError::NotRepresentable`] for a name this server cannot hold.
+    pub fn server_name(&self, name: &MailboxName) -> Result<ServerMailbox, ImapError> {
+        self.profile.naming.to_server(name)
+    }
+
+    /// Called when the pool hands the session out for a new request. On servers that
+    /// report other sessions' changes only at NOOP, a session with a mailbox selected
+    /// sends NOOP now, so the request sees the mailbox as of its own start; on the
+    /// others nothing is sent. Also sends the NOOP when `check_alive` is true.
+    ///
+    /// # Errors
+    /// Anything but a tagged OK for the NOOP.
+    pub async fn begin_checkout(&mut self, check_alive: bool) -> Result<(), ImapError> {
+        self.view_is_current = false;
+        let stale = self.selected.is_some() && self.profile.reports_changes_only_at_noop();
+        if check_alive || stale {
+            self.execute(Command::Noop).await?;
+            self.view_is_current = true;
+        }
+        Ok(())
     }
 
     /// The mailbox this session has selected, if any.
@@ -211,7 +334,7 @@ impl ImapSession {
         }
         self.in_flight = true;
         let started = Instant::now();
-        let literal_plus = self.capabilities.has("LITERAL+");
+        let literal_plus = self.profile.capabilities.has("LITERAL+");
         let selected = &mut self.selected;
         // Keep the selected mailbox's message count current from the server's
         // EXISTS/EXPUNGE notices, which may accompany any command.
@@ -371,10 +494,11 @@ impl ImapSession {
             .is_some_and(|s| &s.name == name && (read_only || !s.read_only));
         if !reusable {
             self.selected = None;
+            let server = self.server_name(name)?;
             let command = if read_only {
-                Command::Examine(name)
+                Command::Examine(&server)
             } else {
-                Command::Select(name)
+                Command::Select(&server)
             };
             let mut selected = SelectedMailbox {
                 name: name.clone(),
@@ -382,24 +506,30 @@ impl ImapSession {
                 uid_validity: None,
                 exists: None,
             };
-            self.execute_with(command, |response| match response {
-                Response::MailboxData(MailboxDatum::Exists(n)) => selected.exists = Some(*n),
-                Response::Data { outcome, .. } => match outcome.code {
-                    Some(ResponseCode::UidValidity(v)) => selected.uid_validity = Some(v),
-                    Some(ResponseCode::ReadOnly) => selected.read_only = true,
+            let result = self
+                .execute_with(command, |response| match response {
+                    Response::MailboxData(MailboxDatum::Exists(n)) => selected.exists = Some(*n),
+                    Response::Data { outcome, .. } => match outcome.code {
+                        Some(ResponseCode::UidValidity(v)) => selected.uid_validity = Some(v),
+                        Some(ResponseCode::ReadOnly) => selected.read_only = true,
+                        _ => {}
+                    },
                     _ => {}
-                },
-                _ => {}
-            })
-            .await?;
+                })
+                .await;
+            if let Err(err) = result {
+                return Err(self.explain_refusal(err, Refused::Open(name)).await);
+            }
             self.selected = Some(selected);
+            self.view_is_current = true;
         }
         Ok(self.selected.as_ref().expect("BUG: selection was just set"))
     }
 
-    /// Like [`Self::ensure_selected`], but when the mailbox is already selected, sends a
-    /// NOOP first so the server reports new and expunged messages (EXISTS/EXPUNGE):
-    /// the message count is then current, which the newest-page listing relies on.
+    /// Like [`Self::ensure_selected`], but when the mailbox is already selected and
+    /// this checkout has not brought it up to date yet, sends a NOOP first so the
+    /// server reports new and expunged messages (EXISTS/EXPUNGE): the message count is
+    /// then current, which the newest-page listing relies on.
     ///
     /// # Errors
     /// As for [`Self::ensure_selected`].
@@ -412,8 +542,9 @@ impl ImapSession {
             .selected
             .as_ref()
             .is_some_and(|s| &s.name == name && (read_only || !s.read_only));
-        if reusable {
+        if reusable && !self.view_is_current {
             self.execute(Command::Noop).await?;
+            self.view_is_current = true;
         }
         Ok(self.ensure_selected(name, read_only).await?.clone())
     }
@@ -423,7 +554,7 @@ impl ImapSession {
     async fn deselect_if(&mut self, name: &MailboxName) -> Result<(), ImapError> {
         if self.selected.as_ref().is_some_and(|s| &s.name == name) {
             self.selected = None;
-            if self.capabilities.has("UNSELECT") {
+            if self.profile.capabilities.has("UNSELECT") {
                 self.execute(Command::Unselect).await?;
             }
         }
@@ -437,25 +568,32 @@ impl ImapSession {
             StatusItem::UidNext,
             StatusItem::UidValidity,
         ];
-        if self.capabilities.has("CONDSTORE") {
+        if self.profile.capabilities.has("CONDSTORE") {
             items.push(StatusItem::HighestModSeq);
         }
         items
     }
 
-    /// Lists mailboxes matching `pattern`, with counters when `with_counters`.
+    /// Lists the personal mailboxes (or only `only`), with counters when
+    /// `with_counters`. Names are API names; mailboxes outside the personal namespace
+    /// are not listed.
     ///
     /// Uses one `LIST ... RETURN (SUBSCRIBED SPECIAL-USE STATUS (...))` round trip on
     /// servers with LIST-STATUS; otherwise LIST, LSUB and one STATUS per mailbox.
     ///
     /// # Errors
-    /// Server or connection errors.
+    /// Server or connection errors; [`ImapError::NotRepresentable`] for an `only`
+    /// name this server cannot hold.
     pub async fn list_mailboxes(
         &mut self,
-        pattern: ListPattern<'_>,
+        only: Option<&MailboxName>,
         with_counters: bool,
     ) -> Result<Vec<MailboxInfo>, ImapError> {
-        let caps = &self.capabilities;
+        let server = only.map(|name| self.server_name(name)).transpose()?;
+        let pattern = server
+            .as_ref()
+            .map_or(ListPattern::All, ListPattern::Exactly);
+        let caps = &self.profile.capabilities;
         let extended = caps.has("LIST-EXTENDED");
         let special_use = caps.has("SPECIAL-USE");
         let list_status = caps.has("LIST-STATUS");
@@ -470,15 +608,19 @@ impl ImapSession {
             children: extended && caps.has("CHILDREN"),
             status: if list_status { &items } else { &[] },
         };
+        let naming = self.profile.naming.clone();
         let mut mailboxes = Vec::new();
         let mut counters: HashMap<String, MailboxCounters> = HashMap::new();
         self.execute_with(Command::List(pattern, returns), |response| match response {
             Response::MailboxData(MailboxDatum::List(data)) => {
-                mailboxes.push(mailbox_from_list(
+                if let Some(info) = mailbox_from_list(
+                    &naming,
                     &data.name,
                     data.delimiter.as_deref(),
                     &data.name_attributes,
-                ));
+                ) {
+                    mailboxes.push(info);
+                }
             }
             Response::MailboxData(MailboxDatum::Status { mailbox, status }) => {
                 counters.insert(unescape_quoted(mailbox), counters_from(status));
@@ -486,7 +628,7 @@ impl ImapSession {
             _ => {}
         })
         .await?;
-        if let ListPattern::Exactly(name) = pattern {
+        if let Some(name) = only {
             mailboxes.retain(|m| &m.name == name);
         }
         if !extended {
@@ -498,13 +640,12 @@ impl ImapSession {
             })
             .await?;
             for mailbox in &mut mailboxes {
-                mailbox.subscribed = subscribed.contains(mailbox.name.wire());
+                mailbox.subscribed = subscribed.contains(mailbox.server_name.wire());
             }
         }
         if !special_use {
             for mailbox in &mut mailboxes {
-                mailbox.special_use =
-                    guess_special_use(&mailbox.name, mailbox.delimiter.as_deref());
+                mailbox.special_use = guess_special_use(&mailbox.name);
             }
         }
         if with_counters {
@@ -512,14 +653,74 @@ impl ImapSession {
                 if !mailbox.selectable {
                     continue;
                 }
-                mailbox.counters = match counters.remove(mailbox.name.wire()) {
+                mailbox.counters = match counters.remove(mailbox.server_name.wire()) {
                     Some(found) => Some(found),
                     None if list_status => None,
-                    None => Some(self.status(&mailbox.name).await?),
+                    None => Some(self.status_of(&mailbox.server_name).await?),
                 };
             }
         }
         Ok(mailboxes)
+    }
+
+    /// Whether `name` exists (as anything LIST shows, selectable or not).
+    async fn mailbox_exists(&mut self, name: &MailboxName) -> Result<bool, ImapError> {
+        Ok(!self.list_mailboxes(Some(name), false).await?.is_empty())
+    }
+
+    /// Turns a NO without a response code (Cyrus and Courier send no RFC 5530 codes)
+    /// into what happened, by looking: LIST tells whether the mailbox exists. Errors
+    /// that carry a code, or that broke the session, are returned as they are; so is
+    /// the original error when the LIST itself fails.
+    async fn explain_refusal(&mut self, err: ImapError, refused: Refused<'_>) -> ImapError {
+        let ImapError::No { code: None, text } = &err else {
+            return err;
+        };
+        let text = text.clone();
+        let with = |code: RespCode| ImapError::No {
+            code: Some(code),
+            text: text.clone(),
+        };
+        let permission = {
+            let lower = text.to_ascii_lowercase();
+            ["permission", "denied", "not allowed", "access"]
+                .iter()
+                .any(|word| lower.contains(word))
+        };
+        let explained = match refused {
+            Refused::Open(name) | Refused::Delete(name) => match self.mailbox_exists(name).await {
+                Ok(false) => Ok(with(RespCode::NonExistent)),
+                Ok(true) if permission => Ok(with(RespCode::NoPerm)),
+                other => other.map(|_| err),
+            },
+            Refused::Create(name) => match self.mailbox_exists(name).await {
+                Ok(true) => Ok(with(RespCode::AlreadyExists)),
+                Ok(false) if permission => Ok(with(RespCode::NoPerm)),
+                // The name is free, and the server would not create it.
+                Ok(false) => Ok(with(RespCode::Cannot)),
+                Err(e) => Err(e),
+            },
+            Refused::Rename { from, to } => match self.mailbox_exists(from).await {
+                Ok(false) => Ok(with(RespCode::NonExistent)),
+                Ok(true) => match self.mailbox_exists(to).await {
+                    Ok(true) => Ok(with(RespCode::AlreadyExists)),
+                    Ok(false) if permission => Ok(with(RespCode::NoPerm)),
+                    Ok(false) => Ok(with(RespCode::Cannot)),
+                    Err(e) => Err(e),
+                },
+                Err(e) => Err(e),
+            },
+            Refused::Target(name) => match self.mailbox_exists(name).await {
+                Ok(false) => Ok(with(RespCode::TryCreate)),
+                Ok(true) if permission => Ok(with(RespCode::NoPerm)),
+                other => other.map(|_| err),
+            },
+        };
+        match explained {
+            Ok(explained) => explained,
+            Err(list_failed) if list_failed.breaks_session() => list_failed,
+            Err(_) => ImapError::No { code: None, text },
+        }
     }
 
     /// Runs a FETCH and collects the messages it returned (unsolicited FETCHes for
@@ -543,7 +744,35 @@ impl ImapSession {
         uids: &UidSet,
         items: &[FetchItem<'_>],
     ) -> Result<Vec<FetchedMessage>, ImapError> {
-        self.collect_fetch(Command::UidFetch(uids, items)).await
+        let messages = self.collect_fetch(Command::UidFetch(uids, items)).await?;
+        if self.may_be_stale(uids, messages.len()) {
+            self.refresh_view().await?;
+            return self.collect_fetch(Command::UidFetch(uids, items)).await;
+        }
+        Ok(messages)
+    }
+
+    /// True when a command about `uids` found fewer messages than it named, on a view
+    /// this checkout has not brought up to date. Dovecot and Cyrus tell a session about
+    /// messages another session added only in the answer to its next command, so a
+    /// UID appended a moment ago can be unknown to a pooled session: the caller then
+    /// refreshes the view and asks once more, rather than answer 404. (Sending NOOP on
+    /// every checkout would cost every request a round trip; this costs one only
+    /// when something was missing.)
+    fn may_be_stale(&self, uids: &UidSet, found: usize) -> bool {
+        let named: u64 = uids
+            .ranges()
+            .iter()
+            .map(|(first, last)| u64::from(last - first) + 1)
+            .sum();
+        !self.view_is_current && (found as u64) < named
+    }
+
+    /// NOOP, so the server reports what changed in the selected mailbox.
+    async fn refresh_view(&mut self) -> Result<(), ImapError> {
+        self.execute(Command::Noop).await?;
+        self.view_is_current = true;
+        Ok(())
     }
 
     /// `FETCH first:last` by sequence number, for the newest page of the selected
@@ -563,7 +792,7 @@ impl ImapSession {
 
     /// True when the server supports CONDSTORE and QRESYNC, which the changes API needs.
     pub fn tracks_changes(&self) -> bool {
-        self.capabilities.has("CONDSTORE") && self.capabilities.has("QRESYNC")
+        self.profile.capabilities.has("CONDSTORE") && self.profile.capabilities.has("QRESYNC")
     }
 
     /// Messages among `uids` changed since `modseq` (FLAGS, MODSEQ) and the UIDs
@@ -637,18 +866,39 @@ impl ImapSession {
         flags: &[Flag],
         unchanged_since: Option<u64>,
     ) -> Result<(Vec<FetchedMessage>, Completion), ImapError> {
+        // On a server that computes STORE from the session's possibly stale copy of
+        // the flags (Courier), changes to one mailbox go one at a time, each after a
+        // NOOP, so none starts from flags another session has since changed.
+        let _serialised = match (&self.flag_locks, &self.selected) {
+            (Some((locks, identity)), Some(selected))
+                if self.profile.reports_changes_only_at_noop() =>
+            {
+                let guard = locks.acquire(*identity, &selected.name).await;
+                self.execute(Command::Noop).await?;
+                Some(guard)
+            }
+            _ => None,
+        };
+        let command = Command::UidStore {
+            uids,
+            mode,
+            flags,
+            unchanged_since,
+        };
         let mut messages = Vec::new();
         let completion = self
-            .execute_with(
-                Command::UidStore {
-                    uids,
-                    mode,
-                    flags,
-                    unchanged_since,
-                },
-                |response| push_fetched(response, &mut messages),
-            )
+            .execute_with(command, |response| push_fetched(response, &mut messages))
             .await?;
+        if completion.modified.is_none() && self.may_be_stale(uids, messages.len()) {
+            // Storing again is safe: the server did not know the missing UIDs, so it
+            // changed nothing for them, and the others get the same flags again.
+            self.refresh_view().await?;
+            messages.clear();
+            let completion = self
+                .execute_with(command, |response| push_fetched(response, &mut messages))
+                .await?;
+            return Ok((messages, completion));
+        }
         Ok((messages, completion))
     }
 
@@ -661,7 +911,26 @@ impl ImapSession {
         uids: &UidSet,
         target: &MailboxName,
     ) -> Result<Completion, ImapError> {
-        self.execute(Command::UidCopy(uids, target)).await
+        let server = self.server_name(target)?;
+        match self.execute(Command::UidCopy(uids, &server)).await {
+            Ok(completion) if self.copied_nothing(&completion) && !self.view_is_current => {
+                // Perhaps the UIDs are newer than this session's view (see
+                // `may_be_stale`); nothing was copied, so asking again is safe.
+                self.refresh_view().await?;
+                self.execute(Command::UidCopy(uids, &server)).await
+            }
+            Ok(completion) => Ok(completion),
+            Err(err) => Err(self.explain_refusal(err, Refused::Target(target)).await),
+        }
+    }
+
+    /// True when a UIDPLUS server's COPY or MOVE reported copying no message.
+    fn copied_nothing(&self, completion: &Completion) -> bool {
+        self.profile.capabilities.has("UIDPLUS")
+            && completion
+                .copy_uid
+                .as_ref()
+                .is_none_or(|(_, pairs)| pairs.is_empty())
     }
 
     /// Moves messages: `UID MOVE` where advertised, otherwise `UID COPY`, then
@@ -675,15 +944,23 @@ impl ImapSession {
         uids: &UidSet,
         target: &MailboxName,
     ) -> Result<Completion, ImapError> {
-        if self.capabilities.has("MOVE") {
-            return self.execute(Command::UidMove(uids, target)).await;
+        if self.profile.capabilities.has("MOVE") {
+            let server = self.server_name(target)?;
+            return match self.execute(Command::UidMove(uids, &server)).await {
+                Ok(completion) if self.copied_nothing(&completion) && !self.view_is_current => {
+                    self.refresh_view().await?;
+                    self.execute(Command::UidMove(uids, &server)).await
+                }
+                Ok(completion) => Ok(completion),
+                Err(err) => Err(self.explain_refusal(err, Refused::Target(target)).await),
+            };
         }
-        if !self.capabilities.has("UIDPLUS") {
+        if !self.profile.capabilities.has("UIDPLUS") {
             return Err(ImapError::Unsupported(
                 "MOVE or UIDPLUS (needed to move without touching other messages)",
             ));
         }
-        let completion = self.execute(Command::UidCopy(uids, target)).await?;
+        let completion = self.copy_messages(uids, target).await?;
         self.store_flags(uids, StoreMode::Add, &[Flag::Deleted], None)
             .await?;
         self.execute(Command::UidExpunge(uids)).await?;
@@ -696,7 +973,7 @@ impl ImapSession {
     /// [`ImapError::Unsupported`] without UIDPLUS: a plain EXPUNGE could remove other
     /// clients' `\Deleted` messages, so the gateway refuses instead.
     pub async fn expunge_messages(&mut self, uids: &UidSet) -> Result<(), ImapError> {
-        if !self.capabilities.has("UIDPLUS") {
+        if !self.profile.capabilities.has("UIDPLUS") {
             return Err(ImapError::Unsupported("UIDPLUS (UID EXPUNGE)"));
         }
         self.store_flags(uids, StoreMode::Add, &[Flag::Deleted], None)
@@ -715,15 +992,33 @@ impl ImapSession {
         internal_date: Option<&InternalDate>,
         message: &[u8],
     ) -> Result<Option<(u32, u32)>, ImapError> {
-        let completion = self
+        let server = self.server_name(mailbox)?;
+        // Courier refuses APPEND into the mailbox a session has EXAMINEd ("Current box
+        // is selected READ-ONLY"): leave that read-only state first.
+        if self
+            .selected
+            .as_ref()
+            .is_some_and(|s| &s.name == mailbox && s.read_only)
+        {
+            if self.profile.capabilities.has("UNSELECT") {
+                self.selected = None;
+                self.execute(Command::Unselect).await?;
+            } else {
+                self.ensure_selected(mailbox, false).await?;
+            }
+        }
+        let appended = self
             .execute(Command::Append {
-                mailbox,
+                mailbox: &server,
                 flags,
                 internal_date,
                 message,
             })
-            .await?;
-        Ok(completion.append_uid)
+            .await;
+        match appended {
+            Ok(completion) => Ok(completion.append_uid),
+            Err(err) => Err(self.explain_refusal(err, Refused::Target(mailbox)).await),
+        }
     }
 
     /// LIST (with counters) for exactly one mailbox.
@@ -731,7 +1026,7 @@ impl ImapSession {
     /// # Errors
     /// `No { NonExistent }` when the mailbox does not exist.
     pub async fn mailbox_info(&mut self, name: &MailboxName) -> Result<MailboxInfo, ImapError> {
-        self.list_mailboxes(ListPattern::Exactly(name), true)
+        self.list_mailboxes(Some(name), true)
             .await?
             .into_iter()
             .next()
@@ -746,9 +1041,18 @@ impl ImapSession {
     /// # Errors
     /// `No { NonExistent }` and friends.
     pub async fn status(&mut self, name: &MailboxName) -> Result<MailboxCounters, ImapError> {
+        let server = self.server_name(name)?;
+        match self.status_of(&server).await {
+            Ok(counters) => Ok(counters),
+            Err(err) => Err(self.explain_refusal(err, Refused::Open(name)).await),
+        }
+    }
+
+    /// STATUS by the server's name, errors as the server gave them.
+    async fn status_of(&mut self, server: &ServerMailbox) -> Result<MailboxCounters, ImapError> {
         let items = self.status_items();
         let mut found = None;
-        self.execute_with(Command::Status(name, &items), |response| {
+        self.execute_with(Command::Status(server, &items), |response| {
             if let Response::MailboxData(MailboxDatum::Status { status, .. }) = response {
                 found = Some(counters_from(status));
             }
@@ -766,12 +1070,15 @@ impl ImapSession {
         name: &MailboxName,
         subscribe: bool,
     ) -> Result<(), ImapError> {
-        self.execute(Command::Create(name)).await?;
+        let server = self.server_name(name)?;
+        if let Err(err) = self.execute(Command::Create(&server)).await {
+            return Err(self.explain_refusal(err, Refused::Create(name)).await);
+        }
         if subscribe {
-            if let Err(err) = self.execute(Command::Subscribe(name)).await {
+            if let Err(err) = self.execute(Command::Subscribe(&server)).await {
                 // Leave nothing half-done: the mailbox was created just now and is empty.
                 if !err.breaks_session() {
-                    let _ = self.execute(Command::Delete(name)).await;
+                    let _ = self.execute(Command::Delete(&server)).await;
                 }
                 return Err(err);
             }
@@ -785,10 +1092,13 @@ impl ImapSession {
     /// # Errors
     /// `No { NonExistent }`, `No { HasChildren }` and friends.
     pub async fn delete_mailbox(&mut self, name: &MailboxName) -> Result<(), ImapError> {
+        let server = self.server_name(name)?;
         self.deselect_if(name).await?;
-        self.execute(Command::Delete(name)).await?;
+        if let Err(err) = self.execute(Command::Delete(&server)).await {
+            return Err(self.explain_refusal(err, Refused::Delete(name)).await);
+        }
         // Best effort: the mailbox is gone either way; a stale subscription is harmless.
-        if let Err(err) = self.execute(Command::Unsubscribe(name)).await {
+        if let Err(err) = self.execute(Command::Unsubscribe(&server)).await {
             if err.breaks_session() {
                 return Err(err);
             }
@@ -805,8 +1115,18 @@ impl ImapSession {
         from: &MailboxName,
         to: &MailboxName,
     ) -> Result<(), ImapError> {
+        let server_from = self.server_name(from)?;
+        let server_to = self.server_name(to)?;
         self.deselect_if(from).await?;
-        self.execute(Command::Rename(from, to)).await.map(drop)
+        match self
+            .execute(Command::Rename(&server_from, &server_to))
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(err) => Err(self
+                .explain_refusal(err, Refused::Rename { from, to })
+                .await),
+        }
     }
 
     /// SUBSCRIBE or UNSUBSCRIBE.
@@ -818,12 +1138,16 @@ impl ImapSession {
         name: &MailboxName,
         subscribed: bool,
     ) -> Result<(), ImapError> {
+        let server = self.server_name(name)?;
         let command = if subscribed {
-            Command::Subscribe(name)
+            Command::Subscribe(&server)
         } else {
-            Command::Unsubscribe(name)
+            Command::Unsubscribe(&server)
         };
-        self.execute(command).await.map(drop)
+        match self.execute(command).await {
+            Ok(_) => Ok(()),
+            Err(err) => Err(self.explain_refusal(err, Refused::Open(name)).await),
+        }
     }
 }
 
@@ -1182,14 +1506,25 @@ fn fetched_from(attributes: &[AttributeValue<'_>]) -> FetchedMessage {
     message
 }
 
+/// A LIST entry as the API shows it; `None` when it lies outside the personal
+/// namespace or cannot be named with `/` levels.
 fn mailbox_from_list(
+    naming: &Naming,
     wire: &str,
     delimiter: Option<&str>,
     attributes: &[NameAttribute<'_>],
-) -> MailboxInfo {
+) -> Option<MailboxInfo> {
+    let wire = unescape_quoted(wire);
+    let Some(name) = naming.to_api(&wire) else {
+        tracing::debug!("LIST entry outside the personal namespace, not listed");
+        return None;
+    };
     let mut info = MailboxInfo {
-        name: MailboxName::from_wire(&unescape_quoted(wire)),
-        delimiter: delimiter.map(str::to_owned),
+        name,
+        delimiter: delimiter.map(|_| "/".to_owned()),
+        imap_name: super::utf7::decode(&wire).unwrap_or_else(|| wire.clone()),
+        imap_delimiter: delimiter.map(str::to_owned),
+        server_name: ServerMailbox::new(wire),
         special_use: None,
         subscribed: false,
         selectable: true,
@@ -1216,19 +1551,13 @@ fn mailbox_from_list(
             _ => {}
         }
     }
-    info
+    Some(info)
 }
 
 /// For servers without SPECIAL-USE: the names mail clients conventionally use.
-fn guess_special_use(name: &MailboxName, delimiter: Option<&str>) -> Option<SpecialUse> {
+fn guess_special_use(name: &MailboxName) -> Option<SpecialUse> {
     let full = name.as_str();
-    let leaf = delimiter
-        .and_then(|d| {
-            full.strip_prefix("INBOX")
-                .and_then(|rest| rest.strip_prefix(d))
-        })
-        .unwrap_or(full)
-        .to_lowercase();
+    let leaf = full.strip_prefix("INBOX/").unwrap_or(full).to_lowercase();
     match leaf.as_str() {
         "sent" | "sent items" | "sent messages" | "sent mail" => Some(SpecialUse::Sent),
         "trash" | "deleted items" | "deleted messages" | "bin" => Some(SpecialUse::Trash),
@@ -1284,13 +1613,22 @@ mod tests {
             NameAttribute::Extension("\\HasNoChildren".into()),
             NameAttribute::Sent,
         ];
-        let info = mailbox_from_list("Sent", Some("/"), &attrs);
+        let naming = Naming::default();
+        let info = mailbox_from_list(&naming, "Sent", Some("/"), &attrs).unwrap();
         assert!(info.subscribed);
         assert_eq!(info.has_children, Some(false));
         assert_eq!(info.special_use, Some(SpecialUse::Sent));
         assert!(info.selectable);
-        let placeholder = mailbox_from_list("Projects", Some("/"), &[NameAttribute::NoSelect]);
+        let placeholder =
+            mailbox_from_list(&naming, "Projects", Some("/"), &[NameAttribute::NoSelect]).unwrap();
         assert!(!placeholder.selectable);
+        let dotted = Naming::new("INBOX.", Some('.'));
+        let cyrus = mailbox_from_list(&dotted, "INBOX.Projects.2026", Some("."), &[]).unwrap();
+        assert_eq!(cyrus.name.as_str(), "Projects/2026");
+        assert_eq!(cyrus.imap_name, "INBOX.Projects.2026");
+        assert_eq!(cyrus.delimiter.as_deref(), Some("/"));
+        assert_eq!(cyrus.imap_delimiter.as_deref(), Some("."));
+        assert!(mailbox_from_list(&dotted, "user.bob", Some("."), &[]).is_none());
     }
 
     #[test]
@@ -1305,11 +1643,8 @@ mod tests {
     #[test]
     fn guesses_roles_by_name_only_as_a_fallback() {
         let trash = MailboxName::try_from("INBOX/Trash").unwrap();
-        assert_eq!(
-            guess_special_use(&trash, Some("/")),
-            Some(SpecialUse::Trash)
-        );
+        assert_eq!(guess_special_use(&trash), Some(SpecialUse::Trash));
         let other = MailboxName::try_from("Projects/Trash talk").unwrap();
-        assert_eq!(guess_special_use(&other, Some("/")), None);
+        assert_eq!(guess_special_use(&other), None);
     }
 }

@@ -171,6 +171,7 @@ pub fn check_completion(
         Some(code) => (Some(code), text.trim().to_owned()),
         None => split_bracketed_code(text),
     };
+    let text = without_timing(&text).to_owned();
     match status {
         Status::Ok => Ok(()),
         Status::No => Err(ImapError::No { code, text }),
@@ -179,6 +180,28 @@ pub fn check_completion(
         Status::PreAuth => Err(ImapError::Protocol(
             "unexpected PREAUTH completion".to_owned(),
         )),
+    }
+}
+
+/// The server's text without the timing note Dovecot and Cyrus append
+/// (`Mailbox doesn't exist: X (0.001 + 0.000 secs).`, `Completed (0.000 secs 6
+/// calls)`): it changes from call to call and means nothing to API clients.
+pub fn without_timing(text: &str) -> &str {
+    let trimmed = text.trim_end().trim_end_matches('.');
+    let Some(inner) = trimmed.strip_suffix(')') else {
+        return text.trim();
+    };
+    let Some((before, note)) = inner.rsplit_once('(') else {
+        return text.trim();
+    };
+    let is_timing = note.contains("secs")
+        && note
+            .chars()
+            .all(|c| c.is_ascii_digit() || " .+secal".contains(c));
+    if is_timing {
+        before.trim_end()
+    } else {
+        text.trim()
     }
 }
 
@@ -330,5 +353,21 @@ mod tests {
     fn code_names_are_bounded() {
         assert_eq!(RespCode::from_atom("nonexistent").name(), "NONEXISTENT");
         assert_eq!(RespCode::from_atom("X-ANYTHING").name(), "OTHER");
+    }
+
+    #[test]
+    fn timing_notes_are_dropped() {
+        for (sent, kept) in [
+            (
+                "Mailbox doesn't exist: Nope (0.001 + 0.000 secs).",
+                "Mailbox doesn't exist: Nope",
+            ),
+            ("Completed (0.000 secs 6 calls)", "Completed"),
+            ("Mailbox does not exist", "Mailbox does not exist"),
+            ("Invalid name (see RFC)", "Invalid name (see RFC)"),
+            ("", ""),
+        ] {
+            assert_eq!(super::without_timing(sent), kept, "{sent}");
+        }
     }
 }

@@ -58,19 +58,30 @@ impl MailboxName {
     pub fn is_inbox(&self) -> bool {
         self.display == "INBOX"
     }
+}
 
-    /// Builds a name from what a server sent in LIST: decoded from modified UTF-7 when
-    /// it is valid, otherwise shown as sent (servers do send broken names).
-    pub fn from_wire(wire: &str) -> Self {
-        let display = if wire.eq_ignore_ascii_case("INBOX") {
-            "INBOX".to_owned()
-        } else {
-            utf7::decode(wire).unwrap_or_else(|| wire.to_owned())
-        };
-        Self {
-            display,
-            wire: wire.to_owned(),
-        }
+/// A mailbox name as one server spells it on the wire: the personal namespace
+/// prefix, levels joined by the server's separator, modified UTF-7. Printable ASCII
+/// only; built only by [`super::profile::Naming`], from a validated [`MailboxName`]
+/// (or from the server's own LIST output, which is then sent back verbatim).
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct ServerMailbox(String);
+
+impl ServerMailbox {
+    pub(crate) fn new(wire: String) -> Self {
+        debug_assert!(wire.chars().all(|c| (' '..='~').contains(&c)));
+        Self(wire)
+    }
+
+    /// The name as sent in commands (before quoting).
+    pub fn wire(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for ServerMailbox {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("ServerMailbox").field(&self.0).finish()
     }
 }
 
@@ -289,13 +300,6 @@ mod tests {
             assert_eq!(name.as_str(), ok);
             assert!(name.wire().chars().all(|c| (' '..='~').contains(&c)));
         }
-    }
-
-    #[test]
-    fn from_wire_decodes_and_falls_back() {
-        assert_eq!(MailboxName::from_wire("Entw&APw-rfe").as_str(), "Entwürfe");
-        assert_eq!(MailboxName::from_wire("broken&").as_str(), "broken&");
-        assert_eq!(MailboxName::from_wire("inbox").as_str(), "INBOX");
     }
 
     #[test]

@@ -79,9 +79,18 @@ pub struct Mailbox {
     /// Full UTF-8 name, e.g. `Projects/2026`. Percent-encode it in URL paths.
     #[schema(example = "Projects/2026")]
     pub name: String,
-    /// Hierarchy delimiter (`/` or `.`), `null` for a flat namespace.
+    /// Hierarchy delimiter of `name`: always `/` (whatever the server uses), `null`
+    /// when the server has no hierarchy.
     #[schema(example = "/")]
     pub delimiter: Option<String>,
+    /// The IMAP server's own full name for this mailbox, decoded to UTF-8: the
+    /// personal namespace prefix and the server's separator included
+    /// (`INBOX.Projects.2026` on Cyrus and Courier, `Projects/2026` on Dovecot).
+    #[schema(example = "INBOX.Projects.2026")]
+    pub imap_name: String,
+    /// The IMAP server's hierarchy separator (`/` or `.`).
+    #[schema(example = ".")]
+    pub imap_delimiter: Option<String>,
     /// Full name of the parent mailbox, `null` at the top level.
     #[schema(example = "Projects")]
     pub parent: Option<String>,
@@ -116,6 +125,8 @@ impl From<MailboxInfo> for Mailbox {
         Self {
             name,
             delimiter: info.delimiter,
+            imap_name: info.imap_name,
+            imap_delimiter: info.imap_delimiter,
             parent,
             role,
             subscribed: info.subscribed,
@@ -177,18 +188,12 @@ pub struct UpdateMailboxRequest {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::imap::profile::Naming;
     use crate::imap::MailboxName;
 
     fn info(name: &str, delimiter: Option<&str>) -> MailboxInfo {
-        MailboxInfo {
-            name: MailboxName::try_from(name).unwrap(),
-            delimiter: delimiter.map(str::to_owned),
-            special_use: None,
-            subscribed: false,
-            selectable: true,
-            has_children: None,
-            counters: None,
-        }
+        let naming = Naming::new("", delimiter.and_then(|d| d.chars().next()));
+        MailboxInfo::new(&naming, MailboxName::try_from(name).unwrap()).unwrap()
     }
 
     #[test]

@@ -1,7 +1,7 @@
-//! One remover at a time per (identity, mailbox): moves and deletions of the same
-//! user's messages in one mailbox are serialised inside the gateway.
+//! Per (identity, mailbox) locks inside one gateway. Two uses:
 //!
-//! Why: the pool gives one user several IMAP sessions, and Dovecot's MOVE (copy,
+//! **Removals** (held by the HTTP layer): moves and deletions of the same user's
+//! messages in one mailbox are serialised. Why: the pool gives one user several IMAP sessions, and Dovecot's MOVE (copy,
 //! then expunge) is not atomic across sessions: two sessions moving the same
 //! message at once both copy it, and it ends up in two mailboxes (seen in
 //! `tests/data_safety.rs`: a message in Archive and Trash). Serialised, the second
@@ -9,26 +9,31 @@
 //! gone and it answers 404. Copies, reads and flag changes are not serialised.
 //! Across several gateway instances, or against other IMAP clients, the server's own
 //! semantics apply.
+//!
+//! **Flag changes on servers that report changes late** (held by the session, see
+//! `profile.rs`): Courier computes `STORE +FLAGS` from the session's stale copy of a
+//! message's flags, so two sessions adding keywords at once lose one. Serialised, with
+//! a NOOP first, each STORE starts from the current flags.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 
 use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
 
-use crate::imap::pool::IdentityKey;
-use crate::imap::MailboxName;
+use super::pool::IdentityKey;
+use super::types::MailboxName;
 
 /// (identity, mailbox wire name).
 type LockKey = (IdentityKey, String);
 
 /// Locks keyed by [`LockKey`]; entries die with their last guard.
 #[derive(Debug, Default)]
-pub struct RemovalLocks {
+pub struct MailboxLocks {
     locks: Mutex<HashMap<LockKey, Weak<AsyncMutex<()>>>>,
 }
 
-impl RemovalLocks {
-    /// Waits for the right to move or delete messages of `mailbox` as `identity`.
+impl MailboxLocks {
+    /// Waits for the right to change messages of `mailbox` as `identity`.
     pub async fn acquire(
         &self,
         identity: IdentityKey,
@@ -73,7 +78,7 @@ mod tests {
 
     #[tokio::test]
     async fn one_holder_per_identity_and_mailbox() {
-        let locks = RemovalLocks::default();
+        let locks = MailboxLocks::default();
         let inbox = MailboxName::try_from("INBOX").unwrap();
         let archive = MailboxName::try_from("Archive").unwrap();
         let held = locks.acquire(key("a"), &inbox).await;

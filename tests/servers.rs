@@ -1,0 +1,492 @@
+//! The cross-server conformance suite: the same checks, against the same API calls,
+//! on Dovecot, Cyrus (default namespace: `INBOX.` prefix, `.` separator) and
+//! Courier-IMAP (the same naming, no MOVE/CONDSTORE/UNSELECT, changes reported only
+//! at NOOP). Each server is started by the harness in its own temp dir; the state
+//! after each write is read back over a separate raw IMAP connection.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use common::{enc, Auth, Gateway, SECRET};
+use dovecot_harness::raw::RawImap;
+use dovecot_harness::servers::{AnyServer, Kind};
+use imap_gateway::config::Config;
+use serde_json::json;
+
+const USERS: &[(&str, &str)] = &[("alice", "secret"), ("bob", "secret")];
+
+fn alice() -> Auth {
+    Auth::Basic("alice", "secret")
+}
+
+struct Setup {
+    server: AnyServer,
+    gateway: Gateway,
+}
+
+async fn setup(kind: Kind) -> Setup {
+    let server = AnyServer::start(kind, USERS);
+    let config = Config::new(server.plain_url().parse().unwrap(), SECRET);
+    let gateway = Gateway::start(config).await;
+    Setup { server, gateway }
+}
+
+impl Setup {
+    async fn raw(&self) -> RawImap {
+        RawImap::login(self.server.port(), "alice", "secret").await
+    }
+
+    /// Appends `count` messages to `mailbox` (API name) over raw IMAP; returns UIDs.
+    async fn seed(&self, mailbox: &str, subjects: &[&str]) -> Vec<u32> {
+        let mut raw = self.raw().await;
+        let mut uids = Vec::new();
+        for subject in subjects {
+            let message = message(subject);
+            uids.push(
+                raw.append_message(&self.server.wire_name(mailbox), "", message.as_bytes())
+                    .await,
+            );
+        }
+        uids
+    }
+
+    /// UIDs in `mailbox` (API name), over raw IMAP.
+    async fn uids(&self, mailbox: &str) -> Vec<u32> {
+        let mut raw = self.raw().await;
+        raw.ok(&format!("EXAMINE \"{}\"", self.server.wire_name(mailbox)))
+            .await;
+        raw.search("ALL").await
+    }
+
+    /// Mailbox wire names the server lists for alice.
+    async fn server_mailboxes(&self) -> BTreeSet<String> {
+        let mut raw = self.raw().await;
+        raw.ok("LIST \"\" \"*\"")
+            .await
+            .iter()
+            .filter_map(|line| line.rsplit(' ').next())
+            .map(|name| name.trim_matches('"').to_owned())
+            .collect()
+    }
+}
+
+fn message(subject: &str) -> String {
+    format!(
+        "From: Carol <carol@example.org>\r\nTo: alice@example.org\r\nSubject: {subject}\r\n\
+         Date: Thu, 26 Nov 2026 09:00:00 +0000\r\nMessage-ID: <{}@conformance>\r\n\r\nBody of {subject}.\r\n",
+        subject.replace(' ', ".")
+    )
+}
+
+/// Runs every check on one server. The checks share one server instance and run in
+/// order; each names the server in its failure message.
+async fn conformance(kind: Kind) {
+    let s = setup(kind).await;
+    let who = kind.name();
+    names(&s, who).await;
+    paging_and_reading(&s, who).await;
+    parallel_keywords(&s, who).await;
+    append_after_read_and_fresh_reads(&s, who).await;
+    transfers_without_collateral_expunge(&s, who).await;
+    error_statuses(&s, who).await;
+}
+
+async fn names(s: &Setup, who: &str) {
+    let gw = &s.gateway;
+    let listed = gw.get("/v1/mailboxes?status=false", &alice()).await;
+    let items = listed.ok(200)["items"].as_array().unwrap().clone();
+    let names: BTreeSet<&str> = items.iter().map(|m| m["name"].as_str().unwrap()).collect();
+    for expected in ["INBOX", "Sent", "Trash", "Drafts", "Junk", "Archive"] {
+        assert!(
+            names.contains(expected),
+            "{who}: {expected} missing from {names:?}"
+        );
+    }
+    assert!(
+        names.iter().all(|n| !n.starts_with("INBOX.")),
+        "{who}: names are relative to the personal namespace: {names:?}"
+    );
+    for item in &items {
+        let name = item["name"].as_str().unwrap();
+        assert_eq!(item["delimiter"], "/", "{who}: {name}");
+        assert_eq!(item["imap_name"], s.server.wire_name(name), "{who}: {name}");
+    }
+    let role = |name: &str| {
+        items
+            .iter()
+            .find(|m| m["name"] == name)
+            .map(|m| m["role"].clone())
+    };
+    assert_eq!(role("Sent"), Some(json!("sent")), "{who}");
+    assert_eq!(role("Trash"), Some(json!("trash")), "{who}");
+    assert_eq!(role("INBOX"), Some(json!("inbox")), "{who}");
+
+    // Nested and Unicode names: the same API name on every server, stored under the
+    // server's own prefix and separator.
+    gw.post("/v1/mailboxes", &alice(), json!({"name": "Projects/2026"}))
+        .await
+        .ok(201);
+    gw.post("/v1/mailboxes", &alice(), json!({"name": "Entwürfe"}))
+        .await
+        .ok(201);
+    let on_server = s.server_mailboxes().await;
+    for (api, wire) in [
+        ("Projects/2026", "Projects/2026"),
+        ("Entwürfe", "Entw&APw-rfe"),
+    ] {
+        assert!(
+            on_server.contains(&s.server.wire_name(wire)),
+            "{who}: {api} should be {} on the server: {on_server:?}",
+            s.server.wire_name(wire)
+        );
+        let one = gw
+            .get(&format!("/v1/mailboxes/{}", enc(api)), &alice())
+            .await;
+        assert_eq!(one.ok(200)["name"], api, "{who}");
+    }
+    let after = gw.mailbox_names(&alice()).await;
+    assert!(
+        after.contains(&"Projects/2026".to_owned()),
+        "{who}: {after:?}"
+    );
+    assert!(after.contains(&"Entwürfe".to_owned()), "{who}: {after:?}");
+
+    // Rename within the hierarchy, then delete.
+    gw.patch(
+        &format!("/v1/mailboxes/{}", enc("Projects/2026")),
+        &alice(),
+        json!({"name": "Projects/2027"}),
+    )
+    .await
+    .ok(200);
+    assert!(s
+        .server_mailboxes()
+        .await
+        .contains(&s.server.wire_name("Projects/2027")));
+    gw.delete(&format!("/v1/mailboxes/{}", enc("Projects/2027")), &alice())
+        .await
+        .ok(204);
+
+    // A level containing the server's own separator cannot be stored on a `.` server.
+    let dotted = gw
+        .post("/v1/mailboxes", &alice(), json!({"name": "Releases/v1.2"}))
+        .await;
+    if who == "Dovecot" {
+        dotted.ok(201);
+    } else {
+        let problem = dotted.problem(422);
+        assert!(
+            problem["detail"].as_str().unwrap().contains("separate"),
+            "{who}: {problem}"
+        );
+        assert!(!s
+            .server_mailboxes()
+            .await
+            .iter()
+            .any(|n| n.contains("Releases")));
+    }
+}
+
+async fn paging_and_reading(s: &Setup, who: &str) {
+    let gw = &s.gateway;
+    let uids = s
+        .seed(
+            "Archive",
+            &["Page 1", "Page 2", "Page 3", "Page 4", "Page 5"],
+        )
+        .await;
+    let first = gw
+        .get("/v1/mailboxes/Archive/messages?limit=2", &alice())
+        .await;
+    let body = first.ok(200).clone();
+    let got: Vec<u64> = body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["uid"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        got,
+        vec![uids[4] as u64, uids[3] as u64],
+        "{who}: newest first"
+    );
+    assert_eq!(body["total"], 5, "{who}");
+    let cursor = body["next_cursor"].as_str().unwrap();
+    let second = gw
+        .get(
+            &format!("/v1/mailboxes/Archive/messages?limit=2&cursor={cursor}"),
+            &alice(),
+        )
+        .await;
+    let got: Vec<u64> = second.ok(200)["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["uid"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        got,
+        vec![uids[2] as u64, uids[1] as u64],
+        "{who}: second page"
+    );
+
+    let read = gw
+        .get(
+            &format!("/v1/mailboxes/Archive/messages/{}", uids[0]),
+            &alice(),
+        )
+        .await;
+    let body = read.ok(200);
+    assert_eq!(body["envelope"]["subject"], "Page 1", "{who}");
+    assert_eq!(body["text"], "Body of Page 1.\r\n", "{who}");
+    let raw = gw
+        .get_bytes(
+            &format!("/v1/mailboxes/Archive/messages/{}/raw", uids[0]),
+            &alice(),
+            &[],
+        )
+        .await;
+    assert_eq!(
+        raw.2,
+        message("Page 1").into_bytes(),
+        "{who}: byte-exact raw"
+    );
+    // Reading never sets \Seen.
+    let mut raw_imap = s.raw().await;
+    raw_imap
+        .ok(&format!("EXAMINE \"{}\"", s.server.wire_name("Archive")))
+        .await;
+    assert_eq!(raw_imap.flags(uids[0]).await, "", "{who}");
+}
+
+async fn parallel_keywords(s: &Setup, who: &str) {
+    let gw = &s.gateway;
+    let uid = s.seed("INBOX", &["Labels"]).await[0];
+    // Warm the pool: several sessions with INBOX selected, as in real use.
+    let auth = alice();
+    let warm: Vec<_> = (0..4)
+        .map(|_| gw.get("/v1/mailboxes/INBOX/messages?limit=1", &auth))
+        .collect();
+    for reply in futures::future::join_all(warm).await {
+        reply.ok(200);
+    }
+    let path = format!("/v1/mailboxes/INBOX/messages/{uid}/flags");
+    let patches: Vec<_> = (0..8)
+        .map(|n| gw.patch(&path, &auth, json!({"add": [format!("$Label{n}")]})))
+        .collect();
+    for reply in futures::future::join_all(patches).await {
+        reply.ok(200);
+    }
+    let mut raw = s.raw().await;
+    raw.ok("EXAMINE INBOX").await;
+    let flags = raw.flags(uid).await;
+    for n in 0..8 {
+        assert!(
+            flags.split(' ').any(|f| f == format!("$Label{n}")),
+            "{who}: $Label{n} was lost; the server has {flags:?}"
+        );
+    }
+    // And the gateway reads them back.
+    let read = gw.get(&path, &alice()).await;
+    let listed = read.ok(200)["flags"].as_array().unwrap().len();
+    assert_eq!(listed, 8, "{who}: {}", read.text);
+}
+
+async fn append_after_read_and_fresh_reads(s: &Setup, who: &str) {
+    let gw = &s.gateway;
+    for _ in 0..4 {
+        gw.get("/v1/mailboxes/INBOX/messages?limit=1", &alice())
+            .await
+            .ok(200);
+        let appended = gw
+            .send_raw(
+                reqwest::Method::POST,
+                "/v1/mailboxes/INBOX/messages",
+                &alice(),
+                "message/rfc822",
+                message("Appended after a read").into_bytes(),
+            )
+            .await;
+        let uid = appended.ok(201)["uid"].as_u64().unwrap();
+        // Read at once, on whichever pooled session comes first.
+        gw.get(&format!("/v1/mailboxes/INBOX/messages/{uid}"), &alice())
+            .await
+            .ok(200);
+    }
+    // Another client appends and flags; the gateway's warm sessions must see it.
+    let uid = s.seed("INBOX", &["From elsewhere"]).await[0];
+    for _ in 0..6 {
+        gw.get(&format!("/v1/mailboxes/INBOX/messages/{uid}"), &alice())
+            .await
+            .ok(200);
+    }
+    let mut raw = s.raw().await;
+    raw.ok("SELECT INBOX").await;
+    raw.ok(&format!("UID STORE {uid} +FLAGS (\\Flagged)")).await;
+    for _ in 0..6 {
+        let flags = gw
+            .get(
+                &format!("/v1/mailboxes/INBOX/messages/{uid}/flags"),
+                &alice(),
+            )
+            .await;
+        assert!(
+            flags.ok(200)["flags"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("\\Flagged")),
+            "{who}: stale flags {}",
+            flags.text
+        );
+    }
+    raw.ok(&format!("UID STORE {uid} +FLAGS (\\Deleted)")).await;
+    raw.ok(&format!("UID EXPUNGE {uid}")).await;
+    for _ in 0..6 {
+        gw.get(&format!("/v1/mailboxes/INBOX/messages/{uid}"), &alice())
+            .await
+            .problem(404);
+    }
+}
+
+async fn transfers_without_collateral_expunge(s: &Setup, who: &str) {
+    let gw = &s.gateway;
+    let uids = s
+        .seed(
+            "INBOX",
+            &["Keep me", "Move me", "Copy me", "Trash me", "Purge me"],
+        )
+        .await;
+    let (keep, moving, copying, trashing, purging) = (uids[0], uids[1], uids[2], uids[3], uids[4]);
+    // Another client marks a message \Deleted without expunging it.
+    let mut raw = s.raw().await;
+    raw.ok("SELECT INBOX").await;
+    raw.ok(&format!("UID STORE {keep} +FLAGS (\\Deleted)"))
+        .await;
+
+    let moved = gw
+        .post(
+            &format!("/v1/mailboxes/INBOX/messages/{moving}/move"),
+            &alice(),
+            json!({"to": "Archive"}),
+        )
+        .await;
+    let new_uid = moved.ok(200)["new_uid"].as_u64().unwrap() as u32;
+    assert!(s.uids("Archive").await.contains(&new_uid), "{who}");
+    gw.post(
+        &format!("/v1/mailboxes/INBOX/messages/{copying}/copy"),
+        &alice(),
+        json!({"to": "Archive"}),
+    )
+    .await
+    .ok(200);
+    gw.delete(
+        &format!("/v1/mailboxes/INBOX/messages/{trashing}"),
+        &alice(),
+    )
+    .await
+    .ok(200);
+    gw.delete(
+        &format!("/v1/mailboxes/INBOX/messages/{purging}?permanent=true"),
+        &alice(),
+    )
+    .await
+    .ok(204);
+    let inbox = s.uids("INBOX").await;
+    assert!(
+        inbox.contains(&keep),
+        "{who}: another client's \\Deleted message was expunged"
+    );
+    assert!(inbox.contains(&copying), "{who}: the copied message stays");
+    for gone in [moving, trashing, purging] {
+        assert!(
+            !inbox.contains(&gone),
+            "{who}: {gone} should have left INBOX"
+        );
+    }
+    assert_eq!(
+        s.uids("Trash").await.len(),
+        1,
+        "{who}: one message in Trash"
+    );
+}
+
+async fn error_statuses(s: &Setup, who: &str) {
+    let gw = &s.gateway;
+    let check = |reply: common::Reply, status: u16, what: &str| {
+        let problem = reply.problem(status).clone();
+        let detail = problem["detail"].as_str().unwrap();
+        assert!(
+            !detail.contains("secs"),
+            "{who}: {what}: timing noise in {detail:?}"
+        );
+    };
+    check(
+        gw.get("/v1/mailboxes/Nope", &alice()).await,
+        404,
+        "GET missing",
+    );
+    check(
+        gw.get("/v1/mailboxes/Nope/messages", &alice()).await,
+        404,
+        "list missing",
+    );
+    check(
+        gw.delete("/v1/mailboxes/Nope", &alice()).await,
+        404,
+        "DELETE missing",
+    );
+    check(
+        gw.patch("/v1/mailboxes/Nope", &alice(), json!({"name": "Other"}))
+            .await,
+        404,
+        "RENAME missing",
+    );
+    check(
+        gw.post("/v1/mailboxes", &alice(), json!({"name": "Archive"}))
+            .await,
+        409,
+        "CREATE existing",
+    );
+    let uid = s.seed("INBOX", &["Nowhere to go"]).await[0];
+    for action in ["move", "copy"] {
+        check(
+            gw.post(
+                &format!("/v1/mailboxes/INBOX/messages/{uid}/{action}"),
+                &alice(),
+                json!({"to": "Nope"}),
+            )
+            .await,
+            404,
+            action,
+        );
+    }
+    check(
+        gw.send_raw(
+            reqwest::Method::POST,
+            "/v1/mailboxes/Nope/messages",
+            &alice(),
+            "message/rfc822",
+            message("Lost").into_bytes(),
+        )
+        .await,
+        404,
+        "APPEND to missing",
+    );
+    assert!(s.uids("INBOX").await.contains(&uid), "{who}: nothing moved");
+}
+
+#[tokio::test]
+async fn dovecot_conforms() {
+    conformance(Kind::Dovecot).await;
+}
+
+#[tokio::test]
+async fn cyrus_conforms() {
+    conformance(Kind::Cyrus).await;
+}
+
+#[tokio::test]
+async fn courier_conforms() {
+    conformance(Kind::Courier).await;
+}
