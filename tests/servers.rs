@@ -90,6 +90,7 @@ async fn conformance(kind: Kind) {
     append_after_read_and_fresh_reads(&s, who).await;
     transfers_without_collateral_expunge(&s, who).await;
     error_statuses(&s, who).await;
+    changes(&s, who).await;
 }
 
 async fn names(s: &Setup, who: &str) {
@@ -474,6 +475,34 @@ async fn error_statuses(s: &Setup, who: &str) {
         "APPEND to missing",
     );
     assert!(s.uids("INBOX").await.contains(&uid), "{who}: nothing moved");
+}
+
+async fn changes(s: &Setup, who: &str) {
+    let gw = &s.gateway;
+    let status = gw.get("/v1/mailboxes/INBOX", &alice()).await;
+    let state = status.ok(200)["status"]["state"]
+        .as_str()
+        .map(str::to_owned);
+    if who == "Courier" {
+        // Documented: no CONDSTORE/QRESYNC, so no state token yet.
+        assert_eq!(state, None, "{who}: {}", status.text);
+        return;
+    }
+    let state = state.unwrap_or_else(|| panic!("{who}: no state in {}", status.text));
+    let uid = s.seed("INBOX", &["Changed since"]).await[0];
+    let changed = gw
+        .get(
+            &format!("/v1/mailboxes/INBOX/changes?since={state}"),
+            &alice(),
+        )
+        .await;
+    let created: Vec<u64> = changed.ok(200)["created"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["uid"].as_u64().unwrap())
+        .collect();
+    assert_eq!(created, vec![u64::from(uid)], "{who}: {}", changed.text);
 }
 
 #[tokio::test]

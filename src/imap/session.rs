@@ -593,6 +593,16 @@ impl ImapSession {
         let pattern = server
             .as_ref()
             .map_or(ListPattern::All, ListPattern::Exactly);
+        let selected_is_listed = self
+            .selected
+            .as_ref()
+            .is_some_and(|s| only.is_none_or(|name| &s.name == name));
+        if with_counters && selected_is_listed && !self.view_is_current {
+            // Dovecot answers STATUS of the selected mailbox from this session's view,
+            // which may not know another session's changes yet (RFC 3501 section
+            // 6.3.10 warns of this); bring the view up to date first.
+            self.refresh_view().await?;
+        }
         let caps = &self.profile.capabilities;
         let extended = caps.has("LIST-EXTENDED");
         let special_use = caps.has("SPECIAL-USE");
@@ -1042,6 +1052,10 @@ impl ImapSession {
     /// `No { NonExistent }` and friends.
     pub async fn status(&mut self, name: &MailboxName) -> Result<MailboxCounters, ImapError> {
         let server = self.server_name(name)?;
+        if self.selected.as_ref().is_some_and(|s| &s.name == name) && !self.view_is_current {
+            // As in `list_mailboxes`: STATUS of the selected mailbox may be stale.
+            self.refresh_view().await?;
+        }
         match self.status_of(&server).await {
             Ok(counters) => Ok(counters),
             Err(err) => Err(self.explain_refusal(err, Refused::Open(name)).await),
