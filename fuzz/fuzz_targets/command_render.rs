@@ -6,6 +6,7 @@
 
 use imap_gateway::imap::command::{Command, StatusItem, StoreMode};
 use imap_gateway::imap::search::{SearchKey, SearchText};
+use imap_gateway::imap::profile::Naming;
 use imap_gateway::imap::{Flag, MailboxName, Uid, UidSet};
 use libfuzzer_sys::fuzz_target;
 
@@ -52,8 +53,20 @@ fn check_framing(wire: &[u8]) {
 fuzz_target!(|data: &[u8]| {
     let pieces = pieces(data);
     let text = |i: usize| pieces.get(i).map_or("", String::as_str);
-    let mailbox = MailboxName::try_from(text(0)).ok();
-    let other = MailboxName::try_from(text(1)).ok();
+    // Names as a Cyrus/Courier-style server spells them (prefix `INBOX.`, `.` between
+    // levels), or as a `/` server does, chosen by the input.
+    let naming = if data.first().is_some_and(|b| b % 2 == 0) {
+        Naming::new("INBOX.", Some('.'))
+    } else {
+        Naming::default()
+    };
+    let server = |i: usize| {
+        MailboxName::try_from(text(i))
+            .ok()
+            .and_then(|name| naming.to_server(&name).ok())
+    };
+    let mailbox = server(0);
+    let other = server(1);
     if let Some(name) = &mailbox {
         assert!(!name.wire().bytes().any(|b| b < 0x20 || b >= 0x7F));
     }

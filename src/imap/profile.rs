@@ -64,16 +64,6 @@ impl ServerKind {
             Self::Other
         }
     }
-
-    /// A bounded label for logs and metrics.
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::Dovecot => "dovecot",
-            Self::Cyrus => "cyrus",
-            Self::Courier => "courier",
-            Self::Other => "other",
-        }
-    }
 }
 
 /// How the server names the user's personal mailboxes.
