@@ -71,6 +71,16 @@ impl Setup {
     }
 }
 
+/// The UIDs of a message list's items, in order.
+fn item_uids(body: &serde_json::Value) -> Vec<u64> {
+    body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["uid"].as_u64().unwrap())
+        .collect()
+}
+
 fn message(subject: &str) -> String {
     format!(
         "From: Carol <carol@example.org>\r\nTo: alice@example.org\r\nSubject: {subject}\r\n\
@@ -201,12 +211,7 @@ async fn paging_and_reading(s: &Setup, who: &str) {
         .get("/v1/mailboxes/Archive/messages?limit=2", &alice())
         .await;
     let body = first.ok(200).clone();
-    let got: Vec<u64> = body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["uid"].as_u64().unwrap())
-        .collect();
+    let got = item_uids(&body);
     assert_eq!(
         got,
         vec![uids[4] as u64, uids[3] as u64],
@@ -220,12 +225,7 @@ async fn paging_and_reading(s: &Setup, who: &str) {
             &alice(),
         )
         .await;
-    let got: Vec<u64> = second.ok(200)["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["uid"].as_u64().unwrap())
-        .collect();
+    let got = item_uids(second.ok(200));
     assert_eq!(
         got,
         vec![uids[2] as u64, uids[1] as u64],

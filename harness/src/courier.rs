@@ -20,8 +20,6 @@
 //! - a failed LOGIN answers only after 5 seconds.
 
 use std::fs;
-use std::io::{BufRead as _, BufReader};
-use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -175,14 +173,7 @@ IMAP_TLS_REQUIRED=0
     fn wait_ready(&self) {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            let greeted = TcpStream::connect(("127.0.0.1", self.port)).is_ok_and(|stream| {
-                let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-                let mut line = String::new();
-                BufReader::new(stream).read_line(&mut line).is_ok()
-                    && line.starts_with("* OK")
-                    && line.contains("Courier-IMAP")
-            });
-            if greeted {
+            if crate::greets(self.port, "Courier-IMAP") {
                 return;
             }
             assert!(

@@ -16,8 +16,6 @@
 //!   (`autocreate_*`), so `start` logs every user in once.
 
 use std::fs;
-use std::io::{BufRead as _, BufReader};
-use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -189,14 +187,7 @@ DAEMON {{
             if let Ok(Some(status)) = self.master.try_wait() {
                 panic!("cyrus master exited with {status}:\n{}", self.logs());
             }
-            let greeted = TcpStream::connect(("127.0.0.1", self.port)).is_ok_and(|stream| {
-                let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-                let mut line = String::new();
-                BufReader::new(stream).read_line(&mut line).is_ok()
-                    && line.starts_with("* OK")
-                    && line.contains(servername)
-            });
-            if greeted {
+            if crate::greets(self.port, servername) {
                 return;
             }
             assert!(

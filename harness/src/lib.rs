@@ -185,6 +185,17 @@ pub(crate) fn free_port() -> u16 {
     }
 }
 
+/// Whether a server on `port` greets with `* OK` and a line containing `marker`.
+pub(crate) fn greets(port: u16, marker: &str) -> bool {
+    TcpStream::connect(("127.0.0.1", port)).is_ok_and(|stream| {
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+        let mut line = String::new();
+        BufReader::new(stream).read_line(&mut line).is_ok()
+            && line.starts_with("* OK")
+            && line.contains(marker)
+    })
+}
+
 fn run(program: &str, args: &[&str]) -> std::io::Result<std::process::Output> {
     Command::new(program)
         .args(args)
