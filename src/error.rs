@@ -294,6 +294,19 @@ impl ApiError {
         }
     }
 
+    /// True when the IMAP server ended the session in the middle of the request (BYE,
+    /// or the connection closed): a request that is safe to repeat may be repeated on
+    /// a fresh session.
+    pub fn is_lost_session(&self) -> bool {
+        matches!(
+            self,
+            Self::Imap {
+                source: ImapError::Bye { .. } | ImapError::ConnectionLost | ImapError::Io(_),
+                ..
+            }
+        )
+    }
+
     /// The HTTP status, a pure function of the error (STYLE.md B3).
     pub fn status(&self) -> StatusCode {
         match self {

@@ -101,6 +101,7 @@ async fn conformance(kind: Kind) {
     transfers_without_collateral_expunge(&s, who).await;
     error_statuses(&s, who).await;
     changes(&s, who).await;
+    deleted_meanwhile(&s, who).await;
 }
 
 async fn names(s: &Setup, who: &str) {
@@ -503,6 +504,48 @@ async fn changes(s: &Setup, who: &str) {
         .map(|m| m["uid"].as_u64().unwrap())
         .collect();
     assert_eq!(created, vec![u64::from(uid)], "{who}: {}", changed.text);
+}
+
+/// Another client deletes a mailbox that warm pooled sessions have selected (Dovecot
+/// then ends those sessions with BYE at their next command): reads answer 404, never
+/// 502, and after it is created again, 200.
+async fn deleted_meanwhile(s: &Setup, who: &str) {
+    let gw = &s.gateway;
+    let auth = alice();
+    for round in 0..3 {
+        gw.post("/v1/mailboxes", &auth, json!({"name": "Doomed"}))
+            .await
+            .ok(201);
+        let uid = s.seed("Doomed", &["Doomed message"]).await[0];
+        let paths = [
+            "/v1/mailboxes/Doomed/messages?limit=5".to_owned(),
+            format!("/v1/mailboxes/Doomed/messages/{uid}"),
+            format!("/v1/mailboxes/Doomed/messages/{uid}/flags"),
+            "/v1/mailboxes/Doomed".to_owned(),
+        ];
+        // Every pooled session selects the mailbox.
+        let warm: Vec<_> = (0..8).map(|i| gw.get(&paths[i % 4], &auth)).collect();
+        for reply in futures::future::join_all(warm).await {
+            reply.ok(200);
+        }
+        let mut raw = s.raw().await;
+        raw.ok(&format!("DELETE \"{}\"", s.server.wire_name("Doomed")))
+            .await;
+        let reads: Vec<_> = (0..8).map(|i| gw.get(&paths[i % 4], &auth)).collect();
+        for (i, reply) in futures::future::join_all(reads)
+            .await
+            .into_iter()
+            .enumerate()
+        {
+            assert_eq!(
+                reply.status.as_u16(),
+                404,
+                "{who}: round {round}, GET {} after the mailbox was deleted: {}",
+                paths[i % 4],
+                reply.text
+            );
+        }
+    }
 }
 
 #[tokio::test]

@@ -13,7 +13,10 @@
 //!   `dovecot-imapd`: they are unpacked privately (see `packages.rs`), the rest
 //!   (`master`, `lmtpd`, `ctl_cyrusdb`) is `cyrus-common`;
 //! - INBOX and the special-use folders are created at the first LOGIN
-//!   (`autocreate_*`), so `start` logs every user in once.
+//!   (`autocreate_*`), so `start` logs every user in once;
+//! - with Debian's default `delete_mode: delayed`, a mailbox deleted twice within one
+//!   second cannot be deleted the second time (`NO Mailbox already exists`: the
+//!   tombstone's name is taken), so tests that recreate mailboxes use `immediate`.
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt as _;
@@ -112,6 +115,7 @@ xlist-archive: Archive
 specialusealways: yes
 imapidlepoll: 1
 umask: 077
+delete_mode: immediate
 "
         );
         fs::write(root.join("conf/imapd.conf"), conf).expect("write imapd.conf");

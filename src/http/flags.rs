@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::extract::{AppJson, MailboxPath, MessagePath};
-use super::messages::{fetch_one, open_mailbox};
+use super::messages::{fetch_one, open_mailbox, select, uid_validity};
 use super::ProblemResponses;
 use crate::auth::{AuthUser, Scope};
 use crate::error::{ApiError, ImapResultExt as _, Op};
@@ -155,10 +155,14 @@ pub async fn get_flags(
     MessagePath { mailbox, uid }: MessagePath,
 ) -> Result<Response, ApiError> {
     user.require(Scope::Read)?;
-    let (mut session, uid_validity) = open_mailbox(&state, &user, &mailbox, true).await?;
-    Ok(with_etag(
-        current_flags(&mut session, uid, uid_validity).await?,
-    ))
+    let flags = retry_after_bye!(state, &user, |session| {
+        async {
+            let selected = select(&mut session, &mailbox, true).await?;
+            current_flags(&mut session, uid, uid_validity(&selected)?).await
+        }
+        .await
+    })?;
+    Ok(with_etag(flags))
 }
 
 /// Applies STOREs to one message, with an optional CONDSTORE guard; 412 with the

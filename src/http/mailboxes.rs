@@ -129,9 +129,11 @@ pub async fn get_mailbox(
     MailboxPath(name): MailboxPath,
 ) -> Result<Json<Mailbox>, ApiError> {
     user.require(Scope::Read)?;
-    let mut session = state.session(&user).await?;
-    let info = session.mailbox_info(&name).await.during(Op::GetMailbox)?;
-    Ok(Json(to_dto(&state, session.tracks_changes(), info)))
+    let (info, tracks_changes) = retry_after_bye!(state, &user, |session| {
+        let info = session.mailbox_info(&name).await.during(Op::GetMailbox);
+        info.map(|info| (info, session.tracks_changes()))
+    })?;
+    Ok(Json(to_dto(&state, tracks_changes, info)))
 }
 
 /// Rename a mailbox (children move along) and/or change its subscription.

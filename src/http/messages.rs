@@ -87,7 +87,7 @@ pub(crate) async fn open_mailbox(
     Ok((session, uid_validity))
 }
 
-fn uid_validity(selected: &SelectedMailbox) -> Result<u32, ApiError> {
+pub(crate) fn uid_validity(selected: &SelectedMailbox) -> Result<u32, ApiError> {
     selected.uid_validity.ok_or_else(|| {
         ApiError::imap(
             Op::Select,
@@ -160,26 +160,46 @@ pub async fn list_messages(
     }
     let limit = limit as usize;
     let keys = MessageFilter::from(&query).keys().map_err(invalid)?;
-    let mut session = state.session(&user).await?;
+    let list = retry_after_bye!(state, &user, |session| {
+        list_page(
+            &state,
+            &mut session,
+            &mailbox,
+            &keys,
+            query.cursor.as_deref(),
+            limit,
+        )
+        .await
+    })?;
+    Ok(Json(list))
+}
+
+/// The body of [`list_messages`], on one session.
+async fn list_page(
+    state: &AppState,
+    session: &mut ImapSession,
+    mailbox: &MailboxName,
+    keys: &[crate::imap::search::SearchKey],
+    cursor: Option<&str>,
+    limit: usize,
+) -> Result<MessageList, ApiError> {
     // See mail that arrived (or a mailbox that was recreated) since this session last
     // looked: a NOOP when the mailbox is already selected. Without it a stale session
     // could miss new mail on the first page or a UIDVALIDITY change on a cursor page.
     let selected = session
-        .select_fresh(&mailbox, true)
+        .select_fresh(mailbox, true)
         .await
         .during(Op::Select)?;
     let uid_validity = uid_validity(&selected)?;
     // Taken before reading the page, so `/changes?since=` from it misses nothing.
-    let mailbox_state = super::changes::current_state(&mut session, &mailbox)
+    let mailbox_state = super::changes::current_state(session, mailbox)
         .await?
         .map(|current| state.tokens_codec.encode_state(mailbox.wire(), &current));
     let scope = CursorScope::new(mailbox.wire(), &format!("{keys:?}"), uid_validity);
-    let anchor = query
-        .cursor
-        .as_deref()
+    let anchor = cursor
         .map(|c| state.tokens_codec.decode_cursor(&scope, c))
         .transpose()?;
-    let items = summary_items(&session);
+    let items = summary_items(session);
     let (messages, total, more) = if keys.is_empty() {
         let total = selected.exists.unwrap_or(0);
         match anchor {
@@ -193,20 +213,20 @@ pub async fn list_messages(
                 (messages, total, first > 1)
             }
             Some(anchor) => {
-                let (page, more) = uids_below(&mut session, anchor, limit).await?;
-                let messages = fetch_page(&mut session, &page, &items).await?;
+                let (page, more) = uids_below(session, anchor, limit).await?;
+                let messages = fetch_page(session, &page, &items).await?;
                 (messages, total, more)
             }
         }
     } else {
-        let mut matching = session.search(&keys).await.during(Op::Search)?;
+        let mut matching = session.search(keys).await.during(Op::Search)?;
         let total = u32::try_from(matching.len()).unwrap_or(u32::MAX);
         if let Some(anchor) = anchor {
             matching.retain(|uid| *uid < anchor);
         }
         let more = matching.len() > limit;
         let page: Vec<u32> = matching.into_iter().rev().take(limit).collect();
-        let messages = fetch_page(&mut session, &page, &items).await?;
+        let messages = fetch_page(session, &page, &items).await?;
         (messages, total, more)
     };
     let items = summaries(messages, uid_validity);
@@ -214,13 +234,13 @@ pub async fn list_messages(
         Some(last) if more => Some(state.tokens_codec.encode_cursor(&scope, last.uid)),
         _ => None,
     };
-    Ok(Json(MessageList {
+    Ok(MessageList {
         items,
         total,
         next_cursor,
         uid_validity,
         state: mailbox_state,
-    }))
+    })
 }
 
 async fn fetch_page(
@@ -289,9 +309,23 @@ pub async fn get_message(
     if mark_seen {
         user.require(Scope::Write)?;
     }
-    let (mut session, uid_validity) = open_mailbox(&state, &user, &mailbox, !mark_seen).await?;
-    let items = summary_items(&session);
-    let first = fetch_one(&mut session, uid, &items).await?;
+    let message = retry_after_bye!(state, &user, |session| {
+        read_message(&mut session, &mailbox, uid, mark_seen).await
+    })?;
+    Ok(Json(message))
+}
+
+/// The body of [`get_message`], on one session.
+async fn read_message(
+    session: &mut ImapSession,
+    mailbox: &MailboxName,
+    uid: Uid,
+    mark_seen: bool,
+) -> Result<Message, ApiError> {
+    let selected = select(session, mailbox, !mark_seen).await?;
+    let uid_validity = uid_validity(&selected)?;
+    let items = summary_items(session);
+    let first = fetch_one(session, uid, &items).await?;
     let parts = first.parts.clone().unwrap_or_default();
     let single_part = parts.len() == 1 && parts[0].path == [1];
     let (text_part, html_part) = mime::body_parts(&parts);
@@ -322,7 +356,7 @@ pub async fn get_message(
         FetchedMessage::default()
     } else {
         second.insert(0, FetchItem::Uid);
-        fetch_one(&mut session, uid, &second).await?
+        fetch_one(session, uid, &second).await?
     };
     let header = first.section(&SectionKind::Header).unwrap_or_default();
     // The MIME header of a part; for a single-part message that is the message header.
@@ -360,13 +394,13 @@ pub async fn get_message(
             summary.modseq = message.modseq.or(summary.modseq);
         }
     }
-    Ok(Json(Message {
+    Ok(Message {
         summary,
         headers: header_fields(header),
         text,
         html,
         attachments,
-    }))
+    })
 }
 
 /// Parses a single `Range: bytes=a-b` (or `a-`, `-n`) against `size`.

@@ -4,6 +4,29 @@
 //! logging), CORS (when configured), body-size limit. Unknown routes and wrong methods
 //! answer problem+json like everything else.
 
+/// Checks out the caller's session as `$session` (a `PooledSession`) and evaluates
+/// `$body` (a `Result<_, ApiError>` expression using it); when the server closed that
+/// session (BYE, or the connection dropped), once more on a fresh session. For reads
+/// and other requests that are safe to repeat: Dovecot ends a session whose selected
+/// mailbox another client deleted with `* BYE ... Mailbox was deleted under us` in
+/// answer to its next command, Cyrus closes it, and the request then deserves the
+/// fresh session's answer (usually a 404 for the deleted mailbox), not a 502. A macro rather than a function taking a
+/// closure: the body borrows the session and the request's values, which a closure
+/// returning a future cannot express without boxing every handler.
+macro_rules! retry_after_bye {
+    ($state:expr, $user:expr, |$session:ident| $body:expr) => {{
+        let mut $session = $state.session($user).await?;
+        match $body {
+            Err(err) if err.is_lost_session() => {
+                drop($session);
+                let mut $session = $state.session($user).await?;
+                $body
+            }
+            other => other,
+        }
+    }};
+}
+
 pub mod auth;
 pub mod changes;
 pub mod events;

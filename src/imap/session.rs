@@ -288,19 +288,38 @@ impl ImapSession {
         self.profile.naming.to_server(name)
     }
 
-    /// Called when the pool hands the session out for a new request. On servers that
-    /// report other sessions' changes only at NOOP, a session with a mailbox selected
-    /// sends NOOP now, so the request sees the mailbox as of its own start; on the
-    /// others nothing is sent. Also sends the NOOP when `check_alive` is true.
+    /// Called when the pool hands the session out for a new request, so the request
+    /// sees its mailbox as of its own start. On servers that report other sessions'
+    /// changes only at NOOP, a session with a selected mailbox checks it is still the
+    /// same mailbox (STATUS) and sends NOOP; on the others nothing is sent until a
+    /// command finds the view wanting (`may_be_stale`). Sends NOOP when `check_alive`
+    /// is true.
     ///
     /// # Errors
     /// Anything but a tagged OK for the NOOP.
     pub async fn begin_checkout(&mut self, check_alive: bool) -> Result<(), ImapError> {
         self.view_is_current = false;
-        let stale = self.selected.is_some() && self.profile.reports_changes_only_at_noop();
-        if check_alive || stale {
+        let late = self.profile.reports_changes_only_at_noop();
+        if let Some(selected) = self.selected.clone().filter(|_| late) {
+            // NOOP brings new mail, expunges and flags; it does not notice that the
+            // mailbox was deleted or recreated meanwhile (Courier goes on answering
+            // FETCH from a deleted folder). STATUS does: then the selection is
+            // dropped, and the request SELECTs again (and gets a 404 when it is gone).
+            // Re-selecting on every checkout instead made concurrent read-write
+            // SELECTs contend for Courier's folder lock for seconds.
+            let server = self.server_name(&selected.name)?;
+            match self.status_of(&server).await {
+                Ok(now) if now.uid_validity == selected.uid_validity => {
+                    self.execute(Command::Noop).await?;
+                    self.view_is_current = true;
+                    return Ok(());
+                }
+                Ok(_) | Err(ImapError::No { .. }) => self.selected = None,
+                Err(err) => return Err(err),
+            }
+        }
+        if check_alive {
             self.execute(Command::Noop).await?;
-            self.view_is_current = true;
         }
         Ok(())
     }
@@ -733,16 +752,50 @@ impl ImapSession {
         }
     }
 
+    /// Looks at the `result` of a command on the selected mailbox: `Some` value, or
+    /// `None` when the caller should run the command once more. Cyrus refuses a
+    /// command on a selected mailbox that another client deleted with a code-less
+    /// `NO Mailbox does not exist`, also when the mailbox was created again since. On
+    /// the first attempt (`may_retry`) such a refusal selects the mailbox again: that
+    /// fails with NONEXISTENT when it is gone, or gives the new one to retry on.
+    async fn in_selected<T>(
+        &mut self,
+        result: Result<T, ImapError>,
+        may_retry: bool,
+    ) -> Result<Option<T>, ImapError> {
+        match (result, self.selected.take()) {
+            (Ok(value), selected) => {
+                self.selected = selected;
+                Ok(Some(value))
+            }
+            (Err(ImapError::No { code: None, .. }), Some(selected)) if may_retry => {
+                self.ensure_selected(&selected.name, selected.read_only)
+                    .await?;
+                Ok(None)
+            }
+            (Err(err), selected) => {
+                self.selected = selected;
+                Err(err)
+            }
+        }
+    }
+
     /// Runs a FETCH and collects the messages it returned (unsolicited FETCHes for
     /// other messages, which lack a UID, are skipped).
     async fn collect_fetch(
         &mut self,
         command: Command<'_>,
     ) -> Result<Vec<FetchedMessage>, ImapError> {
-        let mut messages = Vec::new();
-        self.execute_with(command, |response| push_fetched(response, &mut messages))
-            .await?;
-        Ok(messages)
+        for attempt in 0..2 {
+            let mut messages = Vec::new();
+            let result = self
+                .execute_with(command, |response| push_fetched(response, &mut messages))
+                .await;
+            if self.in_selected(result, attempt == 0).await?.is_some() {
+                return Ok(messages);
+            }
+        }
+        Err(ImapError::Protocol("FETCH refused twice".to_owned()))
     }
 
     /// `UID FETCH` of `uids`. Include [`FetchItem::Uid`] in `items`.
@@ -853,12 +906,19 @@ impl ImapSession {
     /// `No { BadCharset }` and friends.
     pub async fn search(&mut self, keys: &[SearchKey]) -> Result<Vec<u32>, ImapError> {
         let mut uids = Vec::new();
-        self.execute_with(Command::UidSearch(keys), |response| {
-            if let Response::MailboxData(MailboxDatum::Search(found)) = response {
-                uids.extend_from_slice(found);
+        for attempt in 0..2 {
+            uids.clear();
+            let result = self
+                .execute_with(Command::UidSearch(keys), |response| {
+                    if let Response::MailboxData(MailboxDatum::Search(found)) = response {
+                        uids.extend_from_slice(found);
+                    }
+                })
+                .await;
+            if self.in_selected(result, attempt == 0).await?.is_some() {
+                break;
             }
-        })
-        .await?;
+        }
         uids.sort_unstable();
         uids.dedup();
         Ok(uids)
@@ -896,9 +956,17 @@ impl ImapSession {
             unchanged_since,
         };
         let mut messages = Vec::new();
-        let completion = self
+        let result = self
             .execute_with(command, |response| push_fetched(response, &mut messages))
-            .await?;
+            .await;
+        let completion = match self.in_selected(result, true).await? {
+            Some(completion) => completion,
+            None => {
+                messages.clear();
+                self.execute_with(command, |response| push_fetched(response, &mut messages))
+                    .await?
+            }
+        };
         if completion.modified.is_none() && self.may_be_stale(uids, messages.len()) {
             // Storing again is safe: the server did not know the missing UIDs, so it
             // changed nothing for them, and the others get the same flags again.
