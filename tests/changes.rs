@@ -223,11 +223,25 @@ async fn stale_forged_or_unsupported_states_are_refused() {
         ..Options::default()
     });
     let old_server = Gateway::start(common::config_for(&plain)).await;
+    // Without CONDSTORE/QRESYNC a state is still issued; from it `/changes` reports
+    // what it can prove (new messages) and says that flags are not tracked.
     let status = old_server.get("/v1/mailboxes/INBOX", &live()).await;
-    assert!(
-        status.ok(200)["status"].get("state").is_none(),
-        "no state without CONDSTORE/QRESYNC"
-    );
+    let plain_state = status.ok(200)["status"]["state"]
+        .as_str()
+        .expect("a state without CONDSTORE")
+        .to_owned();
+    let mut raw = RawImap::login(plain.imap_port, "live", "live-pw").await;
+    let added = raw.append("INBOX", "Seen without CONDSTORE").await;
+    let proven = old_server
+        .get(
+            &format!("/v1/mailboxes/INBOX/changes?since={plain_state}"),
+            &live(),
+        )
+        .await;
+    let body = proven.ok(200);
+    assert_eq!(body["created"][0]["uid"], added, "{}", proven.text);
+    assert_eq!(body["created"].as_array().unwrap().len(), 1);
+    assert_eq!(body["flags_tracked"], false);
     let codec = TokenCodec::new(&SecretString::from(common::SECRET.to_owned()));
     let token = codec.encode_state(
         "INBOX",

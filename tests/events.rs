@@ -5,74 +5,9 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use common::sse::SseClient;
 use common::{Dovecot, Gateway, Options, SeedMessage, User};
 use dovecot_harness::raw::RawImap;
-use futures::StreamExt as _;
-use serde_json::Value;
-
-#[derive(Debug, Clone, Default)]
-struct SseEvent {
-    event: String,
-    data: String,
-    id: Option<String>,
-}
-
-impl SseEvent {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.data).unwrap()
-    }
-}
-
-struct SseClient {
-    body: futures::stream::BoxStream<'static, reqwest::Result<bytes::Bytes>>,
-    buffer: String,
-}
-
-impl SseClient {
-    async fn connect(gateway: &Gateway, query: &str, last_event_id: Option<&str>) -> Self {
-        let mut request = reqwest::Client::new()
-            .get(format!("{}/v1/events{query}", gateway.base))
-            .basic_auth("live", Some("live-pw"));
-        if let Some(id) = last_event_id {
-            request = request.header("last-event-id", id);
-        }
-        let response = request.send().await.unwrap();
-        assert_eq!(response.status(), 200, "{:?}", response.text().await);
-        assert_eq!(response.headers()["content-type"], "text/event-stream");
-        Self {
-            body: response.bytes_stream().boxed(),
-            buffer: String::new(),
-        }
-    }
-
-    /// The next event (comments skipped), or None after `wait`.
-    async fn next(&mut self, wait: Duration) -> Option<SseEvent> {
-        let deadline = tokio::time::Instant::now() + wait;
-        loop {
-            if let Some(end) = self.buffer.find("\n\n") {
-                let block: String = self.buffer.drain(..end + 2).collect();
-                let mut event = SseEvent::default();
-                for line in block.lines() {
-                    if let Some(v) = line.strip_prefix("event:") {
-                        event.event = v.trim().to_owned();
-                    } else if let Some(v) = line.strip_prefix("data:") {
-                        event.data.push_str(v.trim_start());
-                    } else if let Some(v) = line.strip_prefix("id:") {
-                        event.id = Some(v.trim().to_owned());
-                    }
-                }
-                if event.event.is_empty() && event.data.is_empty() {
-                    continue; // a keep-alive comment
-                }
-                return Some(event);
-            }
-            match tokio::time::timeout_at(deadline, self.body.next()).await {
-                Ok(Some(Ok(chunk))) => self.buffer.push_str(&String::from_utf8_lossy(&chunk)),
-                _ => return None,
-            }
-        }
-    }
-}
 
 fn live_dovecot() -> Dovecot {
     let messages = (1..=3)
@@ -99,7 +34,8 @@ const WAIT: Duration = Duration::from_secs(3);
 async fn another_clients_changes_arrive_live() {
     let dovecot = live_dovecot();
     let gateway = Gateway::start(common::config_for(&dovecot)).await;
-    let mut events = SseClient::connect(&gateway, "?mailboxes=INBOX", None).await;
+    let mut events =
+        SseClient::connect(&gateway, ("live", "live-pw"), "?mailboxes=INBOX", None).await;
     let ready = events.next(WAIT).await.unwrap();
     assert_eq!(ready.event, "stream.ready");
     assert!(ready.id.is_some());
@@ -151,7 +87,13 @@ async fn another_clients_changes_arrive_live() {
 async fn reconnecting_with_last_event_id_delivers_what_was_missed_exactly_once() {
     let dovecot = live_dovecot();
     let gateway = Gateway::start(common::config_for(&dovecot)).await;
-    let mut events = SseClient::connect(&gateway, "?mailboxes=INBOX,Archive", None).await;
+    let mut events = SseClient::connect(
+        &gateway,
+        ("live", "live-pw"),
+        "?mailboxes=INBOX,Archive",
+        None,
+    )
+    .await;
     let last_id = events.next(WAIT).await.unwrap().id.unwrap();
     drop(events);
     let mut other = RawImap::login(dovecot.imap_port, "live", "live-pw").await;
@@ -159,7 +101,13 @@ async fn reconnecting_with_last_event_id_delivers_what_was_missed_exactly_once()
     for subject in ["Missed 1", "Missed 2", "Missed 3"] {
         expected.push(u64::from(other.append("INBOX", subject).await));
     }
-    let mut events = SseClient::connect(&gateway, "?mailboxes=INBOX,Archive", Some(&last_id)).await;
+    let mut events = SseClient::connect(
+        &gateway,
+        ("live", "live-pw"),
+        "?mailboxes=INBOX,Archive",
+        Some(&last_id),
+    )
+    .await;
     assert_eq!(events.next(WAIT).await.unwrap().event, "stream.ready");
     let mut received = Vec::new();
     while let Some(event) = events.next(Duration::from_millis(1500)).await {
@@ -187,7 +135,7 @@ async fn streams_of_one_user_share_one_watcher_and_leave_nothing_behind() {
     let gateway = Gateway::start(common::config_for(&dovecot)).await;
     let mut streams = Vec::new();
     for _ in 0..20 {
-        let mut stream = SseClient::connect(&gateway, "", None).await;
+        let mut stream = SseClient::connect(&gateway, ("live", "live-pw"), "", None).await;
         assert_eq!(stream.next(WAIT).await.unwrap().event, "stream.ready");
         streams.push(stream);
     }
@@ -219,7 +167,7 @@ async fn streams_of_one_user_share_one_watcher_and_leave_nothing_behind() {
     drop(other);
     // 100 clients that connect and drop.
     for _ in 0..100 {
-        let mut stream = SseClient::connect(&gateway, "", None).await;
+        let mut stream = SseClient::connect(&gateway, ("live", "live-pw"), "", None).await;
         stream.next(WAIT).await.unwrap();
     }
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -264,7 +212,7 @@ async fn limits_and_bad_input() {
         .get("/v1/events", &common::Auth::None)
         .await
         .problem(401);
-    let _held = SseClient::connect(&gateway, "", None).await;
+    let _held = SseClient::connect(&gateway, ("live", "live-pw"), "", None).await;
     let archive = gateway.get("/v1/events?mailboxes=Archive", &auth).await;
     archive.problem(429);
 }

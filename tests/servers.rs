@@ -8,6 +8,7 @@ mod common;
 
 use std::collections::BTreeSet;
 
+use common::sse::SseClient;
 use common::{enc, Auth, Gateway, SECRET};
 use dovecot_harness::raw::RawImap;
 use dovecot_harness::servers::{AnyServer, Kind};
@@ -101,6 +102,7 @@ async fn conformance(kind: Kind) {
     transfers_without_collateral_expunge(&s, who).await;
     error_statuses(&s, who).await;
     changes(&s, who).await;
+    events(&s, who).await;
     deleted_meanwhile(&s, who).await;
 }
 
@@ -483,13 +485,8 @@ async fn changes(s: &Setup, who: &str) {
     let status = gw.get("/v1/mailboxes/INBOX", &alice()).await;
     let state = status.ok(200)["status"]["state"]
         .as_str()
-        .map(str::to_owned);
-    if who == "Courier" {
-        // Documented: no CONDSTORE/QRESYNC, so no state token yet.
-        assert_eq!(state, None, "{who}: {}", status.text);
-        return;
-    }
-    let state = state.unwrap_or_else(|| panic!("{who}: no state in {}", status.text));
+        .unwrap_or_else(|| panic!("{who}: no state in {}", status.text))
+        .to_owned();
     let uid = s.seed("INBOX", &["Changed since"]).await[0];
     let changed = gw
         .get(
@@ -497,13 +494,104 @@ async fn changes(s: &Setup, who: &str) {
             &alice(),
         )
         .await;
-    let created: Vec<u64> = changed.ok(200)["created"]
+    let body = changed.ok(200);
+    let created: Vec<u64> = body["created"]
         .as_array()
         .unwrap()
         .iter()
         .map(|m| m["uid"].as_u64().unwrap())
         .collect();
     assert_eq!(created, vec![u64::from(uid)], "{who}: {}", changed.text);
+    // Flag changes are tracked only with CONDSTORE (Courier has none), and say so.
+    assert_eq!(body["flags_tracked"], who != "Courier", "{who}");
+    let next = body["state"].as_str().unwrap().to_owned();
+
+    // Another client deletes a known message.
+    let mut raw = s.raw().await;
+    raw.ok("SELECT INBOX").await;
+    raw.ok(&format!("UID STORE {uid} +FLAGS (\\Deleted)")).await;
+    raw.ok(&format!("UID EXPUNGE {uid}")).await;
+    let after = gw
+        .get(
+            &format!("/v1/mailboxes/INBOX/changes?since={next}"),
+            &alice(),
+        )
+        .await;
+    if who == "Courier" {
+        // Which message went cannot be proven without CONDSTORE.
+        assert_eq!(
+            after.problem(409)["type"],
+            "urn:imap-gateway:problem:resync-required",
+            "{who}"
+        );
+    } else {
+        assert_eq!(
+            after.ok(200)["destroyed"],
+            json!([uid]),
+            "{who}: {}",
+            after.text
+        );
+    }
+}
+
+/// Live events as another client adds, flags and removes a message: from the changes
+/// engine on CONDSTORE servers, from the watcher's flag diffs on Courier.
+async fn events(s: &Setup, who: &str) {
+    use std::time::Duration;
+    let wait = Duration::from_secs(10);
+    let mut stream =
+        SseClient::connect(&s.gateway, ("alice", "secret"), "?mailboxes=Archive", None).await;
+    let ready = stream.next(wait).await.expect("stream.ready");
+    assert_eq!(ready.event, "stream.ready", "{who}");
+    let uid = s.seed("Archive", &["Live one"]).await[0];
+    let created = stream
+        .next(wait)
+        .await
+        .unwrap_or_else(|| panic!("{who}: no event"));
+    assert_eq!(created.event, "message.created", "{who}: {created:?}");
+    assert_eq!(created.json()["message"]["uid"], uid, "{who}");
+    assert_eq!(
+        created.json()["message"]["envelope"]["subject"],
+        "Live one",
+        "{who}"
+    );
+
+    let mut raw = s.raw().await;
+    raw.ok(&format!("SELECT \"{}\"", s.server.wire_name("Archive")))
+        .await;
+    raw.ok(&format!("UID STORE {uid} +FLAGS (\\Flagged $Live)"))
+        .await;
+    let updated = stream
+        .next(wait)
+        .await
+        .unwrap_or_else(|| panic!("{who}: no update"));
+    assert_eq!(updated.event, "message.updated", "{who}: {updated:?}");
+    assert_eq!(updated.json()["uid"], uid, "{who}");
+    let flags = updated.json()["flags"].clone();
+    let flags = flags.as_array().unwrap();
+    assert!(
+        flags.contains(&json!("\\Flagged")) && flags.contains(&json!("$Live")),
+        "{who}: {flags:?}"
+    );
+
+    raw.ok(&format!("UID STORE {uid} +FLAGS (\\Deleted)")).await;
+    raw.ok(&format!("UID EXPUNGE {uid}")).await;
+    // The \Deleted flag may be reported first; the deletion follows.
+    let deleted = loop {
+        let event = stream
+            .next(wait)
+            .await
+            .unwrap_or_else(|| panic!("{who}: no deletion"));
+        if event.event != "message.updated" {
+            break event;
+        }
+    };
+    assert_eq!(deleted.event, "message.deleted", "{who}: {deleted:?}");
+    assert_eq!(deleted.json()["uid"], uid, "{who}");
+    assert!(
+        deleted.id.is_some(),
+        "{who}: the last event of a burst carries an id"
+    );
 }
 
 /// Another client deletes a mailbox that warm pooled sessions have selected (Dovecot

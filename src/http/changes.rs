@@ -7,6 +7,13 @@
 //! from STATUS *before* the changes are read, and only changes up to it are reported,
 //! so following the chain of states delivers each change once (a `destroyed` UID may
 //! repeat; treat deletion as idempotent).
+//!
+//! Servers without CONDSTORE/QRESYNC (Courier) get states too, with mod-sequence 0:
+//! (UIDVALIDITY, UIDNEXT, message count). From those the gateway can prove which
+//! messages were created (UIDs at or above UIDNEXT) and that none of the known ones
+//! was deleted (their count is unchanged); flag changes cannot be seen, so the answer
+//! says `flags_tracked: false`, and a deletion, which it cannot name, is a 409
+//! `resync-required`. `/v1/events` does see flag changes and deletions there.
 
 use axum::extract::State;
 use axum::Json;
@@ -64,6 +71,9 @@ pub struct Changes {
     pub state: String,
     /// More changes are waiting: ask again with `state` right away.
     pub has_more: bool,
+    /// False on servers without CONDSTORE: flag changes are not reported in
+    /// `updated` (follow `/v1/events` for them).
+    pub flags_tracked: bool,
 }
 
 fn resync(detail: &str) -> ApiError {
@@ -73,21 +83,21 @@ fn resync(detail: &str) -> ApiError {
     }
 }
 
-/// The mailbox's current state from STATUS.
+/// The mailbox's current state from STATUS (mod-sequence 0 on servers without
+/// CONDSTORE/QRESYNC).
 pub(crate) async fn current_state(
     session: &mut ImapSession,
     mailbox: &MailboxName,
 ) -> Result<Option<MailboxState>, ApiError> {
-    if !session.tracks_changes() {
-        return Ok(None);
-    }
+    let tracks_changes = session.tracks_changes();
     let counters = session.status(mailbox).await.during(Op::GetMailbox)?;
+    let highest_modseq = if tracks_changes {
+        counters.highest_modseq
+    } else {
+        Some(0)
+    };
     Ok(
-        match (
-            counters.uid_validity,
-            counters.highest_modseq,
-            counters.uid_next,
-        ) {
+        match (counters.uid_validity, highest_modseq, counters.uid_next) {
             (Some(uid_validity), Some(highest_modseq), Some(uid_next)) => Some(MailboxState {
                 uid_validity,
                 highest_modseq,
@@ -106,6 +116,7 @@ pub(crate) struct ChangeSet {
     pub(crate) destroyed: Vec<u32>,
     pub(crate) state: MailboxState,
     pub(crate) has_more: bool,
+    pub(crate) flags_tracked: bool,
 }
 
 /// Selects `mailbox` and reads its current state. When the mailbox is already
@@ -132,11 +143,19 @@ pub(crate) async fn compute_changes(
 ) -> Result<ChangeSet, ApiError> {
     let now = fresh_state(session, mailbox)
         .await?
-        .ok_or_else(|| resync("the IMAP server does not support CONDSTORE and QRESYNC"))?;
+        .ok_or_else(|| resync("the IMAP server did not report the mailbox's state"))?;
     if now.uid_validity != since.uid_validity {
         return Err(resync(
             "the mailbox's UIDVALIDITY changed (it was recreated)",
         ));
+    }
+    if now.highest_modseq == 0 || since.highest_modseq == 0 {
+        if now.highest_modseq != since.highest_modseq {
+            return Err(resync(
+                "the state was taken while the IMAP server tracked changes differently",
+            ));
+        }
+        return created_since(session, since, now, limit).await;
     }
     if since.highest_modseq > now.highest_modseq || since.uid_next > now.uid_next {
         return Err(resync("the state is ahead of the mailbox"));
@@ -193,19 +212,7 @@ pub(crate) async fn compute_changes(
             created_uids = found;
         }
     }
-    let created =
-        match UidSet::from_uids(created_uids.iter().filter_map(|u| Uid::try_from(*u).ok())) {
-            Ok(set) => {
-                let items = summary_items(session);
-                let mut messages = session.fetch_uids(&set, &items).await.during(Op::Fetch)?;
-                messages.sort_by_key(|m| m.uid);
-                messages
-                    .iter()
-                    .map(|m| MessageSummary::from_fetch(m, now.uid_validity))
-                    .collect()
-            }
-            Err(_) => Vec::new(),
-        };
+    let created = summaries_of(session, &created_uids, now.uid_validity).await?;
     let updated = updated
         .into_iter()
         .map(|m| FlagsChange {
@@ -220,13 +227,92 @@ pub(crate) async fn compute_changes(
         destroyed,
         state,
         has_more,
+        flags_tracked: true,
+    })
+}
+
+/// Summaries of `uids` (ascending), for `created`.
+pub(crate) async fn summaries_of(
+    session: &mut ImapSession,
+    uids: &[u32],
+    uid_validity: u32,
+) -> Result<Vec<MessageSummary>, ApiError> {
+    let Ok(set) = UidSet::from_uids(uids.iter().filter_map(|u| Uid::try_from(*u).ok())) else {
+        return Ok(Vec::new());
+    };
+    let items = summary_items(session);
+    let mut messages = session.fetch_uids(&set, &items).await.during(Op::Fetch)?;
+    messages.sort_by_key(|m| m.uid);
+    Ok(messages
+        .iter()
+        .map(|m| MessageSummary::from_fetch(m, uid_validity))
+        .collect())
+}
+
+/// The changes a server without CONDSTORE lets the gateway prove: messages created
+/// since `since` (UIDs from its UIDNEXT on), provided none of the known messages was
+/// deleted (their count is what it was); otherwise 409 `resync-required`. The
+/// mailbox is selected (by [`fresh_state`]).
+async fn created_since(
+    session: &mut ImapSession,
+    since: MailboxState,
+    now: MailboxState,
+    limit: usize,
+) -> Result<ChangeSet, ApiError> {
+    use crate::imap::search::SearchKey;
+    let known = match UidSet::range(1, since.uid_next.saturating_sub(1)) {
+        Ok(range) => session
+            .search(&[SearchKey::Uid(range)])
+            .await
+            .during(Op::Search)?
+            .len(),
+        Err(_) => 0,
+    };
+    let known = u32::try_from(known).unwrap_or(u32::MAX);
+    if known != since.messages {
+        return Err(resync(
+            "messages were deleted, and without CONDSTORE the IMAP server cannot say which",
+        ));
+    }
+    let newer = match UidSet::range(since.uid_next.max(1), u32::MAX) {
+        Ok(range) => session
+            .search(&[SearchKey::Uid(range)])
+            .await
+            .during(Op::Search)?,
+        Err(_) => Vec::new(),
+    };
+    // `UID n:*` also matches the last message when n is above every UID.
+    let newer: Vec<u32> = newer
+        .into_iter()
+        .filter(|uid| *uid >= since.uid_next)
+        .collect();
+    let has_more = newer.len() > limit;
+    let taken = &newer[..newer.len().min(limit)];
+    let state = MailboxState {
+        uid_validity: since.uid_validity,
+        highest_modseq: 0,
+        uid_next: match taken.last() {
+            Some(last) if has_more => last + 1,
+            Some(last) => now.uid_next.max(last + 1),
+            None => now.uid_next.max(since.uid_next),
+        },
+        messages: known + u32::try_from(taken.len()).unwrap_or(u32::MAX),
+    };
+    Ok(ChangeSet {
+        created: summaries_of(session, taken, since.uid_validity).await?,
+        updated: Vec::new(),
+        destroyed: Vec::new(),
+        state,
+        has_more,
+        flags_tracked: false,
     })
 }
 
 /// Changes since a state: new messages (summaries), flag changes and removed UIDs.
 ///
-/// Needs CONDSTORE and QRESYNC on the IMAP server; without them, or after the
-/// mailbox's UIDVALIDITY changed, answers 409 with type `resync-required`: list the
+/// Complete with CONDSTORE and QRESYNC on the IMAP server. Without them, only created
+/// messages are reported (`flags_tracked: false`), and a deletion among the known
+/// messages answers 409 `resync-required`, as does a changed UIDVALIDITY: list the
 /// mailbox again and start from its new state.
 #[utoipa::path(get, path = "/v1/mailboxes/{mailbox}/changes", tag = "changes",
     params(("mailbox" = String, Path, description = "Full mailbox name, percent-encoded"), ChangesQuery),
@@ -259,5 +345,6 @@ pub async fn get_changes(
             .tokens_codec
             .encode_state(mailbox.wire(), &changes.state),
         has_more: changes.has_more,
+        flags_tracked: changes.flags_tracked,
     }))
 }

@@ -7,6 +7,12 @@
 //! reconnects with `Last-Event-ID` first receives everything it missed, then live
 //! events. Within a burst only the last event carries an id: a client cut off
 //! mid-burst replays the burst rather than losing part of it.
+//!
+//! On servers without CONDSTORE/QRESYNC the watcher itself diffs the mailbox's flags
+//! after each wake-up (`imap/watch.rs`) and the stream relays those batches. There a
+//! resumed stream receives the messages created meanwhile; a deletion meanwhile is a
+//! `mailbox.reset` (which messages went cannot be proven), and flag changes made
+//! while the client was away are not replayed.
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -21,13 +27,13 @@ use tokio::sync::mpsc;
 use tracing::Instrument as _;
 use utoipa::{IntoParams, ToSchema};
 
-use super::changes::{compute_changes, fresh_state, ChangeSet};
+use super::changes::{compute_changes, fresh_state, summaries_of, ChangeSet};
 use super::extract::AppQuery;
 use super::signed::MailboxState;
 use super::ProblemResponses;
 use crate::auth::{AuthUser, Scope};
 use crate::error::{ApiError, Op};
-use crate::imap::{ImapError, MailboxName, Subscription, WatchLimit};
+use crate::imap::{ImapError, MailboxChange, MailboxName, Subscription, WatchLimit, WatchPosition};
 use crate::state::AppState;
 
 /// Most mailboxes one stream may follow.
@@ -60,8 +66,9 @@ pub struct MessageUpdatedEvent {
     pub uid: u32,
     /// The flags now.
     pub flags: Vec<String>,
-    /// The message's mod-sequence.
-    pub modseq: u64,
+    /// The message's mod-sequence (servers with CONDSTORE only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub modseq: Option<u64>,
 }
 
 /// Payload of `message.deleted`.
@@ -100,10 +107,21 @@ fn parse_mailboxes(query: &EventsQuery) -> Result<Vec<MailboxName>, ApiError> {
     Ok(names)
 }
 
-/// The stream position: one state per followed mailbox.
+/// The stream position: one state per followed mailbox, and on servers without
+/// CONDSTORE the watcher batch each mailbox's state includes.
 struct Position {
     mailboxes: Vec<MailboxName>,
     states: Vec<MailboxState>,
+    versions: Option<Vec<u64>>,
+}
+
+fn state_at(position: &WatchPosition) -> MailboxState {
+    MailboxState {
+        uid_validity: position.uid_validity,
+        highest_modseq: 0,
+        uid_next: position.uid_next,
+        messages: position.messages,
+    }
 }
 
 impl Position {
@@ -130,8 +148,9 @@ fn event(name: &str, data: impl Serialize) -> Event {
 /// (with the summary), `message.updated` (flags, modseq), `message.deleted` (uid),
 /// `mailbox.reset` (UIDVALIDITY changed). Reconnect with `Last-Event-ID` to receive
 /// everything missed, exactly once. Keep-alive comments every 25 s (configurable).
-/// Needs CONDSTORE and QRESYNC on the IMAP server (501 otherwise); 429 when the user
-/// follows too many mailboxes, 503 when the gateway's watcher limit is reached.
+/// On servers without CONDSTORE/QRESYNC the changes come from the watcher's own flag
+/// diffs (`message.updated` then has no `modseq`). 429 when the user follows too many
+/// mailboxes, 503 when the gateway's watcher limit is reached.
 #[utoipa::path(get, path = "/v1/events", tag = "changes",
     params(EventsQuery, ("Last-Event-ID" = Option<String>, Header, description = "The last event id received, to resume")),
     security(("bearer" = []), ("basic" = [])),
@@ -198,20 +217,40 @@ pub async fn stream_events(
             })?;
         subscriptions.push(subscription);
     }
-    let states = {
+    let (states, versions) = {
         let mut session = state.session(&user).await?;
-        let mut states = Vec::new();
-        for mailbox in &mailboxes {
-            let current = fresh_state(&mut session, mailbox).await?.ok_or_else(|| {
-                ApiError::imap(Op::Fetch, ImapError::Unsupported("CONDSTORE and QRESYNC"))
-            })?;
-            states.push(current);
+        if session.tracks_changes() {
+            let mut states = Vec::new();
+            for mailbox in &mailboxes {
+                let current = fresh_state(&mut session, mailbox).await?.ok_or_else(|| {
+                    ApiError::imap(
+                        Op::Fetch,
+                        ImapError::Protocol("STATUS without the mailbox's state".to_owned()),
+                    )
+                })?;
+                states.push(current);
+            }
+            (states, None)
+        } else {
+            // The watchers' first snapshots are the starting points.
+            drop(session);
+            let mut states = Vec::new();
+            let mut versions = Vec::new();
+            for subscription in &subscriptions {
+                let position = subscription
+                    .snapshot_position(state.config.imap_command_timeout)
+                    .await
+                    .ok_or_else(|| ApiError::imap(Op::Select, ImapError::Timeout))?;
+                states.push(state_at(&position));
+                versions.push(position.version);
+            }
+            (states, Some(versions))
         }
-        states
     };
     let position = Position {
         mailboxes,
         states: resumed.clone().unwrap_or(states),
+        versions,
     };
     let (sender, receiver) = mpsc::channel::<Event>(64);
     let span = tracing::info_span!("event stream", user = %user.identity.username());
@@ -366,8 +405,131 @@ async fn run_stream(
             _ = shutting_down.changed() => return,
         };
         subscriptions[index].mark_seen();
-        if !flush(&state, &user, &mut position, index, &sender).await {
+        let delivered = if position.versions.is_some() {
+            relay(
+                &state,
+                &user,
+                &mut position,
+                index,
+                &mut subscriptions[index],
+                &sender,
+            )
+            .await
+        } else {
+            flush(&state, &user, &mut position, index, &sender).await
+        };
+        if !delivered {
             return;
+        }
+    }
+}
+
+/// Diffing watchers (servers without CONDSTORE): sends the batches of mailbox `index`
+/// that this stream has not seen; returns false when the client left.
+async fn relay(
+    state: &AppState,
+    user: &AuthUser,
+    position: &mut Position,
+    index: usize,
+    subscription: &mut Subscription,
+    sender: &mpsc::Sender<Event>,
+) -> bool {
+    use tokio::sync::broadcast::error::TryRecvError;
+    let name = position.mailboxes[index].as_str().to_owned();
+    loop {
+        let seen = position.versions.as_ref().map_or(0, |v| v[index]);
+        let batch = match subscription.next_batch() {
+            Ok(batch) if batch.position.version <= seen => continue,
+            Ok(batch) => batch,
+            Err(TryRecvError::Empty) => return true,
+            Err(TryRecvError::Closed) => return false,
+            Err(TryRecvError::Lagged(_)) => {
+                // Too far behind to replay: the client starts over from now.
+                let Some(now) = subscription
+                    .snapshot_position(state.config.imap_command_timeout)
+                    .await
+                else {
+                    return !sender.is_closed();
+                };
+                position.states[index] = state_at(&now);
+                if let Some(versions) = position.versions.as_mut() {
+                    versions[index] = now.version;
+                }
+                let reset = event("mailbox.reset", json!({"mailbox": name})).id(position.id(state));
+                if sender.send(reset).await.is_err() {
+                    return false;
+                }
+                continue;
+            }
+        };
+        let known_below = position.states[index].uid_next;
+        let created: Vec<u32> = batch
+            .changes
+            .iter()
+            .filter_map(|change| match change {
+                MailboxChange::Created(uid) if *uid >= known_below => Some(*uid),
+                _ => None,
+            })
+            .collect();
+        let summaries = if created.is_empty() {
+            Vec::new()
+        } else {
+            let fetched = async {
+                let mut session = state.session(user).await?;
+                super::messages::select(&mut session, &position.mailboxes[index], true).await?;
+                summaries_of(&mut session, &created, batch.position.uid_validity).await
+            }
+            .await;
+            match fetched {
+                Ok(summaries) => summaries,
+                Err(err) => {
+                    tracing::warn!(
+                        status = err.status().as_u16(),
+                        "reading new messages for an event stream failed"
+                    );
+                    Vec::new()
+                }
+            }
+        };
+        let mut events = Vec::new();
+        for change in &batch.changes {
+            match change {
+                MailboxChange::Created(uid) => {
+                    if let Some(summary) = summaries.iter().find(|m| m.uid == *uid) {
+                        events.push(event(
+                            "message.created",
+                            json!({"mailbox": name, "message": summary}),
+                        ));
+                    }
+                }
+                MailboxChange::FlagsChanged { uid, flags } => events.push(event(
+                    "message.updated",
+                    json!({"mailbox": name, "uid": uid,
+                        "flags": crate::model::message::normalize_flags(flags.iter())}),
+                )),
+                MailboxChange::Deleted(uid) => events.push(event(
+                    "message.deleted",
+                    json!({"mailbox": name, "uid": uid}),
+                )),
+                MailboxChange::Reset => {
+                    events.push(event("mailbox.reset", json!({"mailbox": name})));
+                }
+            }
+        }
+        let mut next = state_at(&batch.position);
+        next.uid_next = next.uid_next.max(known_below);
+        position.states[index] = next;
+        if let Some(versions) = position.versions.as_mut() {
+            versions[index] = batch.position.version;
+        }
+        let count = events.len();
+        for (i, mut event) in events.into_iter().enumerate() {
+            if i + 1 == count {
+                event = event.id(position.id(state));
+            }
+            if sender.send(event).await.is_err() {
+                return false;
+            }
         }
     }
 }

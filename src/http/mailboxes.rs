@@ -18,23 +18,20 @@ use crate::state::AppState;
 
 /// Converts to the DTO and adds the state token when the server tracks changes.
 fn to_dto(state: &AppState, tracks_changes: bool, info: MailboxInfo) -> Mailbox {
-    let token = match (&info.counters, tracks_changes) {
-        (Some(c), true) => match (c.uid_validity, c.highest_modseq, c.uid_next) {
-            (Some(uid_validity), Some(highest_modseq), Some(uid_next)) => {
-                Some(state.tokens_codec.encode_state(
-                    info.name.wire(),
-                    &MailboxState {
-                        uid_validity,
-                        highest_modseq,
-                        uid_next,
-                        messages: c.messages.unwrap_or_default(),
-                    },
-                ))
-            }
-            _ => None,
-        },
-        _ => None,
-    };
+    // Without CONDSTORE the state has no mod-sequence (0): `/changes` then reports
+    // what it can prove from UIDs and counts (see `changes.rs`).
+    let token = info.counters.as_ref().and_then(|c| {
+        let highest_modseq = if tracks_changes { c.highest_modseq? } else { 0 };
+        Some(state.tokens_codec.encode_state(
+            info.name.wire(),
+            &MailboxState {
+                uid_validity: c.uid_validity?,
+                highest_modseq,
+                uid_next: c.uid_next?,
+                messages: c.messages.unwrap_or_default(),
+            },
+        ))
+    });
     let mut mailbox = Mailbox::from(info);
     if let Some(status) = mailbox.status.as_mut() {
         status.state = token;

@@ -31,7 +31,7 @@ pub use session::{ImapSession, MailboxCounters, MailboxInfo, SpecialUse};
 pub use status::RespCode;
 pub use types::{MailboxName, PartNumber, ServerMailbox, Username, ValidationError};
 pub use uid::{Uid, UidSet};
-pub use watch::{Subscription, WatchLimit, Watchers};
+pub use watch::{ChangeBatch, MailboxChange, Subscription, WatchLimit, WatchPosition, Watchers};
 
 /// Anything an IMAP connection can run over: TCP, or TLS on top of TCP.
 pub trait Transport:

@@ -838,6 +838,23 @@ impl ImapSession {
         Ok(())
     }
 
+    /// Every message of the selected mailbox with its flags (`UID FETCH 1:* (FLAGS)`),
+    /// ascending by UID: the snapshot a watcher diffs on servers without CONDSTORE.
+    ///
+    /// # Errors
+    /// Server or connection errors.
+    pub async fn all_flags(&mut self) -> Result<Vec<(u32, Vec<String>)>, ImapError> {
+        let all = UidSet::range(1, u32::MAX)?;
+        let items = [FetchItem::Uid, FetchItem::Flags];
+        let mut messages = self.collect_fetch(Command::UidFetch(&all, &items)).await?;
+        messages.sort_by_key(|m| m.uid);
+        messages.dedup_by_key(|m| m.uid);
+        Ok(messages
+            .into_iter()
+            .map(|m| (m.uid, m.flags.unwrap_or_default()))
+            .collect())
+    }
+
     /// `FETCH first:last` by sequence number, for the newest page of the selected
     /// mailbox; results carry UIDs, which are all the API exposes.
     ///

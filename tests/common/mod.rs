@@ -14,6 +14,7 @@ use serde_json::Value;
 
 pub mod corpus;
 pub mod process;
+pub mod sse;
 
 pub use dovecot_harness::{Dovecot, Options, SeedMessage, User};
 
