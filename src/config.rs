@@ -144,6 +144,18 @@ pub struct Cli {
     /// the client for login throttling; empty: the header is ignored.
     #[arg(long, env = "IMAP_GATEWAY_TRUSTED_PROXIES", default_value = "")]
     pub trusted_proxies: String,
+
+    /// Tell the IMAP server, in the IMAP ID sent before LOGIN (RFC 2971,
+    /// `x-originating-ip`), the address of the HTTP client whose request opens the
+    /// session, so a server that trusts the gateway (Dovecot's `login_trusted_networks`)
+    /// applies its login penalties per client.
+    #[arg(
+        long,
+        env = "IMAP_GATEWAY_IMAP_FORWARD_CLIENT_IP",
+        default_value_t = false,
+        action = clap::ArgAction::Set
+    )]
+    pub imap_forward_client_ip: bool,
 }
 
 /// The validated configuration the gateway runs with.
@@ -195,6 +207,8 @@ pub struct Config {
     pub login_failures_per_client: u32,
     /// Proxies trusted to name the client in `X-Forwarded-For`.
     pub trusted_proxies: TrustedProxies,
+    /// Send the client's address in the IMAP ID before LOGIN.
+    pub imap_forward_client_ip: bool,
 }
 
 /// A configuration error: which setting, and why, in one sentence.
@@ -347,6 +361,7 @@ impl Cli {
             login_failures_per_client: self.login_failures_per_client,
             trusted_proxies: TrustedProxies::parse(&self.trusted_proxies)
                 .map_err(|reason| fail("IMAP_GATEWAY_TRUSTED_PROXIES", reason))?,
+            imap_forward_client_ip: self.imap_forward_client_ip,
         })
     }
 }
@@ -379,6 +394,7 @@ impl Config {
             login_failures_per_user: 5,
             login_failures_per_client: 20,
             trusted_proxies: TrustedProxies::default(),
+            imap_forward_client_ip: false,
         }
     }
 

@@ -64,7 +64,7 @@ impl AppState {
             config.imap_ca_file.as_deref(),
             timeouts,
         )?;
-        let backend = Arc::new(backend);
+        let backend = Arc::new(backend.forwarding_client_ip(config.imap_forward_client_ip));
         // Re-IDLE every 25 minutes: below the 29 after which RFC 2177 lets servers drop it.
         let watchers = Watchers::new(
             backend.clone(),
@@ -123,7 +123,10 @@ impl App {
                 });
             }
         }
-        match self.pools.get(&user.identity).await {
+        // A session opened for this request carries the client's address in its IMAP
+        // ID when forwarding is configured.
+        let checkout = self.pools.get(&user.identity);
+        match crate::imap::connect::on_behalf_of(user.client, checkout).await {
             Ok(session) => {
                 if throttled {
                     self.throttle.record_success(username);

@@ -125,6 +125,8 @@ pub struct Options {
     /// Raise Dovecot's process and client limits for this many concurrent IMAP
     /// sessions (the defaults stop near 1,000); `None` keeps Dovecot's defaults.
     pub max_sessions: Option<u32>,
+    /// More top-level settings, appended to the configuration as they are.
+    pub extra_config: String,
 }
 
 impl Default for Options {
@@ -136,6 +138,7 @@ impl Default for Options {
             rawlog: true,
             special_use: true,
             max_sessions: None,
+            extra_config: String::new(),
         }
     }
 }
@@ -680,7 +683,9 @@ namespace inbox {{
 {special_use}}}
 protocol imap {{
 {protocol}}}
-"
+{extra}
+",
+        extra = options.extra_config
     )
 }
 

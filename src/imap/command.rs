@@ -126,6 +126,8 @@ pub enum StoreMode {
 pub enum Command<'a> {
     /// `CAPABILITY`
     Capability,
+    /// `ID` (RFC 2971) with the gateway's name and version.
+    Id,
     /// `NOOP`
     Noop,
     /// `LOGOUT`
@@ -264,6 +266,7 @@ impl<'a> Command<'a> {
         match self {
             Self::Capability => "CAPABILITY",
             Self::Noop => "NOOP",
+            Self::Id => "ID",
             Self::Logout => "LOGOUT",
             Self::Unselect => "UNSELECT",
             Self::Select(_) => "SELECT",
@@ -297,6 +300,10 @@ impl<'a> Command<'a> {
         w.push(self.name());
         match *self {
             Self::Capability | Self::Noop | Self::Logout | Self::Unselect | Self::Idle => {}
+            Self::Id => {
+                w.push(" ");
+                w.push(&id_parameters(None));
+            }
             Self::Select(name)
             | Self::Examine(name)
             | Self::Create(name)
@@ -672,6 +679,39 @@ pub(crate) async fn namespace_exchange(
     }
 }
 
+/// The `ID` parameter list (RFC 2971) the gateway identifies itself with, plus the
+/// HTTP client's address as `x-originating-ip` when given. No user text: the name and
+/// version are constants, an address prints as digits, dots and colons.
+pub fn id_parameters(client_ip: Option<std::net::IpAddr>) -> String {
+    let mut line = format!(
+        "(\"name\" \"imap-gateway\" \"version\" \"{}\"",
+        env!("CARGO_PKG_VERSION")
+    );
+    if let Some(ip) = client_ip {
+        let _ = write!(line, " \"x-originating-ip\" \"{ip}\"");
+    }
+    line.push(')');
+    line
+}
+
+/// Sends `ID` (RFC 2971) on a connection before LOGIN and checks for OK.
+///
+/// # Errors
+/// The server refused, or the connection failed.
+#[expect(
+    clippy::disallowed_methods,
+    reason = "command.rs is the one place allowed to send command text"
+)]
+pub(crate) async fn identify(
+    client: &mut async_imap::Client<ImapStream>,
+    client_ip: Option<std::net::IpAddr>,
+) -> Result<(), ImapError> {
+    client
+        .run_command_and_check_ok(&format!("ID {}", id_parameters(client_ip)), None)
+        .await
+        .map_err(from_async_imap)
+}
+
 /// Sends `STARTTLS` on an unauthenticated connection and checks for OK.
 ///
 /// # Errors
@@ -859,5 +899,20 @@ mod tests {
             wire(&append, false),
             "APPEND \"Trash\" (\\Seen) \"26-Nov-2026 09:30:00 +0000\" {18}\r\nSubject: x\r\n\r\nhi\r\n\r\n"
         );
+    }
+
+    #[test]
+    fn id_identifies_the_gateway_and_optionally_the_client() {
+        let version = env!("CARGO_PKG_VERSION");
+        assert_eq!(
+            Command::Id.to_wire(false),
+            format!("ID (\"name\" \"imap-gateway\" \"version\" \"{version}\")\r\n").into_bytes()
+        );
+        assert_eq!(
+            id_parameters(Some("203.0.113.9".parse().unwrap())),
+            format!("(\"name\" \"imap-gateway\" \"version\" \"{version}\" \"x-originating-ip\" \"203.0.113.9\")")
+        );
+        assert!(id_parameters(Some("2001:db8::1".parse().unwrap()))
+            .ends_with("\"x-originating-ip\" \"2001:db8::1\")"));
     }
 }

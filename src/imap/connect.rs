@@ -5,12 +5,14 @@
 //! optional CA file; there is no switch to skip certificate checks.
 
 use std::fmt;
+use std::future::Future;
+use std::net::IpAddr;
 use std::path::Path;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_imap::imap_proto::{Response, Status};
+use async_imap::imap_proto::{Capability, Response, ResponseCode, Status};
 use tokio::net::TcpStream;
 use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
@@ -120,6 +122,19 @@ pub struct Backend {
     url: BackendUrl,
     tls: TlsConnector,
     timeouts: Timeouts,
+    forward_client_ip: bool,
+}
+
+tokio::task_local! {
+    /// The HTTP client whose request is opening sessions, for IMAP ID.
+    static LOGIN_CLIENT: Option<IpAddr>;
+}
+
+/// Runs `work` (which may open sessions through the pool) on behalf of `client`: its
+/// address goes into the IMAP ID of any session opened meanwhile, when forwarding is
+/// on (see [`Backend::forwarding_client_ip`]).
+pub async fn on_behalf_of<T>(client: Option<IpAddr>, work: impl Future<Output = T>) -> T {
+    LOGIN_CLIENT.scope(client, work).await
 }
 
 impl fmt::Debug for Backend {
@@ -169,7 +184,18 @@ impl Backend {
             url,
             tls: TlsConnector::from(Arc::new(config)),
             timeouts,
+            forward_client_ip: false,
         })
+    }
+
+    /// With `forward` set, the IMAP ID sent before LOGIN carries the requesting HTTP
+    /// client's address as `x-originating-ip` (RFC 2971; Dovecot honours it from
+    /// `login_trusted_networks`). Off by default: a server that does not trust the
+    /// gateway ignores it, and one that does must really be behind this gateway.
+    #[must_use]
+    pub fn forwarding_client_ip(mut self, forward: bool) -> Self {
+        self.forward_client_ip = forward;
+        self
     }
 
     /// The backend address.
@@ -182,7 +208,7 @@ impl Backend {
     /// # Errors
     /// Connection, TLS, greeting or timeout failures.
     pub async fn probe(&self) -> Result<(), ImapError> {
-        let (client, _greeting) = self.open().await?;
+        let (client, _greeting, _caps) = self.open().await?;
         drop(client);
         Ok(())
     }
@@ -196,7 +222,21 @@ impl Backend {
         username: &Username,
         password: &str,
     ) -> Result<ImapSession, ImapError> {
-        let (client, greeting) = self.open().await?;
+        let (mut client, greeting, greeting_caps) = self.open().await?;
+        // IMAP ID before LOGIN when the greeting advertises it: the only moment a
+        // forwarded client address can count for the server's login penalties.
+        let id_sent = greeting_caps.iter().any(|c| c.eq_ignore_ascii_case("ID"));
+        if id_sent {
+            let client_ip = if self.forward_client_ip {
+                LOGIN_CLIENT.try_with(|ip| *ip).ok().flatten()
+            } else {
+                None
+            };
+            let identify = command::identify(&mut client, client_ip);
+            tokio::time::timeout(self.timeouts.command, identify)
+                .await
+                .map_err(|_| ImapError::Timeout)??;
+        }
         let login = async {
             if password.is_ascii() {
                 client
@@ -218,17 +258,22 @@ impl Backend {
         let session = tokio::time::timeout(self.timeouts.command, login)
             .await
             .map_err(|_| ImapError::Timeout)??;
-        ImapSession::start(session, &greeting, self.timeouts.command).await
+        ImapSession::start(session, &greeting, id_sent, self.timeouts.command).await
     }
 
-    /// Connects and reads the greeting; returns the client and the greeting's text.
-    async fn open(&self) -> Result<(async_imap::Client<ImapStream>, String), ImapError> {
+    /// Connects and reads the greeting; returns the client, the greeting's text and the
+    /// capabilities it advertised (empty when it named none; after STARTTLS, none).
+    async fn open(
+        &self,
+    ) -> Result<(async_imap::Client<ImapStream>, String, Vec<String>), ImapError> {
         tokio::time::timeout(self.timeouts.connect, self.open_untimed())
             .await
             .map_err(|_| ImapError::Timeout)?
     }
 
-    async fn open_untimed(&self) -> Result<(async_imap::Client<ImapStream>, String), ImapError> {
+    async fn open_untimed(
+        &self,
+    ) -> Result<(async_imap::Client<ImapStream>, String, Vec<String>), ImapError> {
         // An IP literal is connected to directly; only a host name needs Tokio's
         // resolver, which runs getaddrinfo on a blocking-pool thread per connect.
         let host = self.url.host.as_str();
@@ -241,23 +286,24 @@ impl Backend {
             Security::ImplicitTls => {
                 let tls = self.handshake(Box::new(tcp)).await?;
                 let mut client = async_imap::Client::new(tls);
-                let greeting = read_greeting(&mut client).await?;
-                Ok((client, greeting))
+                let (greeting, caps) = read_greeting(&mut client).await?;
+                Ok((client, greeting, caps))
             }
             Security::StartTls => {
                 let mut client = async_imap::Client::new(Box::new(tcp) as ImapStream);
-                let greeting = read_greeting(&mut client).await?;
+                let (greeting, _caps) = read_greeting(&mut client).await?;
                 command::starttls(&mut client)
                     .await
                     .map_err(|e| ImapError::Tls(format!("STARTTLS was refused: {e}")))?;
                 let tls = self.handshake(client.into_inner()).await?;
                 // No greeting after STARTTLS (RFC 3501 section 6.2.1).
-                Ok((async_imap::Client::new(tls), greeting))
+                // Capabilities from before TLS must not be trusted (RFC 3501 6.2.1).
+                Ok((async_imap::Client::new(tls), greeting, Vec::new()))
             }
             Security::Plain => {
                 let mut client = async_imap::Client::new(Box::new(tcp) as ImapStream);
-                let greeting = read_greeting(&mut client).await?;
-                Ok((client, greeting))
+                let (greeting, caps) = read_greeting(&mut client).await?;
+                Ok((client, greeting, caps))
             }
         }
     }
@@ -274,8 +320,11 @@ impl Backend {
     }
 }
 
-/// Reads the server's greeting; returns its text (which names the server software).
-async fn read_greeting(client: &mut async_imap::Client<ImapStream>) -> Result<String, ImapError> {
+/// Reads the server's greeting; returns its text (which names the server software) and
+/// the capabilities of its `[CAPABILITY ...]` code, if any.
+async fn read_greeting(
+    client: &mut async_imap::Client<ImapStream>,
+) -> Result<(String, Vec<String>), ImapError> {
     let greeting = client
         .read_response()
         .await?
@@ -284,11 +333,27 @@ async fn read_greeting(client: &mut async_imap::Client<ImapStream>) -> Result<St
         Response::Data {
             status: Status::Ok,
             outcome,
-        } => Ok(outcome
-            .information
-            .as_deref()
-            .unwrap_or_default()
-            .to_owned()),
+        } => {
+            let caps = match &outcome.code {
+                Some(ResponseCode::Capabilities(list)) => list
+                    .iter()
+                    .map(|cap| match cap {
+                        Capability::Imap4rev1 => "IMAP4REV1".to_owned(),
+                        Capability::Auth(m) => format!("AUTH={m}"),
+                        Capability::Atom(a) => a.to_string(),
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            };
+            Ok((
+                outcome
+                    .information
+                    .as_deref()
+                    .unwrap_or_default()
+                    .to_owned(),
+                caps,
+            ))
+        }
         Response::Data {
             status: Status::Bye,
             outcome,

@@ -185,9 +185,11 @@ impl std::fmt::Debug for ImapSession {
 impl ImapSession {
     /// Wraps a freshly logged-in session and learns what it needs about the server:
     /// capabilities, the personal namespace, and which server it is (`greeting`).
+    /// `identified`: the IMAP ID was sent before LOGIN already.
     pub(crate) async fn start(
         inner: async_imap::Session<ImapStream>,
         greeting: &str,
+        identified: bool,
         command_timeout: Duration,
     ) -> Result<Self, ImapError> {
         let mut session = Self {
@@ -224,6 +226,15 @@ impl ImapSession {
             })
             .await?;
         session.profile.capabilities = Capabilities::new(caps);
+        if !identified && session.profile.capabilities.has("ID") {
+            // Tells the server's logs who this client is (RFC 2971); the answer is
+            // not needed. A refusal is no reason to give up the session.
+            if let Err(err) = session.execute(Command::Id).await {
+                if err.breaks_session() {
+                    return Err(err);
+                }
+            }
+        }
         session.profile.naming = session.discover_naming().await?;
         Ok(session)
     }
