@@ -132,6 +132,35 @@ async fn names(s: &Setup, who: &str) {
             .find(|m| m["name"] == name)
             .map(|m| m["role"].clone())
     };
+    // Every namespace the server announced is reported; only the personal one is
+    // listed in `items`.
+    let namespaces: Vec<(String, String, bool)> = listed.ok(200)["namespaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            (
+                n["kind"].as_str().unwrap().to_owned(),
+                n["imap_prefix"].as_str().unwrap().to_owned(),
+                n["listed"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    let ns = |kind: &str, prefix: &str, listed: bool| (kind.to_owned(), prefix.to_owned(), listed);
+    let expected = match who {
+        "Dovecot" => vec![ns("personal", "", true)],
+        "Cyrus" => vec![
+            ns("personal", "INBOX.", true),
+            ns("other_users", "user.", false),
+            ns("shared", "", false),
+        ],
+        _ => vec![
+            ns("personal", "INBOX.", true),
+            ns("shared", "#shared.", false),
+            ns("shared", "shared.", false),
+        ],
+    };
+    assert_eq!(namespaces, expected, "{who}");
     assert_eq!(role("Sent"), Some(json!("sent")), "{who}");
     assert_eq!(role("Trash"), Some(json!("trash")), "{who}");
     assert_eq!(role("INBOX"), Some(json!("inbox")), "{who}");

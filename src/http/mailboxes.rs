@@ -12,7 +12,8 @@ use crate::error::{ApiError, ImapResultExt as _, Op};
 use crate::http::signed::MailboxState;
 use crate::imap::{MailboxInfo, MailboxName};
 use crate::model::mailbox::{
-    CreateMailboxRequest, ListMailboxesQuery, Mailbox, MailboxList, UpdateMailboxRequest,
+    CreateMailboxRequest, ListMailboxesQuery, Mailbox, MailboxList, NamespaceInfo,
+    UpdateMailboxRequest,
 };
 use crate::state::AppState;
 
@@ -79,6 +80,7 @@ pub async fn list_mailboxes(
     Ok(Json(MailboxList {
         total: items.len(),
         items,
+        namespaces: NamespaceInfo::all(&session.profile().namespaces),
     }))
 }
 

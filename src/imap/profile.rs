@@ -19,6 +19,7 @@
 use std::collections::HashSet;
 
 use super::error::ImapError;
+use super::namespace::Namespaces;
 use super::types::{MailboxName, ServerMailbox, ValidationError};
 use super::utf7;
 
@@ -207,6 +208,9 @@ pub struct ServerProfile {
     pub naming: Naming,
     /// Which server, from its greeting.
     pub kind: Option<ServerKind>,
+    /// Everything NAMESPACE announced (empty without NAMESPACE). Only the first
+    /// personal namespace is served; the others are reported, not listed.
+    pub namespaces: Namespaces,
 }
 
 impl ServerProfile {

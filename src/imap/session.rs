@@ -252,12 +252,12 @@ impl ImapSession {
                 self.broken = true;
             }
             self.in_flight = false;
-            let personal = answer?
-                .as_deref()
-                .and_then(super::namespace::parse)
-                .and_then(|found| found.personal.into_iter().next());
-            if let Some(personal) = personal {
-                return Ok(Naming::new(&personal.prefix, personal.delimiter));
+            if let Some(found) = answer?.as_deref().and_then(super::namespace::parse) {
+                if let Some(personal) = found.personal.first() {
+                    let naming = Naming::new(&personal.prefix, personal.delimiter);
+                    self.profile.namespaces = found;
+                    return Ok(naming);
+                }
             }
         }
         let mut delimiter = None;

@@ -145,6 +145,61 @@ pub struct MailboxList {
     pub items: Vec<Mailbox>,
     /// How many there are.
     pub total: usize,
+    /// The namespaces the IMAP server announced (RFC 2342). `items` holds the
+    /// personal namespace's mailboxes; other users' and shared mailboxes are not
+    /// listed or reachable through this API yet, and appear here so that a client
+    /// knows they exist. Empty when the server has no NAMESPACE.
+    pub namespaces: Vec<NamespaceInfo>,
+}
+
+/// Which kind of namespace (RFC 2342).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum NamespaceKind {
+    /// The user's own mailboxes.
+    Personal,
+    /// Other users' mailboxes shared with this user.
+    OtherUsers,
+    /// Shared mailboxes.
+    Shared,
+}
+
+/// One namespace the IMAP server announced.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct NamespaceInfo {
+    /// Which kind.
+    pub kind: NamespaceKind,
+    /// The server's prefix for it, decoded to UTF-8 (`INBOX.`, `user.`, `#shared.`).
+    #[schema(example = "#shared.")]
+    pub imap_prefix: String,
+    /// The server's hierarchy separator in it.
+    #[schema(example = ".")]
+    pub imap_delimiter: Option<String>,
+    /// Whether its mailboxes are in `items` (the served personal namespace only).
+    pub listed: bool,
+}
+
+impl NamespaceInfo {
+    /// The announced namespaces, personal first; the first personal one is listed.
+    pub fn all(namespaces: &crate::imap::namespace::Namespaces) -> Vec<Self> {
+        let kinds = [
+            (NamespaceKind::Personal, &namespaces.personal),
+            (NamespaceKind::OtherUsers, &namespaces.other_users),
+            (NamespaceKind::Shared, &namespaces.shared),
+        ];
+        kinds
+            .into_iter()
+            .flat_map(|(kind, list)| {
+                list.iter().enumerate().map(move |(i, ns)| Self {
+                    kind,
+                    imap_prefix: crate::imap::utf7::decode(&ns.prefix)
+                        .unwrap_or_else(|| ns.prefix.clone()),
+                    imap_delimiter: ns.delimiter.map(String::from),
+                    listed: kind == NamespaceKind::Personal && i == 0,
+                })
+            })
+            .collect()
+    }
 }
 
 /// Query parameters of `GET /v1/mailboxes`.
