@@ -1,12 +1,15 @@
 //! Runs the curl examples of README.md, as written, against a gateway set up like the
-//! demo (same seeded account, TLS backend), and checks each status code and the
-//! changes they made on the IMAP server.
+//! demo (same seeded account; Dovecot behind TLS, as the demo runs it) and against
+//! Cyrus and Courier seeded with the same account over IMAP, and checks each status
+//! code and the changes they made on the IMAP server.
 
 mod common;
 
 use std::process::Command;
 
 use common::Gateway;
+use dovecot_harness::raw::RawImap;
+use dovecot_harness::servers::{AnyServer, Kind};
 use dovecot_harness::{demo_users, Dovecot, Options};
 
 fn readme_examples() -> String {
@@ -22,21 +25,20 @@ fn readme_examples() -> String {
         .join("\n")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn readme_curl_examples_work_as_written() {
+/// What running the README's examples against a gateway produced.
+struct Run {
+    stdout: String,
+    statuses: Vec<u16>,
+    work: tempfile::TempDir,
+}
+
+/// Runs the README's examples against the gateway at `base`, as written but for the
+/// address, recording every curl call's status.
+async fn run_examples(base: &str) -> Run {
     assert!(
         Command::new("curl").arg("--version").output().is_ok(),
         "curl is required: apt-get install -y curl (scripts/test.sh installs it)"
     );
-    let dovecot = Dovecot::start(Options {
-        users: demo_users(),
-        ..Options::default()
-    });
-    let mut config =
-        imap_gateway::config::Config::new(dovecot.imaps_url().parse().unwrap(), common::SECRET);
-    config.imap_ca_file = Some(dovecot.ca_file());
-    let gateway = Gateway::start(config).await;
-
     let work = tempfile::tempdir().unwrap();
     let status_log = work.path().join("statuses");
     // Every curl call also records its HTTP status (our -w comes last, so it wins).
@@ -50,7 +52,7 @@ curl() {
 "#;
     let script = format!(
         "{prelude}{}",
-        readme_examples().replace("http://127.0.0.1:8080", &gateway.base)
+        readme_examples().replace("http://127.0.0.1:8080", base)
     );
     let output = tokio::task::spawn_blocking({
         let work = work.path().to_path_buf();
@@ -67,34 +69,72 @@ curl() {
     })
     .await
     .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         output.status.success(),
         "README examples failed:\n{stdout}\n{stderr}"
     );
-    let statuses: Vec<u16> = std::fs::read_to_string(&status_log)
+    let statuses = std::fs::read_to_string(&status_log)
         .unwrap()
         .lines()
         .map(|l| l.parse().unwrap())
         .collect();
-    assert_eq!(
+    Run {
+        stdout,
         statuses,
+        work,
+    }
+}
+
+/// What every run must show, whatever the server.
+fn check_run(run: &Run, server: &str) {
+    let stdout = &run.stdout;
+    assert_eq!(
+        run.statuses,
         [
             200, 200, 200, 200, 200, 200, 200, 201, 200, 204, 401, 200, // mailboxes
             200, 200, 200, 200, 200, 200, 200, 201, 201, 200, 200, 200, // messages
             200, 200, 200, // live changes
         ],
-        "status of each README example, in order:\n{stdout}"
+        "{server}: status of each README example, in order:\n{stdout}"
     );
-    assert!(stdout.contains("\"name\":\"Entwürfe\""), "{stdout}");
-    assert!(stdout.contains("HTTP/1.1 204"), "{stdout}");
+    assert!(
+        stdout.contains("\"name\":\"Entwürfe\""),
+        "{server}: {stdout}"
+    );
+    assert!(stdout.contains("HTTP/1.1 204"), "{server}: {stdout}");
     assert!(
         stdout.contains("urn:imap-gateway:problem:unauthorized"),
-        "{stdout}"
+        "{server}: {stdout}"
     );
-    let spec = std::fs::read_to_string(work.path().join("openapi.json")).unwrap();
+    assert!(
+        stdout.contains("\"subject\":\"Your invoice 2026-11\""),
+        "{server}: the search found the invoice"
+    );
+    let spec = std::fs::read_to_string(run.work.path().join("openapi.json")).unwrap();
     assert!(spec.contains("\"openapi\""));
+    let pdf = std::fs::read(run.work.path().join("report.pdf")).unwrap();
+    assert!(
+        pdf.starts_with(b"%PDF-1.4"),
+        "{server}: the attachment is decoded"
+    );
+    let eml = std::fs::read(run.work.path().join("message.eml")).unwrap();
+    assert!(eml.starts_with(b"From: Reports"), "{server}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readme_curl_examples_work_as_written() {
+    let dovecot = Dovecot::start(Options {
+        users: demo_users(),
+        ..Options::default()
+    });
+    let mut config =
+        imap_gateway::config::Config::new(dovecot.imaps_url().parse().unwrap(), common::SECRET);
+    config.imap_ca_file = Some(dovecot.ca_file());
+    let gateway = Gateway::start(config).await;
+    let run = run_examples(&gateway.base).await;
+    check_run(&run, "Dovecot");
     // The examples' changes happened on the server and were cleaned up by the last one.
     assert!(!dovecot.mailbox_exists("demo", "Projects/2027"));
     assert!(!dovecot.mailbox_exists("demo", "Projects/2027-Q1"));
@@ -111,12 +151,39 @@ curl() {
     );
     assert_eq!(dovecot.message_count("demo", "Drafts"), 1);
     assert_eq!(dovecot.message_count("demo", "Trash"), 1);
-    let pdf = std::fs::read(work.path().join("report.pdf")).unwrap();
-    assert!(pdf.starts_with(b"%PDF-1.4"), "the attachment is decoded");
-    let eml = std::fs::read(work.path().join("message.eml")).unwrap();
-    assert!(eml.starts_with(b"From: Reports"));
-    assert!(
-        stdout.contains("\"subject\":\"Your invoice 2026-11\""),
-        "the search found the invoice"
-    );
+}
+
+/// The same examples, unchanged, on Cyrus and Courier (`INBOX.` prefix, `.`).
+async fn readme_examples_on(kind: Kind) {
+    let server = AnyServer::start(kind, &[("demo", "demo-password")]);
+    let demo = demo_users().remove(0);
+    server.seed("demo", "demo-password", &demo.mailboxes).await;
+    let config =
+        imap_gateway::config::Config::new(server.plain_url().parse().unwrap(), common::SECRET);
+    let gateway = Gateway::start(config).await;
+    let run = run_examples(&gateway.base).await;
+    let who = kind.name();
+    check_run(&run, who);
+    let mut raw = RawImap::login(server.port(), "demo", "demo-password").await;
+    let listed = raw.ok("LIST \"\" \"*\"").await.join("\n");
+    assert!(!listed.contains("2027"), "{who}: cleaned up: {listed}");
+    for (mailbox, expected) in [("INBOX", 7), ("Archive", 8), ("Drafts", 1), ("Trash", 1)] {
+        raw.ok(&format!("EXAMINE \"{}\"", server.wire_name(mailbox)))
+            .await;
+        assert_eq!(
+            raw.search("ALL").await.len(),
+            expected,
+            "{who}: messages in {mailbox}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readme_curl_examples_work_on_cyrus() {
+    readme_examples_on(Kind::Cyrus).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readme_curl_examples_work_on_courier() {
+    readme_examples_on(Kind::Courier).await;
 }

@@ -142,10 +142,26 @@ impl RawImap {
     /// # Panics
     /// When the server refuses or sends no APPENDUID.
     pub async fn append_message(&mut self, mailbox: &str, flags: &str, message: &[u8]) -> u32 {
+        self.append_dated(mailbox, flags, None, message).await
+    }
+
+    /// [`RawImap::append_message`] with an INTERNALDATE, in seconds since the epoch.
+    ///
+    /// # Panics
+    /// When the server refuses or sends no APPENDUID.
+    pub async fn append_dated(
+        &mut self,
+        mailbox: &str,
+        flags: &str,
+        internal_date: Option<u64>,
+        message: &[u8],
+    ) -> u32 {
         self.tag += 1;
         let tag = format!("t{}", self.tag);
+        let date =
+            internal_date.map_or_else(String::new, |secs| format!(" \"{}\"", imap_date(secs)));
         let head = format!(
-            "{tag} APPEND \"{}\" ({flags}) {{{}}}\r\n",
+            "{tag} APPEND \"{}\" ({flags}){date} {{{}}}\r\n",
             mailbox.replace('\\', "\\\\").replace('"', "\\\""),
             message.len()
         );
@@ -212,4 +228,43 @@ pub fn blocking_login_logout(port: u16, user: &str, password: &str) {
         }
     }
     assert!(logged_in, "LOGIN {user} failed");
+}
+
+/// An IMAP date-time (`26-Nov-2026 09:00:00 +0000`) for seconds since the epoch, UTC.
+pub fn imap_date(secs: u64) -> String {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let days = i64::try_from(secs / 86_400).expect("date in range");
+    let rest = secs % 86_400;
+    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{day:02}-{}-{year} {:02}:{:02}:{:02} +0000",
+        MONTHS[usize::try_from(month - 1).expect("month")],
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn imap_dates() {
+        assert_eq!(super::imap_date(0), "01-Jan-1970 00:00:00 +0000");
+        assert_eq!(
+            super::imap_date(1_795_000_000),
+            "18-Nov-2026 11:06:40 +0000"
+        );
+        assert_eq!(super::imap_date(951_782_400), "29-Feb-2000 00:00:00 +0000");
+    }
 }

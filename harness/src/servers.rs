@@ -101,6 +101,51 @@ impl AnyServer {
         }
     }
 
+    /// Creates `mailboxes` for `user` over IMAP (where missing) and appends their
+    /// messages with flags and internal dates, in order: the same data on every
+    /// server. Mailbox names are given as [`crate::SeedMailbox`] names them (modified
+    /// UTF-7, `/` between levels).
+    ///
+    /// # Panics
+    /// When the server refuses.
+    pub async fn seed(&self, user: &str, password: &str, mailboxes: &[crate::SeedMailbox]) {
+        let mut raw = crate::raw::RawImap::login(self.port(), user, password).await;
+        let existing: Vec<String> = raw
+            .ok("LIST \"\" \"*\"")
+            .await
+            .iter()
+            .filter_map(|line| line.rsplit(' ').next())
+            .map(|name| name.trim_matches('"').to_owned())
+            .collect();
+        for mailbox in mailboxes {
+            let wire = self.wire_name(&mailbox.wire_name);
+            if !existing.contains(&wire) {
+                raw.ok(&format!("CREATE \"{wire}\"")).await;
+            }
+            for message in &mailbox.messages {
+                let flags: Vec<&str> = message
+                    .flags
+                    .chars()
+                    .filter_map(|letter| match letter {
+                        'S' => Some("\\Seen"),
+                        'F' => Some("\\Flagged"),
+                        'R' => Some("\\Answered"),
+                        'D' => Some("\\Draft"),
+                        'T' => Some("\\Deleted"),
+                        _ => None,
+                    })
+                    .collect();
+                raw.append_dated(
+                    &wire,
+                    &flags.join(" "),
+                    Some(message.internal_date),
+                    &message.raw,
+                )
+                .await;
+            }
+        }
+    }
+
     /// The server's logs, for failure messages.
     pub fn logs(&self) -> String {
         match &self.running {
