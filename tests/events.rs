@@ -216,3 +216,49 @@ async fn limits_and_bad_input() {
     let archive = gateway.get("/v1/events?mailboxes=Archive", &auth).await;
     archive.problem(429);
 }
+
+/// A server with neither IDLE nor CONDSTORE (Dovecot narrowed to `IMAP4rev1 UIDPLUS`):
+/// the watcher polls with NOOP every 5 s and diffs the flags, and the stream still
+/// reports another client's new message, flag change and expunge.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn servers_without_idle_or_condstore_are_polled_and_diffed() {
+    let messages = vec![SeedMessage::text(
+        "a@example.org",
+        "live@example.org",
+        "Old",
+        "x",
+    )];
+    let dovecot = Dovecot::start(Options {
+        users: vec![User::new("live", "live-pw").with_mailbox("INBOX", messages)],
+        capabilities: Some("IMAP4rev1 UIDPLUS".to_owned()),
+        ..Options::default()
+    });
+    let gateway = Gateway::start(common::config_for(&dovecot)).await;
+    let mut events =
+        SseClient::connect(&gateway, ("live", "live-pw"), "?mailboxes=INBOX", None).await;
+    assert_eq!(events.next(WAIT).await.unwrap().event, "stream.ready");
+    // One poll interval plus the work.
+    let poll = Duration::from_secs(8);
+    let mut other = RawImap::login(dovecot.imap_port, "live", "live-pw").await;
+    other.ok("SELECT INBOX").await;
+    let uid = other.append("INBOX", "Polled").await;
+    let created = events.next(poll).await.expect("message.created");
+    assert_eq!(created.event, "message.created");
+    assert_eq!(created.json()["message"]["uid"], uid);
+    other.ok(&format!("UID STORE {uid} +FLAGS (\\Seen)")).await;
+    let updated = events.next(poll).await.expect("message.updated");
+    assert_eq!(updated.event, "message.updated");
+    assert_eq!(updated.json()["flags"], serde_json::json!(["\\Seen"]));
+    assert!(
+        updated.json().get("modseq").is_none(),
+        "no modseq without CONDSTORE"
+    );
+    other.ok("UID STORE 1 +FLAGS (\\Deleted)").await;
+    other.ok("UID EXPUNGE 1").await;
+    let mut deleted = events.next(poll).await.expect("an event");
+    while deleted.event == "message.updated" {
+        deleted = events.next(poll).await.expect("message.deleted");
+    }
+    assert_eq!(deleted.event, "message.deleted");
+    assert_eq!(deleted.json()["uid"], 1);
+}
