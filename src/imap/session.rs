@@ -1625,6 +1625,13 @@ fn mailbox_from_list(
     attributes: &[NameAttribute<'_>],
 ) -> Option<MailboxInfo> {
     let wire = unescape_quoted(wire);
+    // The name may be sent back (STATUS of each listed mailbox): only printable ASCII
+    // can be, as a quoted string. Modified UTF-7 names always are; a server that lists
+    // anything else (8-bit or control characters) gets that entry left out.
+    if !wire.chars().all(|c| (' '..='~').contains(&c)) {
+        tracing::debug!("LIST entry that is not printable ASCII, not listed");
+        return None;
+    }
     let Some(name) = naming.to_api(&wire) else {
         tracing::debug!("LIST entry outside the personal namespace, not listed");
         return None;
@@ -1739,6 +1746,7 @@ mod tests {
         assert_eq!(cyrus.delimiter.as_deref(), Some("/"));
         assert_eq!(cyrus.imap_delimiter.as_deref(), Some("."));
         assert!(mailbox_from_list(&dotted, "user.bob", Some("."), &[]).is_none());
+        assert!(mailbox_from_list(&naming, "a\r\nb", Some("/"), &[]).is_none());
     }
 
     #[test]

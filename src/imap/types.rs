@@ -68,6 +68,8 @@ impl MailboxName {
 pub struct ServerMailbox(String);
 
 impl ServerMailbox {
+    /// Callers pass printable ASCII only: [`super::profile::Naming`] builds it from
+    /// a validated name, the LIST reader checks what a server sent.
     pub(crate) fn new(wire: String) -> Self {
         debug_assert!(wire.chars().all(|c| (' '..='~').contains(&c)));
         Self(wire)
