@@ -210,12 +210,8 @@ IMAP_TLS_REQUIRED=0
         if self.namespace.is_empty() {
             return Vec::new();
         }
-        let Ok(entries) = fs::read_dir("/proc") else {
-            return Vec::new();
-        };
-        entries
-            .filter_map(Result::ok)
-            .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        crate::all_pids()
+            .into_iter()
             .filter(|pid| {
                 fs::read_link(format!("/proc/{pid}/ns/mnt"))
                     .is_ok_and(|ns| ns.to_string_lossy() == self.namespace)

@@ -520,14 +520,21 @@ fn spawn_dovecot(root: &Path) -> Child {
         .expect("cannot start dovecot")
 }
 
-/// Process ids whose parent is `parent` (from /proc).
-pub(crate) fn child_pids(parent: u32) -> Vec<u32> {
+/// Every process id on the machine (from /proc).
+pub(crate) fn all_pids() -> Vec<u32> {
     let Ok(entries) = fs::read_dir("/proc") else {
         return Vec::new();
     };
     entries
         .filter_map(Result::ok)
         .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .collect()
+}
+
+/// Process ids whose parent is `parent` (from /proc).
+pub(crate) fn child_pids(parent: u32) -> Vec<u32> {
+    all_pids()
+        .into_iter()
         .filter(|pid| {
             fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
                 // The command name is in parentheses and may hold spaces; the parent

@@ -347,19 +347,29 @@ async fn flush(
                 return !sender.is_closed();
             }
         };
-        let count = events.len();
-        for (i, mut event) in events.into_iter().enumerate() {
-            if i + 1 == count {
-                event = event.id(position.id(state));
-            }
-            if sender.send(event).await.is_err() {
-                return false;
-            }
+        if !send_burst(events, &position.id(state), sender).await {
+            return false;
         }
         if !has_more {
             return true;
         }
     }
+}
+
+/// Sends a burst of events; only the last carries the stream position `id`, so a
+/// client cut off mid-burst replays the burst rather than lose part of it. Returns
+/// false when the client left.
+async fn send_burst(events: Vec<Event>, id: &str, sender: &mpsc::Sender<Event>) -> bool {
+    let count = events.len();
+    for (i, mut event) in events.into_iter().enumerate() {
+        if i + 1 == count {
+            event = event.id(id);
+        }
+        if sender.send(event).await.is_err() {
+            return false;
+        }
+    }
+    true
 }
 
 async fn run_stream(
@@ -522,14 +532,8 @@ async fn relay(
         if let Some(versions) = position.versions.as_mut() {
             versions[index] = batch.position.version;
         }
-        let count = events.len();
-        for (i, mut event) in events.into_iter().enumerate() {
-            if i + 1 == count {
-                event = event.id(position.id(state));
-            }
-            if sender.send(event).await.is_err() {
-                return false;
-            }
+        if !send_burst(events, &position.id(state), sender).await {
+            return false;
         }
     }
 }
