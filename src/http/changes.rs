@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::extract::{AppQuery, MailboxPath};
-use super::messages::summary_items;
+use super::imap_ops::{current_state, summary_items};
 use super::signed::MailboxState;
 use super::ProblemResponses;
 use crate::auth::{AuthUser, Scope};
@@ -81,32 +81,6 @@ fn resync(detail: &str) -> ApiError {
         detail: format!("{detail}: list the mailbox again from the start and use the new state"),
         slug: "resync-required",
     }
-}
-
-/// The mailbox's current state from STATUS (mod-sequence 0 on servers without
-/// CONDSTORE/QRESYNC).
-pub(crate) async fn current_state(
-    session: &mut ImapSession,
-    mailbox: &MailboxName,
-) -> Result<Option<MailboxState>, ApiError> {
-    let tracks_changes = session.tracks_changes();
-    let counters = session.status(mailbox).await.during(Op::GetMailbox)?;
-    let highest_modseq = if tracks_changes {
-        counters.highest_modseq
-    } else {
-        Some(0)
-    };
-    Ok(
-        match (counters.uid_validity, highest_modseq, counters.uid_next) {
-            (Some(uid_validity), Some(highest_modseq), Some(uid_next)) => Some(MailboxState {
-                uid_validity,
-                highest_modseq,
-                uid_next,
-                messages: counters.messages.unwrap_or_default(),
-            }),
-            _ => None,
-        },
-    )
 }
 
 /// The result of one changes computation, before it is rendered.

@@ -486,7 +486,7 @@ async fn relay(
         } else {
             let fetched = async {
                 let mut session = state.session(user).await?;
-                super::messages::select(&mut session, &position.mailboxes[index], true).await?;
+                super::imap_ops::select(&mut session, &position.mailboxes[index], true).await?;
                 summaries_of(&mut session, &created, batch.position.uid_validity).await
             }
             .await;

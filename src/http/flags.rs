@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::extract::{AppJson, MailboxPath, MessagePath};
-use super::messages::{fetch_one, open_mailbox, select, uid_validity};
+use super::imap_ops::{fetch_one, open_mailbox, parse_flag_list, select, uid_validity};
 use super::ProblemResponses;
 use crate::auth::{AuthUser, Scope};
 use crate::error::{ApiError, ImapResultExt as _, Op};
@@ -76,21 +76,6 @@ pub struct BulkResult {
     pub uids: Vec<u32>,
     /// How many.
     pub count: usize,
-}
-
-pub(crate) fn parse_flag_list(
-    field: &'static str,
-    flags: &[String],
-) -> Result<Vec<Flag>, ApiError> {
-    if flags.len() > 50 {
-        return Err(ApiError::unprocessable_field(field, "at most 50 flags"));
-    }
-    flags
-        .iter()
-        .map(|f| {
-            Flag::try_from(f.as_str()).map_err(|e| ApiError::unprocessable_field(field, e.message))
-        })
-        .collect()
 }
 
 fn flags_of(message: &FetchedMessage, uid_validity: u32) -> Flags {

@@ -11,7 +11,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::extract::{mailbox_location, AppBytes, AppQuery, MailboxPath, MessagePath, PartPath};
-use super::flags::parse_flag_list;
+use super::imap_ops::{
+    current_state, fetch_one, open_mailbox, parse_flag_list, select, summary_items, uid_validity,
+};
 use super::signed::CursorScope;
 use super::stream::{section_stream, StreamSection, TransferDecoder};
 use super::ProblemResponses;
@@ -20,10 +22,8 @@ use crate::error::{ApiError, ImapResultExt as _, Op};
 use crate::imap::command::{FetchItem, Section, StoreMode};
 use crate::imap::date::InternalDate;
 use crate::imap::mime::{self, MimePart};
-use crate::imap::session::{FetchedMessage, SectionKind, SelectedMailbox};
-use crate::imap::{
-    Flag, ImapSession, MailboxName, PartNumber, PooledSession, Uid, UidSet, ValidationError,
-};
+use crate::imap::session::{FetchedMessage, SectionKind};
+use crate::imap::{Flag, ImapSession, MailboxName, PartNumber, Uid, UidSet, ValidationError};
 use crate::model::message::{
     decode_text_part, header_fields, Attachment, ListMessagesQuery, Message, MessageFilter,
     MessageList, MessageSummary,
@@ -42,58 +42,6 @@ pub const MAX_INLINE_TEXT: u32 = 4 * 1024 * 1024;
 
 fn invalid(err: ValidationError) -> ApiError {
     ApiError::bad_field(err.field, err.message)
-}
-
-/// The FETCH items of a summary.
-pub(crate) fn summary_items(session: &ImapSession) -> Vec<FetchItem<'static>> {
-    let mut items = vec![
-        FetchItem::Uid,
-        FetchItem::Flags,
-        FetchItem::InternalDate,
-        FetchItem::Size,
-        FetchItem::BodyStructure,
-        FetchItem::Body(Section::Header, None),
-    ];
-    if session.capabilities().has("CONDSTORE") {
-        items.push(FetchItem::ModSeq);
-    }
-    items
-}
-
-/// Selects `mailbox` (EXAMINE for reads), mapping errors.
-pub(crate) async fn select(
-    session: &mut ImapSession,
-    mailbox: &MailboxName,
-    read_only: bool,
-) -> Result<SelectedMailbox, ApiError> {
-    let selected = session
-        .ensure_selected(mailbox, read_only)
-        .await
-        .during(Op::Select)?;
-    Ok(selected.clone())
-}
-
-/// Checks out the caller's session and selects `mailbox` (EXAMINE for reads);
-/// returns the session and the mailbox's UIDVALIDITY.
-pub(crate) async fn open_mailbox(
-    state: &AppState,
-    user: &AuthUser,
-    mailbox: &MailboxName,
-    read_only: bool,
-) -> Result<(PooledSession, u32), ApiError> {
-    let mut session = state.session(user).await?;
-    let selected = select(&mut session, mailbox, read_only).await?;
-    let uid_validity = uid_validity(&selected)?;
-    Ok((session, uid_validity))
-}
-
-pub(crate) fn uid_validity(selected: &SelectedMailbox) -> Result<u32, ApiError> {
-    selected.uid_validity.ok_or_else(|| {
-        ApiError::imap(
-            Op::Select,
-            crate::imap::ImapError::Protocol("SELECT without UIDVALIDITY".to_owned()),
-        )
-    })
 }
 
 /// UIDs below `anchor`, newest first, at most `limit`, searching growing UID
@@ -192,7 +140,7 @@ async fn list_page(
         .during(Op::Select)?;
     let uid_validity = uid_validity(&selected)?;
     // Taken before reading the page, so `/changes?since=` from it misses nothing.
-    let mailbox_state = super::changes::current_state(session, mailbox)
+    let mailbox_state = current_state(session, mailbox)
         .await?
         .map(|current| state.tokens_codec.encode_state(mailbox.wire(), &current));
     let scope = CursorScope::new(mailbox.wire(), &format!("{keys:?}"), uid_validity);
@@ -252,27 +200,6 @@ async fn fetch_page(
         return Ok(Vec::new());
     };
     session.fetch_uids(&set, items).await.during(Op::Fetch)
-}
-
-fn message_not_found(uid: Uid) -> ApiError {
-    ApiError::NotFound {
-        detail: format!("there is no message with UID {uid} in this mailbox"),
-    }
-}
-
-/// Fetches one message's summary items (and BODYSTRUCTURE).
-pub(crate) async fn fetch_one(
-    session: &mut ImapSession,
-    uid: Uid,
-    items: &[FetchItem<'_>],
-) -> Result<FetchedMessage, ApiError> {
-    session
-        .fetch_uids(&UidSet::single(uid), items)
-        .await
-        .during(Op::Fetch)?
-        .into_iter()
-        .find(|m| m.uid == uid.get())
-        .ok_or_else(|| message_not_found(uid))
 }
 
 /// Query of `GET .../messages/{uid}`.

@@ -33,6 +33,7 @@ pub mod events;
 pub mod extract;
 pub mod flags;
 pub mod health;
+pub mod imap_ops;
 pub mod mailboxes;
 pub mod messages;
 pub mod metrics;

@@ -16,7 +16,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::extract::{AppJson, AppQuery, MailboxPath, MessagePath};
 use super::flags::resolve_targets;
-use super::messages::{fetch_one, open_mailbox};
+use super::imap_ops::{fetch_one, open_mailbox};
 use super::ProblemResponses;
 use crate::auth::{AuthUser, Scope};
 use crate::error::{ApiError, ImapResultExt as _, Op};

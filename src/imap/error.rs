@@ -4,7 +4,7 @@
 //! mean the connection can no longer be trusted report it through
 //! [`ImapError::breaks_session`], so a pooled session is discarded rather than reused.
 
-use super::status::RespCode;
+use super::code::RespCode;
 use super::types::ValidationError;
 
 /// Why the gateway could not get a session from the pool.

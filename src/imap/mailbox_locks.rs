@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex, Weak};
 
 use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
 
-use super::pool::IdentityKey;
+use super::identity::IdentityKey;
 use super::types::MailboxName;
 
 /// (identity, mailbox wire name).

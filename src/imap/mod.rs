@@ -4,11 +4,13 @@
 //! Nothing here knows about HTTP; `crate::http` never touches `async_imap` directly.
 
 pub mod backoff;
+pub mod code;
 pub mod command;
 pub mod connect;
 pub mod date;
 pub mod error;
 pub mod flag;
+pub mod identity;
 pub mod mailbox_locks;
 pub mod mime;
 pub mod namespace;
@@ -22,13 +24,14 @@ pub mod uid;
 pub mod utf7;
 pub mod watch;
 
+pub use code::RespCode;
 pub use connect::{Backend, BackendUrl, Security, Timeouts};
 pub use error::{ImapError, PoolFailure};
 pub use flag::Flag;
-pub use pool::{Identity, PoolSettings, PoolStats, PooledSession, SessionPools};
+pub use identity::{Identity, IdentityKey};
+pub use pool::{PoolSettings, PoolStats, PooledSession, SessionPools};
 pub use profile::{ServerKind, ServerProfile};
 pub use session::{ImapSession, MailboxCounters, MailboxInfo, SpecialUse};
-pub use status::RespCode;
 pub use types::{MailboxName, PartNumber, ServerMailbox, Username, ValidationError};
 pub use uid::{Uid, UidSet};
 pub use watch::{ChangeBatch, MailboxChange, Subscription, WatchLimit, WatchPosition, Watchers};

@@ -26,79 +26,16 @@ use deadpool::managed::{
     self, Metrics, Object, Pool, PoolError, RecycleError, RecycleResult, TimeoutType,
 };
 use deadpool::Runtime;
-use secrecy::{ExposeSecret, SecretString};
-use sha2::{Digest, Sha256};
+use secrecy::ExposeSecret;
+
 use tokio::sync::Semaphore;
 
 use super::backoff::LoginBackoff;
 use super::connect::Backend;
 use super::error::{ImapError, PoolFailure};
+use super::identity::{Identity, IdentityKey};
 use super::mailbox_locks::MailboxLocks;
 use super::session::ImapSession;
-use super::types::Username;
-
-/// A fingerprint of (user name, password): the key of a pool.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct IdentityKey([u8; 32]);
-
-impl fmt::Debug for IdentityKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "IdentityKey({:02x}{:02x}{:02x}{:02x}…)",
-            self.0[0], self.0[1], self.0[2], self.0[3]
-        )
-    }
-}
-
-/// Who the gateway logs in as: an IMAP user name and password.
-#[derive(Clone)]
-pub struct Identity {
-    username: Username,
-    password: SecretString,
-    key: IdentityKey,
-}
-
-impl Identity {
-    /// Builds an identity; the password is only ever exposed to LOGIN.
-    pub fn new(username: Username, password: SecretString) -> Self {
-        let mut hash = Sha256::new();
-        hash.update(b"imap-gateway identity v1\0");
-        hash.update(username.as_str().as_bytes());
-        hash.update([0]);
-        hash.update(password.expose_secret().as_bytes());
-        let key = IdentityKey(hash.finalize().into());
-        Self {
-            username,
-            password,
-            key,
-        }
-    }
-
-    /// The IMAP user name.
-    pub fn username(&self) -> &Username {
-        &self.username
-    }
-
-    /// The password (for sealing into a token; never log it).
-    pub fn password(&self) -> &SecretString {
-        &self.password
-    }
-
-    /// The pool key.
-    pub fn key(&self) -> IdentityKey {
-        self.key
-    }
-}
-
-impl fmt::Debug for Identity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Identity")
-            .field("username", &self.username)
-            .field("key", &self.key)
-            .finish_non_exhaustive()
-    }
-}
 
 /// Pool sizes and timeouts.
 #[derive(Debug, Clone, Copy)]
@@ -141,12 +78,12 @@ impl managed::Manager for SessionManager {
             metrics::counter!("imap_logins_total", "outcome" => "held_back").increment(1);
             return Err(ImapError::Pool(PoolFailure::ServerLimit));
         };
-        let permit = registry.try_global_permit(self.identity.key)?;
+        let permit = registry.try_global_permit(self.identity.key())?;
         let login = self
             .backend
             .login(
-                &self.identity.username,
-                self.identity.password.expose_secret(),
+                self.identity.username(),
+                self.identity.password().expose_secret(),
             )
             .await;
         let outcome = match &login {
@@ -164,7 +101,7 @@ impl managed::Manager for SessionManager {
             Err(err) if err.is_server_limit() => {
                 login_permit.refused_for_limit();
                 tracing::warn!(
-                    user = %self.identity.username,
+                    user = %self.identity.username(),
                     "IMAP server refused another session (connection limit); holding back logins"
                 );
                 return Err(ImapError::Pool(PoolFailure::ServerLimit));
@@ -172,8 +109,8 @@ impl managed::Manager for SessionManager {
             Err(err) => return Err(err),
         };
         session.attach_permit(permit);
-        session.attach_flag_locks(registry.flag_locks.clone(), self.identity.key);
-        tracing::debug!(user = %self.identity.username, "IMAP session opened");
+        session.attach_flag_locks(registry.flag_locks.clone(), self.identity.key());
+        tracing::debug!(user = %self.identity.username(), "IMAP session opened");
         Ok(session)
     }
 
@@ -352,7 +289,7 @@ impl SessionPools {
 
     fn pool_for(&self, identity: &Identity) -> Pool<SessionManager> {
         let mut pools = self.registry.lock();
-        let entry = pools.entry(identity.key).or_insert_with(|| {
+        let entry = pools.entry(identity.key()).or_insert_with(|| {
             let manager = SessionManager {
                 backend: self.registry.backend.clone(),
                 identity: identity.clone(),
@@ -382,7 +319,7 @@ impl SessionPools {
     /// # Errors
     /// Login failures (`No { AuthenticationFailed }`), connection errors,
     /// [`PoolFailure::Busy`] or [`PoolFailure::GlobalLimit`] after the bounded wait.
-    #[tracing::instrument(skip_all, fields(user = %identity.username))]
+    #[tracing::instrument(skip_all, fields(user = %identity.username()))]
     pub async fn get(&self, identity: &Identity) -> Result<PooledSession, ImapError> {
         let mut pool = self.pool_for(identity);
         let waiting = Instant::now();
@@ -431,7 +368,7 @@ impl SessionPools {
             Ok(object) => Ok(PooledSession(Some(object))),
             Err(PoolError::Backend(err)) => {
                 if err.is_auth_failure() {
-                    self.forget_if_empty(identity.key);
+                    self.forget_if_empty(identity.key());
                 }
                 Err(err)
             }

@@ -23,19 +23,20 @@ use async_imap::imap_proto::{
 };
 use tokio::sync::OwnedSemaphorePermit;
 
+use super::code::RespCode;
 use super::command::{
     self, Chunk, Command, FetchItem, ListPattern, ListReturn, StatusItem, StoreMode,
 };
 use super::date::InternalDate;
 use super::error::ImapError;
 use super::flag::Flag;
+use super::identity::IdentityKey;
 use super::mailbox_locks::MailboxLocks;
 use super::mime::{self, MimePart};
-use super::pool::IdentityKey;
 pub use super::profile::Capabilities;
 use super::profile::{Naming, ServerKind, ServerProfile};
 use super::search::SearchKey;
-use super::status::{check_completion, RespCode};
+use super::status::check_completion;
 use super::types::{MailboxName, ServerMailbox};
 use super::uid::UidSet;
 use super::ImapStream;

@@ -1,5 +1,5 @@
-//! Response codes (RFC 3501 section 7.1, RFC 5530) and the one place that turns a
-//! server's NO/BAD into a typed [`ImapError`].
+//! The one place that turns a server's NO/BAD, with its response code (`code.rs`),
+//! into a typed [`ImapError`].
 //!
 //! imap-proto 0.17 parses the RFC 3501 codes (`[TRYCREATE]`, ...) into
 //! `ResponseCode`, but leaves the RFC 5530 ones (`[NONEXISTENT]`, `[AUTHENTICATIONFAILED]`)
@@ -9,123 +9,8 @@
 
 use async_imap::imap_proto::{ResponseCode, Status};
 
+use super::code::RespCode;
 use super::error::ImapError;
-
-/// A response code the gateway acts on. Unknown codes are kept as `Other`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum RespCode {
-    /// `ALERT`
-    Alert,
-    /// `PARSE`
-    Parse,
-    /// `TRYCREATE`: the target mailbox of COPY/MOVE/APPEND does not exist.
-    TryCreate,
-    /// `READ-ONLY`
-    ReadOnly,
-    /// `UNAVAILABLE` (RFC 5530)
-    Unavailable,
-    /// `AUTHENTICATIONFAILED`
-    AuthenticationFailed,
-    /// `AUTHORIZATIONFAILED`
-    AuthorizationFailed,
-    /// `EXPIRED`
-    Expired,
-    /// `PRIVACYREQUIRED`
-    PrivacyRequired,
-    /// `CONTACTADMIN`
-    ContactAdmin,
-    /// `NOPERM`
-    NoPerm,
-    /// `INUSE`
-    InUse,
-    /// `EXPUNGEISSUED`
-    ExpungeIssued,
-    /// `CORRUPTION`
-    Corruption,
-    /// `SERVERBUG`
-    ServerBug,
-    /// `CLIENTBUG`
-    ClientBug,
-    /// `CANNOT`
-    Cannot,
-    /// `LIMIT`
-    Limit,
-    /// `OVERQUOTA`
-    OverQuota,
-    /// `ALREADYEXISTS`
-    AlreadyExists,
-    /// `NONEXISTENT`
-    NonExistent,
-    /// `HASCHILDREN` (RFC 9051)
-    HasChildren,
-    /// `BADCHARSET`
-    BadCharset,
-    /// Any other code, upper-cased atom only.
-    Other(String),
-}
-
-impl RespCode {
-    /// Parses the atom of a response code (`NONEXISTENT`, case-insensitive).
-    pub fn from_atom(atom: &str) -> Self {
-        match atom.to_ascii_uppercase().as_str() {
-            "ALERT" => Self::Alert,
-            "PARSE" => Self::Parse,
-            "TRYCREATE" => Self::TryCreate,
-            "READ-ONLY" => Self::ReadOnly,
-            "UNAVAILABLE" => Self::Unavailable,
-            "AUTHENTICATIONFAILED" => Self::AuthenticationFailed,
-            "AUTHORIZATIONFAILED" => Self::AuthorizationFailed,
-            "EXPIRED" => Self::Expired,
-            "PRIVACYREQUIRED" => Self::PrivacyRequired,
-            "CONTACTADMIN" => Self::ContactAdmin,
-            "NOPERM" => Self::NoPerm,
-            "INUSE" => Self::InUse,
-            "EXPUNGEISSUED" => Self::ExpungeIssued,
-            "CORRUPTION" => Self::Corruption,
-            "SERVERBUG" => Self::ServerBug,
-            "CLIENTBUG" => Self::ClientBug,
-            "CANNOT" => Self::Cannot,
-            "LIMIT" => Self::Limit,
-            "OVERQUOTA" => Self::OverQuota,
-            "ALREADYEXISTS" => Self::AlreadyExists,
-            "NONEXISTENT" => Self::NonExistent,
-            "HASCHILDREN" => Self::HasChildren,
-            "BADCHARSET" => Self::BadCharset,
-            other => Self::Other(other.to_owned()),
-        }
-    }
-
-    /// The code as IMAP spells it; a bounded set, safe as a metric label or JSON value.
-    pub fn name(&self) -> &str {
-        match self {
-            Self::Alert => "ALERT",
-            Self::Parse => "PARSE",
-            Self::TryCreate => "TRYCREATE",
-            Self::ReadOnly => "READ-ONLY",
-            Self::Unavailable => "UNAVAILABLE",
-            Self::AuthenticationFailed => "AUTHENTICATIONFAILED",
-            Self::AuthorizationFailed => "AUTHORIZATIONFAILED",
-            Self::Expired => "EXPIRED",
-            Self::PrivacyRequired => "PRIVACYREQUIRED",
-            Self::ContactAdmin => "CONTACTADMIN",
-            Self::NoPerm => "NOPERM",
-            Self::InUse => "INUSE",
-            Self::ExpungeIssued => "EXPUNGEISSUED",
-            Self::Corruption => "CORRUPTION",
-            Self::ServerBug => "SERVERBUG",
-            Self::ClientBug => "CLIENTBUG",
-            Self::Cannot => "CANNOT",
-            Self::Limit => "LIMIT",
-            Self::OverQuota => "OVERQUOTA",
-            Self::AlreadyExists => "ALREADYEXISTS",
-            Self::NonExistent => "NONEXISTENT",
-            Self::HasChildren => "HASCHILDREN",
-            Self::BadCharset => "BADCHARSET",
-            Self::Other(_) => "OTHER",
-        }
-    }
-}
 
 /// Splits `[CODE] text` / `[CODE arg] text` into the code and the remaining text.
 fn split_bracketed_code(text: &str) -> (Option<RespCode>, String) {
@@ -205,8 +90,8 @@ pub fn without_timing(text: &str) -> &str {
     }
 }
 
-/// Translates an error from async-imap's own methods (used only for LOGIN and
-/// AUTHENTICATE) into [`ImapError`], parsing its flattened
+/// Translates an error from async-imap's own methods (LOGIN, AUTHENTICATE, and the
+/// STARTTLS and ID sent before LOGIN) into [`ImapError`], parsing its flattened
 /// `code: Some(TryCreate), info: Some("[NONEXISTENT] ...")` strings.
 pub fn from_async_imap(err: async_imap::error::Error) -> ImapError {
     use async_imap::error::Error;

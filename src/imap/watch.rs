@@ -28,7 +28,7 @@ use tokio::sync::{broadcast, watch, OwnedSemaphorePermit, Semaphore};
 
 use super::connect::Backend;
 use super::error::ImapError;
-use super::pool::{Identity, IdentityKey};
+use super::identity::{Identity, IdentityKey};
 use super::types::MailboxName;
 
 /// Why a watch could not start.
