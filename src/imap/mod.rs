@@ -6,11 +6,15 @@
 pub mod backoff;
 pub mod code;
 pub mod command;
+pub mod completion;
 pub mod connect;
 pub mod date;
 pub mod error;
+pub mod exchange;
+pub mod fetched;
 pub mod flag;
 pub mod identity;
+pub mod listing;
 pub mod mailbox_locks;
 pub mod mime;
 pub mod namespace;
@@ -19,6 +23,8 @@ pub mod profile;
 pub mod search;
 pub mod session;
 pub mod status;
+#[cfg(test)]
+pub(crate) mod test_server;
 pub mod types;
 pub mod uid;
 pub mod utf7;

@@ -1,0 +1,329 @@
+//! The response loops under every command: send a rendered command (synchronizing
+//! literals wait for the server's `+`), read responses up to the tagged completion,
+//! show untagged ones to the caller, and turn BYE, a completion for another tag or a
+//! refused literal into errors. IDLE has its own loop. Unit tests feed scripted
+//! server bytes through `tokio::io::duplex`.
+
+use std::time::Duration;
+
+use async_imap::imap_proto::{MailboxDatum, Response, ResponseCode, Status};
+
+use super::command::{self, Chunk, Command};
+use super::completion::Completion;
+use super::error::ImapError;
+use super::status::check_completion;
+use super::ImapStream;
+
+pub(crate) async fn round_trip(
+    inner: &mut async_imap::Session<ImapStream>,
+    command: &Command<'_>,
+    literal_plus: bool,
+    mut on_untagged: impl FnMut(&Response<'_>),
+) -> Result<Completion, ImapError> {
+    let mut chunks = command.render(literal_plus).into_iter();
+    let Some(Chunk::Line(first)) = chunks.next() else {
+        return Err(ImapError::Protocol("a command starts with text".to_owned()));
+    };
+    let tag = command::send_first_line(inner, &first).await?;
+    while let Some(chunk) = chunks.next() {
+        let (Chunk::Literal(bytes), Some(Chunk::Line(rest))) = (chunk, chunks.next()) else {
+            return Err(ImapError::Protocol(
+                "a literal is followed by text".to_owned(),
+            ));
+        };
+        if !literal_plus {
+            // Synchronizing literal: the server must invite it with "+" first.
+            await_continuation(inner, &tag, &mut on_untagged, "the literal").await?;
+        }
+        command::send_literal(inner, bytes, &rest).await?;
+    }
+    // UID MOVE reports COPYUID in an untagged OK before the expunges (RFC 6851 section 4.3).
+    let mut untagged_copy_uid = None;
+    loop {
+        let response = inner
+            .read_response()
+            .await?
+            .ok_or(ImapError::ConnectionLost)?;
+        match response.parsed() {
+            Response::Done {
+                tag: done,
+                status,
+                outcome,
+            } => {
+                if *done != tag {
+                    return Err(ImapError::Protocol(
+                        "completion for an unknown tag".to_owned(),
+                    ));
+                }
+                check_completion(
+                    status,
+                    outcome.code.as_ref(),
+                    outcome.information.as_deref(),
+                )?;
+                let mut completion =
+                    Completion::from_outcome(outcome.code.as_ref(), outcome.information.as_deref());
+                if completion.copy_uid.is_none() {
+                    completion.copy_uid = untagged_copy_uid;
+                }
+                return Ok(completion);
+            }
+            Response::Data {
+                status: Status::Ok,
+                outcome,
+            } if matches!(outcome.code, Some(ResponseCode::CopyUid(..))) => {
+                untagged_copy_uid = Completion::from_outcome(outcome.code.as_ref(), None).copy_uid;
+            }
+            Response::Data {
+                status: Status::Bye,
+                outcome,
+            } => {
+                if matches!(command, Command::Logout) {
+                    continue;
+                }
+                return Err(ImapError::Bye {
+                    text: outcome
+                        .information
+                        .as_deref()
+                        .unwrap_or_default()
+                        .to_owned(),
+                });
+            }
+            other => on_untagged(other),
+        }
+    }
+}
+
+/// Reads until the server's continuation request (`+`), passing other responses
+/// to `on_untagged`. A completion instead means the server refused what `what` needed.
+async fn await_continuation(
+    inner: &mut async_imap::Session<ImapStream>,
+    tag: &async_imap::imap_proto::RequestId,
+    on_untagged: &mut impl FnMut(&Response<'_>),
+    what: &str,
+) -> Result<(), ImapError> {
+    loop {
+        let response = inner
+            .read_response()
+            .await?
+            .ok_or(ImapError::ConnectionLost)?;
+        match response.parsed() {
+            Response::Continue { .. } => return Ok(()),
+            Response::Done {
+                tag: done,
+                status,
+                outcome,
+            } if done == tag => {
+                check_completion(
+                    status,
+                    outcome.code.as_ref(),
+                    outcome.information.as_deref(),
+                )?;
+                return Err(ImapError::Protocol(format!(
+                    "the server completed the command before {what}"
+                )));
+            }
+            other => on_untagged(other),
+        }
+    }
+}
+
+/// One IDLE: start, wait for a change or `max`, DONE, read the completion.
+pub(crate) async fn idle_round(
+    inner: &mut async_imap::Session<ImapStream>,
+    max: Duration,
+    command_timeout: Duration,
+) -> Result<bool, ImapError> {
+    let is_change = |response: &Response<'_>| {
+        matches!(
+            response,
+            Response::MailboxData(MailboxDatum::Exists(_))
+                | Response::Expunge(_)
+                | Response::Vanished { .. }
+                | Response::Fetch(..)
+        )
+    };
+    let Some(Chunk::Line(line)) = Command::Idle.render(true).into_iter().next() else {
+        return Err(ImapError::Protocol("IDLE renders as one line".to_owned()));
+    };
+    let tag = command::send_first_line(inner, &line).await?;
+    let mut changed = false;
+    // Wait for the "+ idling" continuation.
+    let mut note = |response: &Response<'_>| changed |= is_change(response);
+    tokio::time::timeout(
+        command_timeout,
+        await_continuation(inner, &tag, &mut note, "IDLE"),
+    )
+    .await
+    .map_err(|_| ImapError::Timeout)??;
+    // Wait for a change (keep-alive "* OK Still here" lines are not changes).
+    if !changed {
+        let deadline = tokio::time::Instant::now() + max;
+        loop {
+            match tokio::time::timeout_at(deadline, inner.read_response()).await {
+                Err(_elapsed) => break,
+                Ok(read) => {
+                    let response = read?.ok_or(ImapError::ConnectionLost)?;
+                    if let Response::Data {
+                        status: Status::Bye,
+                        outcome,
+                    } = response.parsed()
+                    {
+                        return Err(ImapError::Bye {
+                            text: outcome
+                                .information
+                                .as_deref()
+                                .unwrap_or_default()
+                                .to_owned(),
+                        });
+                    }
+                    if is_change(response.parsed()) {
+                        changed = true;
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    command::send_idle_done(inner).await?;
+    tokio::time::timeout(command_timeout, async {
+        loop {
+            let response = inner
+                .read_response()
+                .await?
+                .ok_or(ImapError::ConnectionLost)?;
+            match response.parsed() {
+                Response::Done {
+                    tag: done,
+                    status,
+                    outcome,
+                } if *done == tag => {
+                    check_completion(
+                        status,
+                        outcome.code.as_ref(),
+                        outcome.information.as_deref(),
+                    )?;
+                    return Ok(changed);
+                }
+                other => changed |= is_change(other),
+            }
+        }
+    })
+    .await
+    .map_err(|_| ImapError::Timeout)?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::imap::code::RespCode;
+    use crate::imap::profile::Naming;
+    use crate::imap::test_server::{next_tag, reply, session};
+    use crate::imap::types::MailboxName;
+    use crate::imap::uid::{Uid, UidSet};
+
+    /// Runs `command` against a server that answers the first line with `answer`
+    /// (`{tag}` replaced by the command's tag).
+    async fn exchange(
+        command: Command<'_>,
+        literal_plus: bool,
+        answer: &'static str,
+    ) -> (Result<Completion, ImapError>, Vec<String>) {
+        let (mut session, mut server) = session().await;
+        let script = tokio::spawn(async move {
+            let tag = next_tag(&mut server).await;
+            reply(&mut server, &answer.replace("{tag}", &tag)).await;
+            server
+        });
+        let mut untagged = Vec::new();
+        let result = round_trip(&mut session, &command, literal_plus, |response| {
+            untagged.push(format!("{response:?}"));
+        })
+        .await;
+        let _server = script.await.unwrap();
+        (result, untagged)
+    }
+
+    #[tokio::test]
+    async fn a_completion_for_another_tag_is_a_protocol_error() {
+        let (result, _) = exchange(Command::Noop, true, "X999 OK done\r\n").await;
+        assert!(matches!(result, Err(ImapError::Protocol(_))), "{result:?}");
+    }
+
+    #[tokio::test]
+    async fn bye_in_the_middle_of_a_command_ends_it() {
+        let (result, _) = exchange(
+            Command::Noop,
+            true,
+            "* 3 EXISTS\r\n* BYE FETCH failed: Mailbox was deleted under us\r\n",
+        )
+        .await;
+        match result {
+            Err(ImapError::Bye { text }) => assert!(text.contains("deleted"), "{text}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_refused_synchronizing_literal_is_the_servers_no() {
+        let name = MailboxName::try_from("Nope").unwrap();
+        let server = Naming::default().to_server(&name).unwrap();
+        let command = Command::Append {
+            mailbox: &server,
+            flags: &[],
+            internal_date: None,
+            message: b"Subject: x\r\n\r\nbody\r\n",
+        };
+        // Instead of "+", the server refuses at once: the literal is never sent.
+        let (result, _) =
+            exchange(command, false, "{tag} NO [TRYCREATE] No such mailbox\r\n").await;
+        match result {
+            Err(ImapError::No { code, .. }) => assert_eq!(code, Some(RespCode::TryCreate)),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn copyuid_may_come_untagged_before_the_expunges() {
+        let name = MailboxName::try_from("Archive").unwrap();
+        let target = Naming::default().to_server(&name).unwrap();
+        let uids =
+            UidSet::from_uids([Uid::try_from(1).unwrap(), Uid::try_from(2).unwrap()]).unwrap();
+        let (result, untagged) = exchange(
+            Command::UidMove(&uids, &target),
+            true,
+            "* OK [COPYUID 7 1:2 10:11] Moved\r\n* 1 EXPUNGE\r\n* 1 EXPUNGE\r\n{tag} OK done\r\n",
+        )
+        .await;
+        let completion = result.unwrap();
+        assert_eq!(completion.copy_uid, Some((7, vec![(1, 10), (2, 11)])));
+        assert_eq!(
+            untagged.len(),
+            2,
+            "the expunges reach the caller: {untagged:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_untagged_no_is_shown_and_the_tagged_ok_completes() {
+        let (result, untagged) = exchange(
+            Command::Noop,
+            true,
+            "* NO Mailbox was recreated\r\n{tag} OK done\r\n",
+        )
+        .await;
+        assert!(result.is_ok(), "{result:?}");
+        assert_eq!(untagged.len(), 1);
+        assert!(untagged[0].contains("No"), "{untagged:?}");
+    }
+
+    #[tokio::test]
+    async fn the_connection_closing_mid_command_is_lost() {
+        let (mut session, server) = session().await;
+        drop(server);
+        let result = round_trip(&mut session, &Command::Noop, true, |_| {}).await;
+        assert!(
+            matches!(result, Err(ImapError::ConnectionLost | ImapError::Io(_))),
+            "{result:?}"
+        );
+    }
+}

@@ -1,0 +1,384 @@
+//! Message operations of [`ImapSession`] on the selected mailbox: FETCH (by UID, by
+//! sequence for the newest page, all flags for watchers, CHANGEDSINCE), SEARCH,
+//! STORE, COPY, MOVE (or COPY + UID EXPUNGE), UID EXPUNGE and APPEND, with a view
+//! that is refreshed when a command finds it out of date.
+
+use async_imap::imap_proto::{MailboxDatum, Response};
+
+use super::super::command::{Command, FetchItem, StoreMode};
+use super::super::completion::Completion;
+use super::super::date::InternalDate;
+use super::super::error::ImapError;
+use super::super::fetched::{push_fetched, FetchedMessage};
+use super::super::flag::Flag;
+use super::super::search::SearchKey;
+use super::super::types::MailboxName;
+use super::super::uid::UidSet;
+use super::mailboxes::Refused;
+use super::ImapSession;
+
+impl ImapSession {
+    /// Looks at the `result` of a command on the selected mailbox: `Some` value, or
+    /// `None` when the caller should run the command once more. Cyrus refuses a
+    /// command on a selected mailbox that another client deleted with a code-less
+    /// `NO Mailbox does not exist`, also when the mailbox was created again since. On
+    /// the first attempt (`may_retry`) such a refusal selects the mailbox again: that
+    /// fails with NONEXISTENT when it is gone, or gives the new one to retry on.
+    pub(super) async fn in_selected<T>(
+        &mut self,
+        result: Result<T, ImapError>,
+        may_retry: bool,
+    ) -> Result<Option<T>, ImapError> {
+        match (result, self.selected.take()) {
+            (Ok(value), selected) => {
+                self.selected = selected;
+                Ok(Some(value))
+            }
+            (Err(ImapError::No { code: None, .. }), Some(selected)) if may_retry => {
+                self.ensure_selected(&selected.name, selected.read_only)
+                    .await?;
+                Ok(None)
+            }
+            (Err(err), selected) => {
+                self.selected = selected;
+                Err(err)
+            }
+        }
+    }
+
+    /// Runs a FETCH and collects the messages it returned (unsolicited FETCHes for
+    /// other messages, which lack a UID, are skipped).
+    pub(super) async fn collect_fetch(
+        &mut self,
+        command: Command<'_>,
+    ) -> Result<Vec<FetchedMessage>, ImapError> {
+        for attempt in 0..2 {
+            let mut messages = Vec::new();
+            let result = self
+                .execute_with(command, |response| push_fetched(response, &mut messages))
+                .await;
+            if self.in_selected(result, attempt == 0).await?.is_some() {
+                return Ok(messages);
+            }
+        }
+        Err(ImapError::Protocol("FETCH refused twice".to_owned()))
+    }
+
+    /// `UID FETCH` of `uids`. Include [`FetchItem::Uid`] in `items`.
+    ///
+    /// # Errors
+    /// Server or connection errors.
+    pub async fn fetch_uids(
+        &mut self,
+        uids: &UidSet,
+        items: &[FetchItem<'_>],
+    ) -> Result<Vec<FetchedMessage>, ImapError> {
+        let messages = self.collect_fetch(Command::UidFetch(uids, items)).await?;
+        if self.may_be_stale(uids, messages.len()) {
+            self.refresh_view().await?;
+            return self.collect_fetch(Command::UidFetch(uids, items)).await;
+        }
+        Ok(messages)
+    }
+
+    /// True when a command about `uids` found fewer messages than it named, on a view
+    /// this checkout has not brought up to date. Dovecot and Cyrus tell a session about
+    /// messages another session added only in the answer to its next command, so a
+    /// UID appended a moment ago can be unknown to a pooled session: the caller then
+    /// refreshes the view and asks once more, rather than answer 404. (Sending NOOP on
+    /// every checkout would cost every request a round trip; this costs one only
+    /// when something was missing.)
+    pub(super) fn may_be_stale(&self, uids: &UidSet, found: usize) -> bool {
+        let named: u64 = uids
+            .ranges()
+            .iter()
+            .map(|(first, last)| u64::from(last - first) + 1)
+            .sum();
+        !self.view_is_current && (found as u64) < named
+    }
+
+    /// NOOP, so the server reports what changed in the selected mailbox.
+    pub(super) async fn refresh_view(&mut self) -> Result<(), ImapError> {
+        self.execute(Command::Noop).await?;
+        self.view_is_current = true;
+        Ok(())
+    }
+
+    /// Every message of the selected mailbox with its flags (`UID FETCH 1:* (FLAGS)`),
+    /// ascending by UID: the snapshot a watcher diffs on servers without CONDSTORE.
+    ///
+    /// # Errors
+    /// Server or connection errors.
+    pub async fn all_flags(&mut self) -> Result<Vec<(u32, Vec<String>)>, ImapError> {
+        let all = UidSet::range(1, u32::MAX)?;
+        let items = [FetchItem::Uid, FetchItem::Flags];
+        let mut messages = self.collect_fetch(Command::UidFetch(&all, &items)).await?;
+        messages.sort_by_key(|m| m.uid);
+        messages.dedup_by_key(|m| m.uid);
+        Ok(messages
+            .into_iter()
+            .map(|m| (m.uid, m.flags.unwrap_or_default()))
+            .collect())
+    }
+
+    /// `FETCH first:last` by sequence number, for the newest page of the selected
+    /// mailbox; results carry UIDs, which are all the API exposes.
+    ///
+    /// # Errors
+    /// Server or connection errors.
+    pub async fn fetch_sequence(
+        &mut self,
+        first: u32,
+        last: u32,
+        items: &[FetchItem<'_>],
+    ) -> Result<Vec<FetchedMessage>, ImapError> {
+        self.collect_fetch(Command::FetchSeq(first, last, items))
+            .await
+    }
+
+    /// True when the server supports CONDSTORE and QRESYNC, which the changes API needs.
+    pub fn tracks_changes(&self) -> bool {
+        self.profile.capabilities.has("CONDSTORE") && self.profile.capabilities.has("QRESYNC")
+    }
+
+    /// Messages among `uids` changed since `modseq` (FLAGS, MODSEQ) and the UIDs
+    /// expunged since then (`VANISHED (EARLIER)`). Enables QRESYNC on first use.
+    ///
+    /// # Errors
+    /// [`ImapError::Unsupported`] without CONDSTORE/QRESYNC; server errors.
+    pub async fn changed_since(
+        &mut self,
+        uids: &UidSet,
+        modseq: u64,
+    ) -> Result<(Vec<FetchedMessage>, Vec<u32>), ImapError> {
+        if !self.tracks_changes() {
+            return Err(ImapError::Unsupported("CONDSTORE and QRESYNC"));
+        }
+        if !self.qresync {
+            self.execute(Command::EnableQresync).await?;
+            self.qresync = true;
+        }
+        let mut messages = Vec::new();
+        let mut vanished = Vec::new();
+        let items = [FetchItem::Uid, FetchItem::Flags, FetchItem::ModSeq];
+        let command = Command::UidFetchChanged {
+            uids,
+            items: &items,
+            changed_since: modseq,
+            vanished: true,
+        };
+        self.execute_with(command, |response| match response {
+            Response::Fetch(..) => push_fetched(response, &mut messages),
+            Response::Vanished {
+                earlier: true,
+                uids,
+            } => {
+                vanished.extend(uids.iter().flat_map(|range| range.clone()));
+            }
+            _ => {}
+        })
+        .await?;
+        vanished.sort_unstable();
+        vanished.dedup();
+        Ok((messages, vanished))
+    }
+
+    /// `UID SEARCH`: matching UIDs in ascending order.
+    ///
+    /// # Errors
+    /// `No { BadCharset }` and friends.
+    pub async fn search(&mut self, keys: &[SearchKey]) -> Result<Vec<u32>, ImapError> {
+        let mut uids = Vec::new();
+        for attempt in 0..2 {
+            uids.clear();
+            let result = self
+                .execute_with(Command::UidSearch(keys), |response| {
+                    if let Response::MailboxData(MailboxDatum::Search(found)) = response {
+                        uids.extend_from_slice(found);
+                    }
+                })
+                .await;
+            if self.in_selected(result, attempt == 0).await?.is_some() {
+                break;
+            }
+        }
+        uids.sort_unstable();
+        uids.dedup();
+        Ok(uids)
+    }
+
+    /// `UID STORE` (not silent: the new flags come back), with an optional CONDSTORE
+    /// guard. Returns the messages' new flags/modseq and the `[MODIFIED]` set.
+    ///
+    /// # Errors
+    /// Server or connection errors.
+    pub async fn store_flags(
+        &mut self,
+        uids: &UidSet,
+        mode: StoreMode,
+        flags: &[Flag],
+        unchanged_since: Option<u64>,
+    ) -> Result<(Vec<FetchedMessage>, Completion), ImapError> {
+        // On a server that computes STORE from the session's possibly stale copy of
+        // the flags (Courier), changes to one mailbox go one at a time, each after a
+        // NOOP, so none starts from flags another session has since changed.
+        let _serialised = match (&self.flag_locks, &self.selected) {
+            (Some((locks, identity)), Some(selected))
+                if self.profile.reports_changes_only_at_noop() =>
+            {
+                let guard = locks.acquire(*identity, &selected.name).await;
+                self.execute(Command::Noop).await?;
+                Some(guard)
+            }
+            _ => None,
+        };
+        let command = Command::UidStore {
+            uids,
+            mode,
+            flags,
+            unchanged_since,
+        };
+        let mut messages = Vec::new();
+        let result = self
+            .execute_with(command, |response| push_fetched(response, &mut messages))
+            .await;
+        let completion = match self.in_selected(result, true).await? {
+            Some(completion) => completion,
+            None => {
+                messages.clear();
+                self.execute_with(command, |response| push_fetched(response, &mut messages))
+                    .await?
+            }
+        };
+        if completion.modified.is_none() && self.may_be_stale(uids, messages.len()) {
+            // Storing again is safe: the server did not know the missing UIDs, so it
+            // changed nothing for them, and the others get the same flags again.
+            self.refresh_view().await?;
+            messages.clear();
+            let completion = self
+                .execute_with(command, |response| push_fetched(response, &mut messages))
+                .await?;
+            return Ok((messages, completion));
+        }
+        Ok((messages, completion))
+    }
+
+    /// `UID COPY` to `target`; the completion carries COPYUID on UIDPLUS servers.
+    ///
+    /// # Errors
+    /// `No { TryCreate }` when the target does not exist, and friends.
+    pub async fn copy_messages(
+        &mut self,
+        uids: &UidSet,
+        target: &MailboxName,
+    ) -> Result<Completion, ImapError> {
+        let server = self.server_name(target)?;
+        match self.execute(Command::UidCopy(uids, &server)).await {
+            Ok(completion) if self.copied_nothing(&completion) && !self.view_is_current => {
+                // Perhaps the UIDs are newer than this session's view (see
+                // `may_be_stale`); nothing was copied, so asking again is safe.
+                self.refresh_view().await?;
+                self.execute(Command::UidCopy(uids, &server)).await
+            }
+            Ok(completion) => Ok(completion),
+            Err(err) => Err(self.explain_refusal(err, Refused::Target(target)).await),
+        }
+    }
+
+    /// True when a UIDPLUS server's COPY or MOVE reported copying no message.
+    pub(super) fn copied_nothing(&self, completion: &Completion) -> bool {
+        self.profile.capabilities.has("UIDPLUS")
+            && completion
+                .copy_uid
+                .as_ref()
+                .is_none_or(|(_, pairs)| pairs.is_empty())
+    }
+
+    /// Moves messages: `UID MOVE` where advertised, otherwise `UID COPY`, then
+    /// `\Deleted` and `UID EXPUNGE` of exactly these UIDs (never a plain EXPUNGE,
+    /// which would also remove messages other clients marked `\Deleted`).
+    ///
+    /// # Errors
+    /// [`ImapError::Unsupported`] on servers with neither MOVE nor UIDPLUS.
+    pub async fn move_messages(
+        &mut self,
+        uids: &UidSet,
+        target: &MailboxName,
+    ) -> Result<Completion, ImapError> {
+        if self.profile.capabilities.has("MOVE") {
+            let server = self.server_name(target)?;
+            return match self.execute(Command::UidMove(uids, &server)).await {
+                Ok(completion) if self.copied_nothing(&completion) && !self.view_is_current => {
+                    self.refresh_view().await?;
+                    self.execute(Command::UidMove(uids, &server)).await
+                }
+                Ok(completion) => Ok(completion),
+                Err(err) => Err(self.explain_refusal(err, Refused::Target(target)).await),
+            };
+        }
+        if !self.profile.capabilities.has("UIDPLUS") {
+            return Err(ImapError::Unsupported(
+                "MOVE or UIDPLUS (needed to move without touching other messages)",
+            ));
+        }
+        let completion = self.copy_messages(uids, target).await?;
+        self.store_flags(uids, StoreMode::Add, &[Flag::Deleted], None)
+            .await?;
+        self.execute(Command::UidExpunge(uids)).await?;
+        Ok(completion)
+    }
+
+    /// Permanently removes exactly `uids`: STORE `\Deleted`, then `UID EXPUNGE`.
+    ///
+    /// # Errors
+    /// [`ImapError::Unsupported`] without UIDPLUS: a plain EXPUNGE could remove other
+    /// clients' `\Deleted` messages, so the gateway refuses instead.
+    pub async fn expunge_messages(&mut self, uids: &UidSet) -> Result<(), ImapError> {
+        if !self.profile.capabilities.has("UIDPLUS") {
+            return Err(ImapError::Unsupported("UIDPLUS (UID EXPUNGE)"));
+        }
+        self.store_flags(uids, StoreMode::Add, &[Flag::Deleted], None)
+            .await?;
+        self.execute(Command::UidExpunge(uids)).await.map(drop)
+    }
+
+    /// `APPEND`; returns `(uidvalidity, uid)` from APPENDUID when the server has UIDPLUS.
+    ///
+    /// # Errors
+    /// `No { TryCreate }` for a missing mailbox, `No { OverQuota }`, and friends.
+    pub async fn append(
+        &mut self,
+        mailbox: &MailboxName,
+        flags: &[Flag],
+        internal_date: Option<&InternalDate>,
+        message: &[u8],
+    ) -> Result<Option<(u32, u32)>, ImapError> {
+        let server = self.server_name(mailbox)?;
+        // Courier refuses APPEND into the mailbox a session has EXAMINEd ("Current box
+        // is selected READ-ONLY"): leave that read-only state first.
+        if self
+            .selected
+            .as_ref()
+            .is_some_and(|s| &s.name == mailbox && s.read_only)
+        {
+            if self.profile.capabilities.has("UNSELECT") {
+                self.selected = None;
+                self.execute(Command::Unselect).await?;
+            } else {
+                self.ensure_selected(mailbox, false).await?;
+            }
+        }
+        let appended = self
+            .execute(Command::Append {
+                mailbox: &server,
+                flags,
+                internal_date,
+                message,
+            })
+            .await;
+        match appended {
+            Ok(completion) => Ok(completion.append_uid),
+            Err(err) => Err(self.explain_refusal(err, Refused::Target(mailbox)).await),
+        }
+    }
+}
