@@ -5,7 +5,8 @@
 //! ([`ApiError::status`] is a pure function with a table test). `detail` is always our
 //! own text; the server's text is appended only to 4xx answers, and internal error
 //! chains never leave the process: 5xx causes are attached to the response as an
-//! extension and logged by the `log_app_errors` middleware.
+//! extension ([`LoggedError`]) and logged by the request middleware in
+//! `http/mod.rs`, which sees every response.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -242,7 +243,7 @@ pub enum ApiError {
     Internal(#[from] anyhow::Error),
 }
 
-/// Attached to 5xx responses so `log_app_errors` can log the cause.
+/// Attached to 5xx responses so the request middleware (`http/mod.rs`) logs the cause.
 #[derive(Debug, Clone)]
 pub struct LoggedError(pub Arc<String>);
 

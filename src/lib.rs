@@ -4,15 +4,23 @@
 //!
 //! ## Layout
 //! - [`config`]: CLI flags and `IMAP_GATEWAY_*` variables, validated once.
-//! - [`telemetry`]: logging set-up.
-//! - [`error`]: [`error::ApiError`] and RFC 9457 problem responses.
-//! - [`auth`]: tokens, Basic credentials, scopes, login throttling.
-//! - [`http`]: router, middleware, handlers (one file per resource), OpenAPI.
-//! - [`model`]: JSON request/response types.
-//! - [`imap`]: validated IMAP types, command rendering, sessions and pools.
+//! - [`telemetry`]: logging and metrics set-up.
+//! - [`server`]: the HTTP accept loop (header deadline, graceful shutdown).
+//! - [`error`]: [`error::ApiError`], RFC 9457 problem responses, the IMAP → HTTP table.
+//! - [`auth`]: tokens, Basic credentials, scopes, login throttling, client addresses.
+//! - [`http`]: router, middleware, handlers (one file per resource), OpenAPI; the
+//!   helpers several handlers share are in `http/imap_ops.rs`.
+//! - [`model`]: JSON request/response types and their translation from `imap` values.
+//! - [`imap`]: validated IMAP types, command rendering (`command.rs`, the one place
+//!   user text becomes IMAP), the response loops (`exchange.rs`), sessions and their
+//!   operations (`session/`), the server profile where server differences are decided
+//!   (`profile.rs`: capabilities, NAMESPACE naming, change reporting), pools,
+//!   watchers.
 //! - [`state`]: the shared [`state::AppState`].
 //!
-//! Dependencies point one way: `http → model → imap`; `imap` knows nothing of HTTP.
+//! Dependencies point down: `http` uses `model`, `auth`, `error`, `state` and `imap`;
+//! `model` and `error` use `imap`; `imap` knows nothing of HTTP. No module imports
+//! one that imports it back.
 
 #![forbid(unsafe_code)]
 

@@ -121,7 +121,7 @@ async fn current_flags(
     uid_validity: u32,
 ) -> Result<Flags, ApiError> {
     let mut items = vec![FetchItem::Uid, FetchItem::Flags];
-    if session.capabilities().has("CONDSTORE") {
+    if session.has_modseqs() {
         items.push(FetchItem::ModSeq);
     }
     let message = fetch_one(session, uid, &items).await?;
@@ -159,7 +159,7 @@ async fn store_one(
     changes: &[(StoreMode, Vec<Flag>)],
     mut unchanged_since: Option<u64>,
 ) -> Result<Flags, ApiError> {
-    if unchanged_since.is_some() && !session.capabilities().has("CONDSTORE") {
+    if unchanged_since.is_some() && !session.has_modseqs() {
         return Err(ApiError::unprocessable_field(
             "If-Match",
             "the IMAP server does not support CONDSTORE",
@@ -195,7 +195,7 @@ async fn store_one(
         }
     }
     // Servers may omit the FETCH in a STORE reply; read the result back then.
-    if after.modseq.is_none() && session.capabilities().has("CONDSTORE") {
+    if after.modseq.is_none() && session.has_modseqs() {
         after = current_flags(session, uid, uid_validity).await?;
     }
     Ok(after)

@@ -22,7 +22,7 @@ pub(crate) fn summary_items(session: &ImapSession) -> Vec<FetchItem<'static>> {
         FetchItem::BodyStructure,
         FetchItem::Body(Section::Header, None),
     ];
-    if session.capabilities().has("CONDSTORE") {
+    if session.has_modseqs() {
         items.push(FetchItem::ModSeq);
     }
     items

@@ -104,7 +104,7 @@ fn transferred(
     to: &MailboxName,
     completion: &Completion,
 ) -> Vec<Transferred> {
-    let uidplus = session.capabilities().has("UIDPLUS");
+    let uidplus = session.reports_copied_uids();
     let mapping = completion.copy_uid.as_ref();
     set.iter()
         .filter(|uid| {

@@ -7,6 +7,7 @@
 //! `.clippy.toml`; this module alone is allowed to call `run_command`.
 
 use std::fmt::Write as _;
+use std::num::NonZeroU32;
 
 use async_imap::imap_proto::RequestId;
 
@@ -158,7 +159,7 @@ pub enum Command<'a> {
     UidSearch(&'a [SearchKey]),
     /// `FETCH first:last (items)` by sequence number: internal use only (the newest
     /// page is the last sequence numbers); results are always reported by UID.
-    FetchSeq(u32, u32, &'a [FetchItem<'a>]),
+    FetchSeq(NonZeroU32, NonZeroU32, &'a [FetchItem<'a>]),
     /// `UID FETCH set (items)`
     UidFetch(&'a UidSet, &'a [FetchItem<'a>]),
     /// `UID FETCH set (items) (CHANGEDSINCE modseq [VANISHED])` (RFC 7162): messages
@@ -311,17 +312,17 @@ impl<'a> Command<'a> {
             | Self::Subscribe(name)
             | Self::Unsubscribe(name) => {
                 w.push(" ");
-                push_quoted(&mut w.line, name.wire());
+                w.astring(name.wire());
             }
             Self::Rename(from, to) => {
                 w.push(" ");
-                push_quoted(&mut w.line, from.wire());
+                w.astring(from.wire());
                 w.push(" ");
-                push_quoted(&mut w.line, to.wire());
+                w.astring(to.wire());
             }
             Self::List(pattern, returns) => {
                 w.push(" \"\" ");
-                push_pattern(&mut w.line, pattern);
+                push_pattern(&mut w, pattern);
                 if !returns.is_empty() {
                     let mut options = Vec::new();
                     if returns.subscribed {
@@ -341,11 +342,11 @@ impl<'a> Command<'a> {
             }
             Self::Lsub(pattern) => {
                 w.push(" \"\" ");
-                push_pattern(&mut w.line, pattern);
+                push_pattern(&mut w, pattern);
             }
             Self::Status(name, items) => {
                 w.push(" ");
-                push_quoted(&mut w.line, name.wire());
+                w.astring(name.wire());
                 w.push(" ");
                 w.push(&status_items(items));
             }
@@ -407,7 +408,7 @@ impl<'a> Command<'a> {
             }
             Self::UidCopy(uids, target) | Self::UidMove(uids, target) => {
                 let _ = write!(w.line, " {uids} ");
-                push_quoted(&mut w.line, target.wire());
+                w.astring(target.wire());
             }
             Self::UidExpunge(uids) => {
                 let _ = write!(w.line, " {uids}");
@@ -419,7 +420,7 @@ impl<'a> Command<'a> {
                 message,
             } => {
                 w.push(" ");
-                push_quoted(&mut w.line, mailbox.wire());
+                w.astring(mailbox.wire());
                 let _ = write!(w.line, " ({})", flag_list(flags));
                 if let Some(date) = internal_date {
                     let _ = write!(w.line, " {date}");
@@ -505,7 +506,7 @@ fn push_search_key<'a>(w: &mut Writer<'a>, key: &'a SearchKey) {
         SearchKey::Keyword(flag) => {
             match flag {
                 Flag::Keyword(keyword) => {
-                    let _ = write!(w.line, "KEYWORD {keyword}");
+                    let _ = write!(w.line, "KEYWORD {}", keyword.as_str());
                 }
                 Flag::Seen => w.push("SEEN"),
                 Flag::Answered => w.push("ANSWERED"),
@@ -549,11 +550,11 @@ fn push_search_key<'a>(w: &mut Writer<'a>, key: &'a SearchKey) {
     }
 }
 
-fn push_pattern(out: &mut String, pattern: ListPattern<'_>) {
+fn push_pattern<'a>(w: &mut Writer<'a>, pattern: ListPattern<'a>) {
     match pattern {
-        ListPattern::All => out.push_str("\"*\""),
-        ListPattern::Separator => out.push_str("\"\""),
-        ListPattern::Exactly(name) => push_quoted(out, name.wire()),
+        ListPattern::All => w.push("\"*\""),
+        ListPattern::Separator => w.push("\"\""),
+        ListPattern::Exactly(name) => w.astring(name.wire()),
     }
 }
 
@@ -565,8 +566,9 @@ fn status_items(items: &[StatusItem]) -> String {
 /// Renders an RFC 3501 `quoted` string. The input is printable ASCII (a validated
 /// wire form or checked search text), so only `\` and `"` need escaping and CR/LF
 /// cannot occur.
+/// Only [`Writer::astring`] calls this, after checking that `value` is printable
+/// ASCII: anything else goes out as a literal, never inside quotes.
 fn push_quoted(out: &mut String, value: &str) {
-    debug_assert!(value.chars().all(|c| (' '..='~').contains(&c)));
     out.push('"');
     for ch in value.chars() {
         if ch == '"' || ch == '\\' {
@@ -836,7 +838,7 @@ mod tests {
         let dated = [
             SearchKey::Since(SearchDate::parse("since", "2026-01-02").unwrap()),
             SearchKey::Larger(100),
-            SearchKey::Keyword(Flag::Keyword("$Work".into())),
+            SearchKey::Keyword(Flag::try_from("$Work").unwrap()),
             SearchKey::Uid(UidSet::range(1, 10).unwrap()),
         ];
         assert_eq!(
@@ -861,10 +863,17 @@ mod tests {
             "UID FETCH 3:4 (UID FLAGS BODY.PEEK[2.1.MIME] BODY.PEEK[2.1]<0.1024>)\r\n"
         );
         assert_eq!(
-            wire(&Command::FetchSeq(5, 9, &[FetchItem::Uid]), true),
+            wire(
+                &Command::FetchSeq(
+                    NonZeroU32::new(5).unwrap(),
+                    NonZeroU32::new(9).unwrap(),
+                    &[FetchItem::Uid]
+                ),
+                true
+            ),
             "FETCH 5:9 (UID)\r\n"
         );
-        let flags = [Flag::Seen, Flag::Keyword("$Label1".into())];
+        let flags = [Flag::Seen, Flag::try_from("$Label1").unwrap()];
         let store = Command::UidStore {
             uids: &uids,
             mode: StoreMode::Add,

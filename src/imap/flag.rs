@@ -24,7 +24,20 @@ pub enum Flag {
     /// `\Draft`
     Draft,
     /// A keyword such as `$Forwarded` or `Work`.
-    Keyword(String),
+    Keyword(Keyword),
+}
+
+/// A keyword (RFC 3501 `flag-keyword = atom`): 1 to [`MAX_KEYWORD_LEN`] printable
+/// ASCII characters, none of `( ) { % * " \ ]` or space, so it goes on the wire as
+/// it is. The field is private: a `Keyword` exists only after that check.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Keyword(String);
+
+impl Keyword {
+    /// The keyword as sent.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
 impl Flag {
@@ -36,14 +49,8 @@ impl Flag {
             Self::Flagged => "\\Flagged",
             Self::Deleted => "\\Deleted",
             Self::Draft => "\\Draft",
-            Self::Keyword(keyword) => keyword,
+            Self::Keyword(keyword) => keyword.as_str(),
         }
-    }
-
-    /// Parses a flag from server output (lenient: unknown system flags become keywords
-    /// and `\Recent` is kept out by the caller).
-    pub fn from_server(text: &str) -> Option<Self> {
-        Self::try_from(text).ok()
     }
 }
 
@@ -74,7 +81,7 @@ impl TryFrom<&str> for Flag {
                 format!("{text:?} is not a valid keyword (1-{MAX_KEYWORD_LEN} printable ASCII characters, none of ( ) {{ % * \" \\ ] or space)"),
             ));
         }
-        Ok(Self::Keyword(text.to_owned()))
+        Ok(Self::Keyword(Keyword(text.to_owned())))
     }
 }
 
@@ -94,7 +101,7 @@ mod tests {
         assert_eq!(Flag::try_from("\\Flagged").unwrap().as_imap(), "\\Flagged");
         assert_eq!(
             Flag::try_from("$Forwarded").unwrap(),
-            Flag::Keyword("$Forwarded".into())
+            Flag::try_from("$Forwarded").unwrap()
         );
         for bad in [
             "\\Recent",

@@ -3,6 +3,8 @@
 //! STORE, COPY, MOVE (or COPY + UID EXPUNGE), UID EXPUNGE and APPEND, with a view
 //! that is refreshed when a command finds it out of date.
 
+use std::num::NonZeroU32;
+
 use async_imap::imap_proto::{MailboxDatum, Response};
 
 use super::super::command::{Command, FetchItem, StoreMode};
@@ -12,7 +14,7 @@ use super::super::error::ImapError;
 use super::super::fetched::{push_fetched, FetchedMessage};
 use super::super::flag::Flag;
 use super::super::search::SearchKey;
-use super::super::types::MailboxName;
+use super::super::types::{MailboxName, ValidationError};
 use super::super::uid::UidSet;
 use super::mailboxes::Refused;
 use super::ImapSession;
@@ -125,15 +127,39 @@ impl ImapSession {
     /// mailbox; results carry UIDs, which are all the API exposes.
     ///
     /// # Errors
-    /// Server or connection errors.
+    /// [`ImapError::Invalid`] unless `1 <= first <= last` (sequence numbers start at
+    /// 1); server or connection errors.
     pub async fn fetch_sequence(
         &mut self,
         first: u32,
         last: u32,
         items: &[FetchItem<'_>],
     ) -> Result<Vec<FetchedMessage>, ImapError> {
+        let (Some(first), Some(last)) = (NonZeroU32::new(first), NonZeroU32::new(last)) else {
+            return Err(ImapError::Invalid(ValidationError::new(
+                "sequence",
+                "message sequence numbers start at 1",
+            )));
+        };
+        if first > last {
+            return Err(ImapError::Invalid(ValidationError::new(
+                "sequence",
+                "a range is first:last with first <= last",
+            )));
+        }
         self.collect_fetch(Command::FetchSeq(first, last, items))
             .await
+    }
+
+    /// True when messages have mod-sequences (CONDSTORE): MODSEQ can be fetched and
+    /// a STORE can be made conditional (UNCHANGEDSINCE).
+    pub fn has_modseqs(&self) -> bool {
+        self.profile.capabilities.has("CONDSTORE")
+    }
+
+    /// True when COPY and MOVE report the new UIDs (UIDPLUS COPYUID).
+    pub fn reports_copied_uids(&self) -> bool {
+        self.profile.capabilities.has("UIDPLUS")
     }
 
     /// True when the server supports CONDSTORE and QRESYNC, which the changes API needs.
