@@ -21,11 +21,10 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures::Stream;
-use serde::{Deserialize, Serialize};
-use serde_json::json;
+use serde::Deserialize;
 use tokio::sync::mpsc;
 use tracing::Instrument as _;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::IntoParams;
 
 use super::changes::{compute_changes, fresh_state, summaries_of, ChangeSet};
 use super::extract::AppQuery;
@@ -34,6 +33,9 @@ use super::ProblemResponses;
 use crate::auth::{AuthUser, Scope};
 use crate::error::{ApiError, Op};
 use crate::imap::{ImapError, MailboxChange, MailboxName, Subscription, WatchLimit, WatchPosition};
+use crate::model::events::{
+    MessageCreatedEvent, MessageDeletedEvent, MessageUpdatedEvent, StreamEvent,
+};
 use crate::state::AppState;
 
 /// Most mailboxes one stream may follow.
@@ -46,46 +48,6 @@ pub const MAX_STREAM_MAILBOXES: usize = 10;
 pub struct EventsQuery {
     /// Comma-separated mailbox names to follow (default `INBOX`; at most 10).
     pub mailboxes: Option<String>,
-}
-
-/// Payload of `message.created`.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct MessageCreatedEvent {
-    /// The mailbox.
-    pub mailbox: String,
-    /// The new message.
-    pub message: crate::model::message::MessageSummary,
-}
-
-/// Payload of `message.updated`.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct MessageUpdatedEvent {
-    /// The mailbox.
-    pub mailbox: String,
-    /// The UID.
-    pub uid: u32,
-    /// The flags now.
-    pub flags: Vec<String>,
-    /// The message's mod-sequence (servers with CONDSTORE only).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub modseq: Option<u64>,
-}
-
-/// Payload of `message.deleted`.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct MessageDeletedEvent {
-    /// The mailbox.
-    pub mailbox: String,
-    /// The UID that is gone.
-    pub uid: u32,
-}
-
-/// Payload of `mailbox.reset` (UIDVALIDITY changed: list the mailbox again) and
-/// `stream.ready`.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct MailboxEvent {
-    /// The mailbox (for `stream.ready`: all followed mailboxes, comma-separated).
-    pub mailbox: String,
 }
 
 fn parse_mailboxes(query: &EventsQuery) -> Result<Vec<MailboxName>, ApiError> {
@@ -135,11 +97,22 @@ impl Position {
     }
 }
 
-fn event(name: &str, data: impl Serialize) -> Event {
+/// An SSE event carrying `payload` under `name`.
+fn named(name: &str, payload: &StreamEvent) -> Event {
     Event::default()
         .event(name)
-        .json_data(data)
+        .json_data(payload)
         .unwrap_or_else(|_| Event::default().event(name))
+}
+
+/// An SSE event named after its payload.
+fn event(payload: StreamEvent) -> Event {
+    named(payload.name(), &payload)
+}
+
+/// `stream.ready` or `mailbox.reset`.
+fn mailbox_event((name, payload): (&str, StreamEvent)) -> Event {
+    named(name, &payload)
 }
 
 /// Server-Sent Events of message changes in the given mailboxes.
@@ -155,8 +128,8 @@ fn event(name: &str, data: impl Serialize) -> Event {
     params(EventsQuery, ("Last-Event-ID" = Option<String>, Header, description = "The last event id received, to resume")),
     security(("bearer" = []), ("basic" = [])),
     responses(
-        (status = 200, description = "An event stream (`message.created` carries MessageCreatedEvent, `message.updated` MessageUpdatedEvent, `message.deleted` MessageDeletedEvent, `mailbox.reset` and `stream.ready` MailboxEvent)",
-            content_type = "text/event-stream", body = String),
+        (status = 200, description = "An event stream: each event's `data` is one StreamEvent (`message.created`: MessageCreatedEvent, `message.updated`: MessageUpdatedEvent, `message.deleted`: MessageDeletedEvent, `mailbox.reset` and `stream.ready`: MailboxEvent)",
+            content_type = "text/event-stream", body = StreamEvent),
         ProblemResponses))]
 pub async fn stream_events(
     State(state): State<AppState>,
@@ -302,22 +275,24 @@ async fn flush(
         let has_more = match changes_for(state, user, position, index).await {
             Ok(changes) => {
                 for message in changes.created {
-                    events.push(event(
-                        "message.created",
-                        json!({"mailbox": name, "message": message}),
-                    ));
+                    events.push(event(StreamEvent::Created(Box::new(MessageCreatedEvent {
+                        mailbox: name.clone(),
+                        message,
+                    }))));
                 }
                 for update in changes.updated {
-                    events.push(event(
-                        "message.updated",
-                        json!({"mailbox": name, "uid": update.uid, "flags": update.flags, "modseq": update.modseq}),
-                    ));
+                    events.push(event(StreamEvent::Updated(MessageUpdatedEvent {
+                        mailbox: name.clone(),
+                        uid: update.uid,
+                        flags: update.flags,
+                        modseq: Some(update.modseq),
+                    })));
                 }
                 for uid in changes.destroyed {
-                    events.push(event(
-                        "message.deleted",
-                        json!({"mailbox": name, "uid": uid}),
-                    ));
+                    events.push(event(StreamEvent::Deleted(MessageDeletedEvent {
+                        mailbox: name.clone(),
+                        uid,
+                    })));
                 }
                 position.states[index] = changes.state;
                 changes.has_more
@@ -332,7 +307,7 @@ async fn flush(
                 match current {
                     Ok(Some(current)) => {
                         position.states[index] = current;
-                        events.push(event("mailbox.reset", json!({"mailbox": name})));
+                        events.push(mailbox_event(StreamEvent::reset(&name)));
                     }
                     _ => return !sender.is_closed(),
                 }
@@ -386,7 +361,7 @@ async fn run_stream(
         .map(MailboxName::as_str)
         .collect::<Vec<_>>()
         .join(",");
-    let ready = event("stream.ready", json!({"mailbox": names})).id(position.id(&state));
+    let ready = mailbox_event(StreamEvent::ready(names)).id(position.id(&state));
     if sender.send(ready).await.is_err() {
         return;
     }
@@ -465,7 +440,7 @@ async fn relay(
                 if let Some(versions) = position.versions.as_mut() {
                     versions[index] = now.version;
                 }
-                let reset = event("mailbox.reset", json!({"mailbox": name})).id(position.id(state));
+                let reset = mailbox_event(StreamEvent::reset(&name)).id(position.id(state));
                 if sender.send(reset).await.is_err() {
                     return false;
                 }
@@ -506,23 +481,28 @@ async fn relay(
             match change {
                 MailboxChange::Created(uid) => {
                     if let Some(summary) = summaries.iter().find(|m| m.uid == *uid) {
-                        events.push(event(
-                            "message.created",
-                            json!({"mailbox": name, "message": summary}),
-                        ));
+                        events.push(event(StreamEvent::Created(Box::new(MessageCreatedEvent {
+                            mailbox: name.clone(),
+                            message: summary.clone(),
+                        }))));
                     }
                 }
-                MailboxChange::FlagsChanged { uid, flags } => events.push(event(
-                    "message.updated",
-                    json!({"mailbox": name, "uid": uid,
-                        "flags": crate::model::message::normalize_flags(flags.iter())}),
-                )),
-                MailboxChange::Deleted(uid) => events.push(event(
-                    "message.deleted",
-                    json!({"mailbox": name, "uid": uid}),
-                )),
+                MailboxChange::FlagsChanged { uid, flags } => {
+                    events.push(event(StreamEvent::Updated(MessageUpdatedEvent {
+                        mailbox: name.clone(),
+                        uid: *uid,
+                        flags: crate::model::message::normalize_flags(flags.iter()),
+                        modseq: None,
+                    })));
+                }
+                MailboxChange::Deleted(uid) => {
+                    events.push(event(StreamEvent::Deleted(MessageDeletedEvent {
+                        mailbox: name.clone(),
+                        uid: *uid,
+                    })));
+                }
                 MailboxChange::Reset => {
-                    events.push(event("mailbox.reset", json!({"mailbox": name})));
+                    events.push(mailbox_event(StreamEvent::reset(&name)));
                 }
             }
         }

@@ -111,10 +111,11 @@ impl Modify for SecuritySchemes {
     components(schemas(
         ProblemDetails,
         crate::error::FieldError,
-        events::MessageCreatedEvent,
-        events::MessageUpdatedEvent,
-        events::MessageDeletedEvent,
-        events::MailboxEvent
+        crate::model::events::MessageCreatedEvent,
+        crate::model::events::MessageUpdatedEvent,
+        crate::model::events::MessageDeletedEvent,
+        crate::model::events::MailboxEvent,
+        crate::model::events::StreamEvent
     )),
     tags(
         (name = "auth", description = "Tokens"),

@@ -5,5 +5,6 @@
 //! values (mailbox names, UIDs, fetched messages) directly.
 
 pub mod auth;
+pub mod events;
 pub mod mailbox;
 pub mod message;
