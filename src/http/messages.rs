@@ -19,7 +19,7 @@ use super::stream::{section_stream, StreamSection, TransferDecoder};
 use super::ProblemResponses;
 use crate::auth::{AuthUser, Scope};
 use crate::error::{ApiError, ImapResultExt as _, Op};
-use crate::imap::command::{FetchItem, Section, StoreMode};
+use crate::imap::command::{Command, FetchItem, Section, StoreMode};
 use crate::imap::date::InternalDate;
 use crate::imap::mime::{self, MimePart};
 use crate::imap::session::{FetchedMessage, SectionKind};
@@ -143,7 +143,11 @@ async fn list_page(
     let mailbox_state = current_state(session, mailbox)
         .await?
         .map(|current| state.tokens_codec.encode_state(mailbox.wire(), &current));
-    let scope = CursorScope::new(mailbox.wire(), &format!("{keys:?}"), uid_validity);
+    let scope = CursorScope::new(
+        mailbox.wire(),
+        &Command::search_criteria(keys),
+        uid_validity,
+    );
     let anchor = cursor
         .map(|c| state.tokens_codec.decode_cursor(&scope, c))
         .transpose()?;

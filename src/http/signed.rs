@@ -192,8 +192,8 @@ pub struct CursorScope {
 }
 
 impl CursorScope {
-    /// The scope of a listing of `mailbox` (wire name) with `filter` (a canonical
-    /// rendering of the search keys) at `uid_validity`.
+    /// The scope of a listing of `mailbox` (wire name) with `filter` (the canonical
+    /// text of the search, `Command::search_criteria`) at `uid_validity`.
     pub fn new(mailbox: &str, filter: &str, uid_validity: u32) -> Self {
         Self {
             listing: fingerprint(&[mailbox, filter]),

@@ -432,6 +432,13 @@ impl<'a> Command<'a> {
         w.finish()
     }
 
+    /// The canonical text of a filter: its `UID SEARCH` as sent (with LITERAL+, so
+    /// literals are inline), which depends only on the criteria, never on how the
+    /// gateway's own types are named or printed. Cursors are bound to it.
+    pub fn search_criteria(keys: &[SearchKey]) -> String {
+        String::from_utf8_lossy(&Command::UidSearch(keys).to_wire(true)).into_owned()
+    }
+
     /// The command as bytes on the wire (without tag), for tests and logs.
     pub fn to_wire(&self, literal_plus: bool) -> Vec<u8> {
         let mut out = Vec::new();
@@ -923,5 +930,22 @@ mod tests {
         );
         assert!(id_parameters(Some("2001:db8::1".parse().unwrap()))
             .ends_with("\"x-originating-ip\" \"2001:db8::1\")"));
+    }
+
+    #[test]
+    fn a_filter_has_one_canonical_text() {
+        use crate::imap::search::SearchText;
+        let keys = [
+            SearchKey::Unseen,
+            SearchKey::Subject(SearchText::new("subject", "Grüße \"x\"").unwrap()),
+        ];
+        assert_eq!(
+            Command::search_criteria(&keys),
+            "UID SEARCH CHARSET UTF-8 UNSEEN SUBJECT {11+}\r\nGrüße \"x\"\r\n"
+        );
+        assert_ne!(
+            Command::search_criteria(&keys[..1]),
+            Command::search_criteria(&keys)
+        );
     }
 }

@@ -54,7 +54,8 @@ pub struct MailboxEvent {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(untagged)]
 pub enum StreamEvent {
-    /// `message.created` (boxed: a summary is much larger than the other payloads)
+    /// `message.created`
+    // Boxed: a summary is much larger than the other payloads.
     Created(Box<MessageCreatedEvent>),
     /// `message.updated`
     Updated(MessageUpdatedEvent),
