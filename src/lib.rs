@@ -11,7 +11,7 @@
 //! - [`http`]: router, middleware, handlers (one file per resource), OpenAPI; the
 //!   helpers several handlers share are in `http/imap_ops.rs`.
 //! - [`model`]: JSON request/response types and their translation from `imap` values.
-//! - [`imap`]: validated IMAP types, command rendering (`command.rs`, the one place
+//! - [`imap`]: validated IMAP types, command rendering (`command/`, the one place
 //!   user text becomes IMAP), the response loops (`exchange.rs`), sessions and their
 //!   operations (`session/`), the server profile where server differences are decided
 //!   (`profile.rs`: capabilities, NAMESPACE naming, change reporting), pools,

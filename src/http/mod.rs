@@ -27,8 +27,10 @@ macro_rules! retry_after_bye {
     }};
 }
 
+pub mod append;
 pub mod auth;
 pub mod changes;
+pub mod downloads;
 pub mod events;
 pub mod extract;
 pub mod flags;
@@ -147,12 +149,12 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(changes::get_changes))
         .routes(routes!(events::stream_events))
         .routes(
-            routes!(messages::append_message)
+            routes!(append::append_message)
                 .layer(DefaultBodyLimit::max(messages::MAX_APPEND_BYTES)),
         )
         .routes(routes!(messages::get_message, transfer::delete_message))
-        .routes(routes!(messages::get_raw_message))
-        .routes(routes!(messages::get_attachment))
+        .routes(routes!(downloads::get_raw_message))
+        .routes(routes!(downloads::get_attachment))
         .routes(routes!(
             flags::get_flags,
             flags::replace_flags,

@@ -1,6 +1,6 @@
 //! The NAMESPACE response (RFC 2342): where the user's personal mailboxes live and
 //! which separator they use. imap-proto 0.17 cannot parse this response (and a
-//! response it cannot parse wedges async-imap's reader), so `command.rs` reads it
+//! response it cannot parse wedges async-imap's reader), so `command/` reads it
 //! raw and this module parses the line.
 //!
 //! ```text

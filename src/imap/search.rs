@@ -1,6 +1,6 @@
 //! Typed SEARCH criteria (RFC 3501 section 6.4.4). Raw IMAP search syntax is never
 //! accepted from users: filters become [`SearchKey`]s, and free text is a
-//! [`SearchText`], which `command.rs` sends as a quoted string (plain ASCII) or a
+//! [`SearchText`], which `command/` sends as a quoted string (plain ASCII) or a
 //! literal with `CHARSET UTF-8`, never as syntax.
 
 use std::fmt;

@@ -3,7 +3,7 @@
 //! Every type here has private fields and is built only through `TryFrom` (user
 //! text) or, for [`ServerMailbox`], through `profile.rs`'s `Naming` (from a validated
 //! [`MailboxName`] or a printable name the server listed), so holding one proves the
-//! value was checked (STYLE.md B4). Rendering to command text happens in `command.rs`
+//! value was checked (STYLE.md B4). Rendering to command text happens in `command/`
 //! and nowhere else; it sends anything that is not printable ASCII as a literal.
 
 use std::fmt;

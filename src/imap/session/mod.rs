@@ -1,6 +1,6 @@
 //! [`ImapSession`]: one authenticated IMAP connection and the typed operations on it.
 //!
-//! Commands go out through `command.rs` and come back through the response loops of
+//! Commands go out through `command/` and come back through the response loops of
 //! `exchange.rs`, so response codes, untagged data and BYE are seen directly instead
 //! of through async-imap's flattened strings and lossy channel. This file holds the
 //! session itself (start, command execution, checkout, selection, IDLE, logout);
