@@ -6,8 +6,6 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
 use base64::Engine as _;
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
 
 use super::extract::{mailbox_location, AppBytes, AppQuery, MailboxPath};
 use super::imap_ops::parse_flag_list;
@@ -15,89 +13,10 @@ use super::ProblemResponses;
 use crate::auth::{AuthUser, Scope};
 use crate::error::{ApiError, ImapResultExt as _, Op};
 use crate::imap::date::InternalDate;
+use crate::model::compose::{AppendQuery, AppendResponse, ComposeAddress, ComposeRequest};
 use crate::state::AppState;
 
 use super::downloads::safe_media_type;
-
-/// An address in a composed message: `"a@example.org"` or `{name, address}`.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
-#[serde(untagged)]
-pub enum ComposeAddress {
-    /// Just the address.
-    Plain(String),
-    /// Name and address.
-    Named {
-        /// Display name.
-        name: Option<String>,
-        /// `local@domain`.
-        address: String,
-    },
-}
-
-/// An attachment of a composed message.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ComposeAttachment {
-    /// File name.
-    pub filename: String,
-    /// Media type, e.g. `application/pdf`.
-    pub content_type: String,
-    /// The content, base64.
-    pub content_base64: String,
-}
-
-/// A message composed from JSON (`Content-Type: application/json`).
-#[derive(Debug, Clone, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ComposeRequest {
-    /// From.
-    pub from: ComposeAddress,
-    /// To.
-    #[serde(default)]
-    pub to: Vec<ComposeAddress>,
-    /// Cc.
-    #[serde(default)]
-    pub cc: Vec<ComposeAddress>,
-    /// Bcc (kept in the stored copy, as drafts need it).
-    #[serde(default)]
-    pub bcc: Vec<ComposeAddress>,
-    /// Subject.
-    pub subject: Option<String>,
-    /// Plain-text body.
-    pub text: Option<String>,
-    /// HTML body.
-    pub html: Option<String>,
-    /// Attachments.
-    #[serde(default)]
-    pub attachments: Vec<ComposeAttachment>,
-    /// Initial flags, e.g. `["\\Seen", "\\Draft"]`.
-    #[serde(default)]
-    pub flags: Vec<String>,
-    /// INTERNALDATE, RFC 3339 (default: now).
-    pub internal_date: Option<String>,
-}
-
-/// Query of `POST .../messages` for raw uploads.
-#[derive(Debug, Default, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct AppendQuery {
-    /// Comma-separated initial flags for a raw upload, e.g. `\Seen,$Work`.
-    pub flags: Option<String>,
-    /// INTERNALDATE for a raw upload, RFC 3339.
-    pub internal_date: Option<String>,
-}
-
-/// Where an appended message went.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct AppendResponse {
-    /// The mailbox.
-    pub mailbox: String,
-    /// The new UID (`null` when the server lacks UIDPLUS).
-    pub uid: Option<u32>,
-    /// The mailbox's UIDVALIDITY (`null` when the server lacks UIDPLUS).
-    pub uid_validity: Option<u32>,
-}
 
 fn check_header_text(field: &str, value: &str) -> Result<(), ApiError> {
     if value.contains(['\r', '\n', '\0']) || value.len() > 998 {

@@ -17,8 +17,6 @@
 
 use axum::extract::State;
 use axum::Json;
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
 
 use super::extract::{AppQuery, MailboxPath};
 use super::imap_ops::{current_state, summary_items};
@@ -27,6 +25,7 @@ use super::ProblemResponses;
 use crate::auth::{AuthUser, Scope};
 use crate::error::{ApiError, ImapResultExt as _, Op};
 use crate::imap::{ImapSession, MailboxName, Uid, UidSet};
+use crate::model::changes::{Changes, ChangesQuery, FlagsChange};
 use crate::model::message::{normalize_flags, MessageSummary};
 use crate::state::AppState;
 
@@ -35,52 +34,40 @@ pub const DEFAULT_CHANGES: usize = 100;
 /// Largest `limit`.
 pub const MAX_CHANGES: usize = 1000;
 
-/// Query of the changes route.
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct ChangesQuery {
-    /// A `state` from a mailbox, a message list or a previous changes answer.
-    pub since: String,
-    /// Most created + updated items per answer (1-1000, default 100); `has_more` tells
-    /// when to ask again with the returned `state`.
-    pub limit: Option<usize>,
+/// Why the changes since a state could not be computed.
+#[derive(Debug)]
+pub(crate) enum ChangesError {
+    /// The state cannot be continued from (the mailbox was recreated, the state is
+    /// ahead of it, or a deletion cannot be named): the client must list the mailbox
+    /// again. `/changes` answers 409 `resync-required`; event streams send
+    /// `mailbox.reset`.
+    Resync(&'static str),
+    /// Anything else, as the request would answer it.
+    Failed(ApiError),
 }
 
-/// A message whose flags changed.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct FlagsChange {
-    /// The UID.
-    pub uid: u32,
-    /// The flags now.
-    pub flags: Vec<String>,
-    /// Its mod-sequence.
-    pub modseq: u64,
-}
-
-/// What changed since a state.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct Changes {
-    /// New messages, oldest first.
-    pub created: Vec<MessageSummary>,
-    /// Messages whose flags changed, in mod-sequence order.
-    pub updated: Vec<FlagsChange>,
-    /// UIDs of messages that were removed.
-    pub destroyed: Vec<u32>,
-    /// The state after these changes: pass it as `since` next time.
-    pub state: String,
-    /// More changes are waiting: ask again with `state` right away.
-    pub has_more: bool,
-    /// False on servers without CONDSTORE: flag changes are not reported in
-    /// `updated` (follow `/v1/events` for them).
-    pub flags_tracked: bool,
-}
-
-fn resync(detail: &str) -> ApiError {
-    ApiError::Conflict {
-        detail: format!("{detail}: list the mailbox again from the start and use the new state"),
-        slug: "resync-required",
+impl From<ApiError> for ChangesError {
+    fn from(err: ApiError) -> Self {
+        Self::Failed(err)
     }
+}
+
+impl From<ChangesError> for ApiError {
+    fn from(err: ChangesError) -> Self {
+        match err {
+            ChangesError::Resync(detail) => ApiError::Conflict {
+                detail: format!(
+                    "{detail}: list the mailbox again from the start and use the new state"
+                ),
+                slug: "resync-required",
+            },
+            ChangesError::Failed(err) => err,
+        }
+    }
+}
+
+fn resync(detail: &'static str) -> ChangesError {
+    ChangesError::Resync(detail)
 }
 
 /// The result of one changes computation, before it is rendered.
@@ -114,7 +101,7 @@ pub(crate) async fn compute_changes(
     mailbox: &MailboxName,
     since: MailboxState,
     limit: usize,
-) -> Result<ChangeSet, ApiError> {
+) -> Result<ChangeSet, ChangesError> {
     let now = fresh_state(session, mailbox)
         .await?
         .ok_or_else(|| resync("the IMAP server did not report the mailbox's state"))?;
@@ -232,7 +219,7 @@ async fn created_since(
     since: MailboxState,
     now: MailboxState,
     limit: usize,
-) -> Result<ChangeSet, ApiError> {
+) -> Result<ChangeSet, ChangesError> {
     use crate::imap::search::SearchKey;
     let known = match UidSet::range(1, since.uid_next.saturating_sub(1)) {
         Ok(range) => session

@@ -21,18 +21,17 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures::Stream;
-use serde::Deserialize;
 use tokio::sync::mpsc;
 use tracing::Instrument as _;
-use utoipa::IntoParams;
 
-use super::changes::{compute_changes, fresh_state, summaries_of, ChangeSet};
+use super::changes::{compute_changes, fresh_state, summaries_of, ChangeSet, ChangesError};
 use super::extract::AppQuery;
 use super::signed::MailboxState;
 use super::ProblemResponses;
 use crate::auth::{AuthUser, Scope};
 use crate::error::{ApiError, Op};
 use crate::imap::{ImapError, MailboxChange, MailboxName, Subscription, WatchLimit, WatchPosition};
+use crate::model::events::EventsQuery;
 use crate::model::events::{
     MessageCreatedEvent, MessageDeletedEvent, MessageUpdatedEvent, StreamEvent,
 };
@@ -40,15 +39,6 @@ use crate::state::AppState;
 
 /// Most mailboxes one stream may follow.
 pub const MAX_STREAM_MAILBOXES: usize = 10;
-
-/// Query of the events route.
-#[derive(Debug, Default, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct EventsQuery {
-    /// Comma-separated mailbox names to follow (default `INBOX`; at most 10).
-    pub mailboxes: Option<String>,
-}
 
 fn parse_mailboxes(query: &EventsQuery) -> Result<Vec<MailboxName>, ApiError> {
     let raw = query.mailboxes.as_deref().unwrap_or("INBOX");
@@ -255,7 +245,7 @@ async fn changes_for(
     user: &AuthUser,
     position: &Position,
     index: usize,
-) -> Result<ChangeSet, ApiError> {
+) -> Result<ChangeSet, ChangesError> {
     let mailbox = &position.mailboxes[index];
     let mut session = state.session(user).await?;
     compute_changes(&mut session, mailbox, position.states[index], 100).await
@@ -297,8 +287,8 @@ async fn flush(
                 position.states[index] = changes.state;
                 changes.has_more
             }
-            Err(ApiError::Conflict { .. }) => {
-                // UIDVALIDITY changed: tell the client to start over from the new state.
+            Err(ChangesError::Resync(_)) => {
+                // The state cannot be continued: the client starts over from the new one.
                 let current = async {
                     let mut session = state.session(user).await?;
                     fresh_state(&mut session, &position.mailboxes[index]).await
@@ -313,7 +303,7 @@ async fn flush(
                 }
                 false
             }
-            Err(err) => {
+            Err(ChangesError::Failed(err)) => {
                 tracing::warn!(
                     status = err.status().as_u16(),
                     "computing changes for an event stream failed"

@@ -3,8 +3,6 @@
 
 use axum::extract::State;
 use axum::Json;
-use serde::Deserialize;
-use utoipa::IntoParams;
 
 use super::extract::{AppQuery, MailboxPath, MessagePath};
 use super::imap_ops::{current_state, fetch_one, select, summary_items, uid_validity};
@@ -16,6 +14,7 @@ use crate::imap::command::{Command, FetchItem, Section, StoreMode};
 use crate::imap::mime::{self, MimePart};
 use crate::imap::session::{FetchedMessage, SectionKind};
 use crate::imap::{Flag, ImapSession, MailboxName, PartNumber, Uid, UidSet, ValidationError};
+use crate::model::message::ReadQuery;
 use crate::model::message::{
     decode_text_part, header_fields, Attachment, ListMessagesQuery, Message, MessageFilter,
     MessageList, MessageSummary,
@@ -196,16 +195,6 @@ async fn fetch_page(
         return Ok(Vec::new());
     };
     session.fetch_uids(&set, items).await.during(Op::Fetch)
-}
-
-/// Query of `GET .../messages/{uid}`.
-#[derive(Debug, Default, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct ReadQuery {
-    /// Set `\Seen` after reading (needs the `write` scope). Default false: reading
-    /// never changes the message.
-    pub mark_seen: Option<bool>,
 }
 
 fn part_number(part: &MimePart) -> Option<PartNumber> {

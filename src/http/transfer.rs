@@ -11,8 +11,6 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
 
 use super::extract::{AppJson, AppQuery, MailboxPath, MessagePath};
 use super::flags::resolve_targets;
@@ -23,73 +21,11 @@ use crate::error::{ApiError, ImapResultExt as _, Op};
 use crate::imap::command::FetchItem;
 use crate::imap::session::Completion;
 use crate::imap::{ImapSession, MailboxName, SpecialUse, UidSet};
-use crate::model::message::MessageFilter;
+use crate::model::transfer::{
+    BulkDeleteRequest, BulkTransferRequest, BulkTransferResult, DeleteQuery, TransferRequest,
+    Transferred,
+};
 use crate::state::AppState;
-
-/// `{to}`: the target mailbox.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct TransferRequest {
-    /// Full name of the target mailbox.
-    #[schema(example = "Archive")]
-    pub to: String,
-}
-
-/// Many messages by UIDs or filter, to a target mailbox.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct BulkTransferRequest {
-    /// The messages by UID (at most 1000) ...
-    pub uids: Option<Vec<u32>>,
-    /// ... or by filter (matching at most 1000).
-    pub filter: Option<MessageFilter>,
-    /// Full name of the target mailbox.
-    pub to: String,
-}
-
-/// Many messages by UIDs or filter, to delete.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct BulkDeleteRequest {
-    /// The messages by UID (at most 1000) ...
-    pub uids: Option<Vec<u32>>,
-    /// ... or by filter (matching at most 1000).
-    pub filter: Option<MessageFilter>,
-    /// Delete permanently (needs the `delete` scope) instead of moving to Trash.
-    #[serde(default)]
-    pub permanent: bool,
-}
-
-/// Where a message went.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct Transferred {
-    /// The source UID.
-    pub uid: u32,
-    /// The target mailbox.
-    pub mailbox: String,
-    /// The UID in the target (from COPYUID; `null` without UIDPLUS).
-    pub new_uid: Option<u32>,
-    /// The target's UIDVALIDITY (`null` without UIDPLUS).
-    pub uid_validity: Option<u32>,
-}
-
-/// The result of a bulk move, copy or delete.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct BulkTransferResult {
-    /// How many messages were acted on.
-    pub count: usize,
-    /// Each message and where it went (`mailbox` is `null` for permanent deletion).
-    pub items: Vec<Transferred>,
-}
-
-/// `?permanent=true` on DELETE.
-#[derive(Debug, Default, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct DeleteQuery {
-    /// Delete permanently (needs the `delete` scope). Default: move to Trash.
-    pub permanent: Option<bool>,
-}
 
 fn target(name: &str) -> Result<MailboxName, ApiError> {
     MailboxName::try_from(name).map_err(|e| ApiError::bad_field("to", e.message))

@@ -3,7 +3,7 @@
 //! document and the wire cannot drift apart.
 
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use super::message::MessageSummary;
 
@@ -94,4 +94,13 @@ impl StreamEvent {
             Self::Mailbox(_) => "mailbox.reset",
         }
     }
+}
+
+/// Query of the events route.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct EventsQuery {
+    /// Comma-separated mailbox names to follow (default `INBOX`; at most 10).
+    pub mailboxes: Option<String>,
 }

@@ -489,6 +489,16 @@ pub fn decode_text_part(mime_header: &[u8], body: &[u8], html: bool) -> Option<S
     text.map(|t| t.into_owned())
 }
 
+/// Query of `GET .../messages/{uid}`.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ReadQuery {
+    /// Set `\Seen` after reading (needs the `write` scope). Default false: reading
+    /// never changes the message.
+    pub mark_seen: Option<bool>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
