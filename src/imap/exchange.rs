@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use async_imap::imap_proto::{MailboxDatum, Response, ResponseCode, Status};
+use async_imap::imap_proto::{MailboxDatum, RequestId, Response, ResponseCode, Status};
 
 use super::command::{self, Chunk, Command};
 use super::completion::Completion;
@@ -37,6 +37,25 @@ pub(crate) async fn round_trip(
         }
         command::send_literal(inner, bytes, &rest).await?;
     }
+    read_until_done(
+        inner,
+        &tag,
+        matches!(command, Command::Logout),
+        &mut on_untagged,
+    )
+    .await
+}
+
+/// The one loop that reads a command's responses up to its tagged completion:
+/// untagged responses go to `on_untagged`; BYE ends the session (unless
+/// `bye_expected`, as after LOGOUT); a completion for another tag is a protocol
+/// error; a NO or BAD completion becomes the typed error.
+async fn read_until_done(
+    inner: &mut async_imap::Session<ImapStream>,
+    tag: &RequestId,
+    bye_expected: bool,
+    on_untagged: &mut impl FnMut(&Response<'_>),
+) -> Result<Completion, ImapError> {
     // UID MOVE reports COPYUID in an untagged OK before the expunges (RFC 6851 section 4.3).
     let mut untagged_copy_uid = None;
     loop {
@@ -50,7 +69,7 @@ pub(crate) async fn round_trip(
                 status,
                 outcome,
             } => {
-                if *done != tag {
+                if done != tag {
                     return Err(ImapError::Protocol(
                         "completion for an unknown tag".to_owned(),
                     ));
@@ -75,21 +94,21 @@ pub(crate) async fn round_trip(
             }
             Response::Data {
                 status: Status::Bye,
+                ..
+            } if bye_expected => {}
+            Response::Data {
+                status: Status::Bye,
                 outcome,
-            } => {
-                if matches!(command, Command::Logout) {
-                    continue;
-                }
-                return Err(ImapError::Bye {
-                    text: outcome
-                        .information
-                        .as_deref()
-                        .unwrap_or_default()
-                        .to_owned(),
-                });
-            }
+            } => return Err(bye(outcome.information.as_deref())),
             other => on_untagged(other),
         }
+    }
+}
+
+/// The error for a BYE with this text.
+fn bye(text: Option<&str>) -> ImapError {
+    ImapError::Bye {
+        text: text.unwrap_or_default().to_owned(),
     }
 }
 
@@ -97,7 +116,7 @@ pub(crate) async fn round_trip(
 /// to `on_untagged`. A completion instead means the server refused what `what` needed.
 async fn await_continuation(
     inner: &mut async_imap::Session<ImapStream>,
-    tag: &async_imap::imap_proto::RequestId,
+    tag: &RequestId,
     on_untagged: &mut impl FnMut(&Response<'_>),
     what: &str,
 ) -> Result<(), ImapError> {
@@ -168,13 +187,7 @@ pub(crate) async fn idle_round(
                         outcome,
                     } = response.parsed()
                     {
-                        return Err(ImapError::Bye {
-                            text: outcome
-                                .information
-                                .as_deref()
-                                .unwrap_or_default()
-                                .to_owned(),
-                        });
+                        return Err(bye(outcome.information.as_deref()));
                     }
                     if is_change(response.parsed()) {
                         changed = true;
@@ -185,31 +198,14 @@ pub(crate) async fn idle_round(
         }
     }
     command::send_idle_done(inner).await?;
-    tokio::time::timeout(command_timeout, async {
-        loop {
-            let response = inner
-                .read_response()
-                .await?
-                .ok_or(ImapError::ConnectionLost)?;
-            match response.parsed() {
-                Response::Done {
-                    tag: done,
-                    status,
-                    outcome,
-                } if *done == tag => {
-                    check_completion(
-                        status,
-                        outcome.code.as_ref(),
-                        outcome.information.as_deref(),
-                    )?;
-                    return Ok(changed);
-                }
-                other => changed |= is_change(other),
-            }
-        }
-    })
+    let mut note = |response: &Response<'_>| changed |= is_change(response);
+    tokio::time::timeout(
+        command_timeout,
+        read_until_done(inner, &tag, false, &mut note),
+    )
     .await
-    .map_err(|_| ImapError::Timeout)?
+    .map_err(|_| ImapError::Timeout)??;
+    Ok(changed)
 }
 
 #[cfg(test)]
@@ -325,5 +321,27 @@ mod tests {
             matches!(result, Err(ImapError::ConnectionLost | ImapError::Io(_))),
             "{result:?}"
         );
+    }
+
+    #[tokio::test]
+    async fn idle_reports_a_change_and_ends_with_done() {
+        let (mut session, mut server) = session().await;
+        let script = tokio::spawn(async move {
+            let tag = next_tag(&mut server).await;
+            reply(&mut server, "+ idling\r\n* OK Still here\r\n* 4 EXISTS\r\n").await;
+            // The client ends the IDLE with DONE; then the completion.
+            let mut done = String::new();
+            tokio::io::AsyncBufReadExt::read_line(&mut server, &mut done)
+                .await
+                .unwrap();
+            assert_eq!(done, "DONE\r\n");
+            reply(&mut server, &format!("{tag} OK Idle completed\r\n")).await;
+            server
+        });
+        let changed = idle_round(&mut session, Duration::from_secs(5), Duration::from_secs(5))
+            .await
+            .unwrap();
+        assert!(changed, "EXISTS is a change; the keep-alive line is not");
+        let _server = script.await.unwrap();
     }
 }
