@@ -1,5 +1,8 @@
-//! Starts one server (dovecot|cyrus|courier) with alice/secret and keeps it running
-//! until killed, printing its port: for probing a server by hand.
+//! Starts one server (`dovecot`, `cyrus` or `courier`) with alice/secret and
+//! bob/secret, prints its port, and keeps it running until standard input reaches its
+//! end (press Ctrl-D, or close the pipe): then it stops the server and removes its
+//! files. For probing a server by hand. (Killing the process instead would leave the
+//! server running.)
 use dovecot_harness::servers::{AnyServer, Kind};
 
 fn main() {
@@ -10,10 +13,6 @@ fn main() {
     };
     let server = AnyServer::start(kind, &[("alice", "secret"), ("bob", "secret")]);
     println!("{} port {}", kind.name(), server.port());
-    std::thread::sleep(std::time::Duration::from_secs(
-        std::env::args()
-            .nth(2)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(600),
-    ));
+    let _ = std::io::Read::read_to_end(&mut std::io::stdin(), &mut Vec::new());
+    drop(server);
 }
