@@ -171,18 +171,8 @@ IMAP_TLS_REQUIRED=0
     }
 
     fn wait_ready(&self) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if crate::greets(self.port, "Courier-IMAP") {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "courier did not start in time:\n{}",
-                self.logs()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let greeted = crate::wait_for_greeting(self.port, "Courier-IMAP", || true);
+        assert!(greeted, "courier did not start in time:\n{}", self.logs());
     }
 
     /// The temp dir with configuration, maildirs and logs.

@@ -186,21 +186,11 @@ DAEMON {{
     }
 
     fn wait_ready(&mut self, servername: &str) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Ok(Some(status)) = self.master.try_wait() {
-                panic!("cyrus master exited with {status}:\n{}", self.logs());
-            }
-            if crate::greets(self.port, servername) {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "cyrus did not start in time:\n{}",
-                self.logs()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let master = &mut self.master;
+        let greeted = crate::wait_for_greeting(self.port, servername, || {
+            !matches!(master.try_wait(), Ok(Some(_)))
+        });
+        assert!(greeted, "cyrus did not start:\n{}", self.logs());
     }
 
     /// The temp dir with configuration, spool and logs.

@@ -188,8 +188,21 @@ pub(crate) fn free_port() -> u16 {
     }
 }
 
+/// Waits up to 20 s for a server on `port` to greet with a line containing
+/// `marker`, while `alive` says its process still runs. True once it greets.
+pub(crate) fn wait_for_greeting(port: u16, marker: &str, mut alive: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline && alive() {
+        if greets(port, marker) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
 /// Whether a server on `port` greets with `* OK` and a line containing `marker`.
-pub(crate) fn greets(port: u16, marker: &str) -> bool {
+fn greets(port: u16, marker: &str) -> bool {
     TcpStream::connect(("127.0.0.1", port)).is_ok_and(|stream| {
         let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
         let mut line = String::new();
