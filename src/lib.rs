@@ -8,19 +8,24 @@
 //! - [`server`]: the HTTP accept loop (header deadline, graceful shutdown).
 //! - [`error`]: [`error::ApiError`], RFC 9457 problem responses, the IMAP → HTTP table.
 //! - [`auth`]: tokens, Basic credentials, scopes, login throttling, client addresses.
-//! - [`http`]: router, middleware, handlers (one file per resource), OpenAPI; the
-//!   helpers several handlers share are in `http/imap_ops.rs`.
+//! - [`http`]: router, middleware, handlers (one file per resource), OpenAPI. A
+//!   handler extracts the request, validates it, checks out a session, calls one
+//!   [`mail`] operation and renders the answer.
+//! - [`mail`]: the service layer: what the API does in mail terms (list pages and
+//!   cursors, reading, downloads, flags, transfers, storing, changes, signed tokens),
+//!   with its own error, [`mail::MailError`].
 //! - [`model`]: JSON request/response types and their translation from `imap` values.
-//! - [`imap`]: validated IMAP types, command rendering (`command/`, the one place
-//!   user text becomes IMAP), the response loops (`exchange.rs`), sessions and their
-//!   operations (`session/`), the server profile where server differences are decided
-//!   (`profile.rs`: capabilities, NAMESPACE naming, change reporting), pools,
-//!   watchers.
-//! - [`state`]: the shared [`state::AppState`].
+//! - [`imap`]: validated IMAP types, command rendering (`command/`, private: the one
+//!   place user text becomes IMAP), the response loops (`exchange.rs`), sessions and
+//!   their operations (`session/`), the server profile where server differences are
+//!   decided (`profile.rs`: capabilities, NAMESPACE naming, change reporting),
+//!   pools, watchers.
+//! - [`state`]: the shared [`state::AppState`] (configuration, pools, token codec).
 //!
-//! Dependencies point down: `http` uses `model`, `auth`, `error`, `state` and `imap`;
-//! `model` and `error` use `imap`; `imap` knows nothing of HTTP. No module imports
-//! one that imports it back.
+//! Dependencies point down: `http` → `state` → `error` → `mail` → `model`, `auth` →
+//! `imap` (`config` uses `auth` for the trusted-proxy list). `http` uses only validated values from `imap` (names, UIDs, part numbers)
+//! and never an IMAP command, FETCH item or capability; `imap` knows nothing of HTTP.
+//! No module imports one that imports it back.
 
 #![forbid(unsafe_code)]
 
@@ -29,6 +34,7 @@ pub mod config;
 pub mod error;
 pub mod http;
 pub mod imap;
+pub mod mail;
 pub mod model;
 pub mod server;
 pub mod state;

@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use crate::auth::{AuthMethod, AuthUser, LoginThrottle, TokenService};
 use crate::config::Config;
-use crate::error::{ApiError, Op};
-use crate::http::signed::TokenCodec;
+use crate::error::ApiError;
 use crate::imap::mailbox_locks::MailboxLocks;
 use crate::imap::{Backend, PoolSettings, PooledSession, SessionPools, Timeouts, Watchers};
+use crate::mail::{Op, TokenCodec};
 
 /// Shared application state (cheap to clone).
 #[derive(Clone, Debug)]

@@ -52,17 +52,27 @@ async fn tokens_are_issued_for_valid_credentials_and_work_as_bearer() {
         .await;
     assert_eq!(narrow.ok(200)["scope"], "read");
     assert_eq!(narrow.body["expires_in"], 60);
-    for bad in [
-        json!({"username": "alice", "password": "alice-pw", "scope": "admin"}),
-        json!({"username": "alice", "password": "alice-pw", "ttl_seconds": 7200}),
-        json!({"username": "alice", "password": "alice-pw", "ttl_seconds": 0}),
-        json!({"username": "", "password": "alice-pw"}),
-        json!({"username": "a\r\nb", "password": "alice-pw"}),
+    // Malformed values are 400; well-formed ones out of range are 422 (README, Errors).
+    for (bad, status) in [
+        (
+            json!({"username": "alice", "password": "alice-pw", "scope": "admin"}),
+            400,
+        ),
+        (
+            json!({"username": "alice", "password": "alice-pw", "ttl_seconds": 7200}),
+            422,
+        ),
+        (
+            json!({"username": "alice", "password": "alice-pw", "ttl_seconds": 0}),
+            422,
+        ),
+        (json!({"username": "", "password": "alice-pw"}), 400),
+        (json!({"username": "a\r\nb", "password": "alice-pw"}), 400),
     ] {
         gateway
             .post("/v1/auth/token", &Auth::None, bad)
             .await
-            .problem(422);
+            .problem(status);
     }
 }
 

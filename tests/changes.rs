@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 
 use common::{Auth, Dovecot, Gateway, Options, SeedMessage, User};
 use dovecot_harness::raw::RawImap;
-use imap_gateway::http::signed::{MailboxState, TokenCodec};
+use imap_gateway::mail::{MailboxState, TokenCodec};
 use secrecy::SecretString;
 use serde_json::Value;
 

@@ -3,7 +3,7 @@
 #![no_main]
 
 use imap_gateway::auth::TokenService;
-use imap_gateway::http::signed::{CursorScope, TokenCodec};
+use imap_gateway::mail::{CursorScope, TokenCodec};
 use libfuzzer_sys::fuzz_target;
 use secrecy::SecretString;
 

@@ -11,12 +11,10 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::ConnectInfo;
 use axum::http::request::Parts;
 use axum::http::HeaderMap;
 use ipnet::IpNet;
-
-use crate::state::AppState;
 
 /// The `X-Forwarded-For` header.
 const FORWARDED_FOR: &str = "x-forwarded-for";
@@ -102,17 +100,6 @@ impl ClientAddr {
                 .get::<ConnectInfo<SocketAddr>>()
                 .map(|ConnectInfo(peer)| trusted.client(peer.ip(), &parts.headers)),
         )
-    }
-}
-
-impl FromRequestParts<AppState> for ClientAddr {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        Ok(Self::of(parts, &state.config.trusted_proxies))
     }
 }
 

@@ -16,8 +16,11 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::auth::MissingScope;
 use crate::imap::error::SERVER_LIMIT_BACKOFF;
 use crate::imap::{ImapError, PoolFailure, RespCode, ValidationError};
+use crate::mail::changes::ChangesError;
+use crate::mail::{MailError, Op};
 
 tokio::task_local! {
     /// Per-request facts that error bodies need, set by the request-context middleware.
@@ -80,67 +83,6 @@ impl From<ValidationError> for FieldError {
         Self {
             field: err.field.to_owned(),
             message: err.message,
-        }
-    }
-}
-
-/// The IMAP operation an error happened in: picks defaults for code-less NOs and
-/// words the detail.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Op {
-    /// LOGIN / AUTHENTICATE (and getting a pooled session).
-    Login,
-    /// LIST.
-    ListMailboxes,
-    /// LIST/STATUS of one mailbox.
-    GetMailbox,
-    /// CREATE.
-    CreateMailbox,
-    /// DELETE.
-    DeleteMailbox,
-    /// RENAME.
-    RenameMailbox,
-    /// (UN)SUBSCRIBE.
-    Subscribe,
-    /// SELECT / EXAMINE.
-    Select,
-    /// The readiness probe.
-    Probe,
-    /// UID SEARCH.
-    Search,
-    /// UID FETCH.
-    Fetch,
-    /// UID STORE.
-    Store,
-    /// UID COPY.
-    Copy,
-    /// UID MOVE (or COPY + UID EXPUNGE).
-    Move,
-    /// STORE \\Deleted + UID EXPUNGE.
-    Expunge,
-    /// APPEND.
-    Append,
-}
-
-impl Op {
-    fn doing(self) -> &'static str {
-        match self {
-            Self::Login => "log in to the IMAP server",
-            Self::ListMailboxes => "list mailboxes",
-            Self::GetMailbox => "read the mailbox",
-            Self::CreateMailbox => "create the mailbox",
-            Self::DeleteMailbox => "delete the mailbox",
-            Self::RenameMailbox => "rename the mailbox",
-            Self::Subscribe => "change the subscription",
-            Self::Select => "open the mailbox",
-            Self::Probe => "reach the IMAP server",
-            Self::Search => "search the mailbox",
-            Self::Fetch => "read the message",
-            Self::Store => "change the flags",
-            Self::Copy => "copy the message",
-            Self::Move => "move the message",
-            Self::Expunge => "delete the message",
-            Self::Append => "store the message",
         }
     }
 }
@@ -280,32 +222,10 @@ impl ApiError {
         }
     }
 
-    /// Wraps an IMAP error with the operation it happened in.
+    /// Wraps an IMAP error with the operation it happened in (classified as
+    /// [`MailError::imap`] does).
     pub fn imap(op: Op, source: ImapError) -> Self {
-        match source {
-            ImapError::Invalid(v) => Self::BadRequest {
-                detail: v.to_string(),
-                errors: vec![v.into()],
-            },
-            ImapError::NotRepresentable(v) => Self::Unprocessable {
-                detail: v.to_string(),
-                errors: vec![v.into()],
-            },
-            source => Self::Imap { op, source },
-        }
-    }
-
-    /// True when the IMAP server ended the session in the middle of the request (BYE,
-    /// or the connection closed): a request that is safe to repeat may be repeated on
-    /// a fresh session.
-    pub fn is_lost_session(&self) -> bool {
-        matches!(
-            self,
-            Self::Imap {
-                source: ImapError::Bye { .. } | ImapError::ConnectionLost | ImapError::Io(_),
-                ..
-            }
-        )
+        MailError::imap(op, source).into()
     }
 
     /// The HTTP status, a pure function of the error (STYLE.md B3).
@@ -434,19 +354,41 @@ impl ApiError {
     }
 }
 
-/// Names the operation an IMAP result belongs to, turning its error into an
-/// [`ApiError`]: `session.status(&name).await.during(Op::GetMailbox)?`.
-pub trait ImapResultExt<T> {
-    /// Maps the error with [`ApiError::imap`].
-    ///
-    /// # Errors
-    /// The classified error.
-    fn during(self, op: Op) -> Result<T, ApiError>;
+impl From<MissingScope> for ApiError {
+    fn from(err: MissingScope) -> Self {
+        Self::Forbidden {
+            detail: err.to_string(),
+        }
+    }
 }
 
-impl<T> ImapResultExt<T> for Result<T, ImapError> {
-    fn during(self, op: Op) -> Result<T, ApiError> {
-        self.map_err(|err| ApiError::imap(op, err))
+/// The one rule for bad input (README, Errors): a value that is not a well-formed
+/// instance of its type is 400 `invalid-request`.
+impl From<ValidationError> for ApiError {
+    fn from(err: ValidationError) -> Self {
+        Self::bad_field(err.field, err.message)
+    }
+}
+
+/// The service layer's errors, mapped in one place: [`MailError::Invalid`] is 400,
+/// [`MailError::Unacceptable`] 422 (a well-formed request that cannot be acted on).
+impl From<MailError> for ApiError {
+    fn from(err: MailError) -> Self {
+        match err {
+            MailError::Invalid(v) => v.into(),
+            MailError::Unacceptable(v) => Self::unprocessable_field(v.field, v.message),
+            MailError::NotFound(detail) => Self::NotFound { detail },
+            MailError::Conflict { detail, slug } => Self::Conflict { detail, slug },
+            MailError::Changed { detail, current } => Self::PreconditionFailed { detail, current },
+            MailError::Imap { op, source } => Self::Imap { op, source },
+            MailError::Internal(err) => Self::Internal(err),
+        }
+    }
+}
+
+impl From<ChangesError> for ApiError {
+    fn from(err: ChangesError) -> Self {
+        MailError::from(err).into()
     }
 }
 

@@ -97,3 +97,31 @@ fn busy_answers_carry_retry_after() {
         SERVER_LIMIT_BACKOFF.as_secs().to_string().as_str()
     );
 }
+
+#[test]
+fn bad_input_follows_one_rule() {
+    // Syntax (a value that is not a well-formed instance of its type) is 400;
+    // semantics (a well-formed request that cannot be acted on) is 422.
+    let malformed = ValidationError::new("uid", "a UID is a number from 1 to 4294967295");
+    assert_eq!(
+        ApiError::from(malformed.clone()).status(),
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        ApiError::from(MailError::Invalid(malformed)).status(),
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        ApiError::from(MailError::unacceptable(
+            "limit",
+            "must be between 1 and 500"
+        ))
+        .status(),
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    let unrepresentable = ImapError::NotRepresentable(ValidationError::new("mailbox", "a dot"));
+    assert_eq!(
+        ApiError::imap(Op::CreateMailbox, unrepresentable).status(),
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+}

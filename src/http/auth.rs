@@ -36,14 +36,11 @@ pub async fn create_token(
     AppJson(request): AppJson<TokenRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
     let username = Username::try_from(request.username.as_str())
-        .map_err(|err| ApiError::unprocessable_field("username", err.message))?;
-    check_credential_text("password", &request.password, 1024)
-        .map_err(|err| ApiError::unprocessable_field("password", err.message))?;
+        .map_err(|err| ApiError::bad_field("username", err.message))?;
+    check_credential_text("password", &request.password, 1024)?;
     let scopes = match request.scope.as_deref() {
         None => Scopes::ALL,
-        Some(text) => {
-            Scopes::parse(text).map_err(|msg| ApiError::unprocessable_field("scope", msg))?
-        }
+        Some(text) => Scopes::parse(text).map_err(|msg| ApiError::bad_field("scope", msg))?,
     };
     let max_ttl = state.config.token_ttl.as_secs();
     let ttl = match request.ttl_seconds {

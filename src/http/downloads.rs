@@ -7,15 +7,11 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 
 use super::extract::{MessagePath, PartPath};
-use super::imap_ops::{fetch_one, open_mailbox};
-use super::stream::{section_stream, StreamSection, TransferDecoder};
 use super::ProblemResponses;
 use crate::auth::{AuthUser, Scope};
 use crate::error::ApiError;
-use crate::imap::command::{FetchItem, Section};
-use crate::imap::session::SectionKind;
-use crate::imap::UidSet;
-use crate::model::message::Attachment;
+use crate::mail::download::{describe_part, raw_size};
+use crate::mail::stream::{section_stream, StreamSection, TransferDecoder};
 use crate::state::AppState;
 
 /// Parses a single `Range: bytes=a-b` (or `a-`, `-n`) against `size`.
@@ -67,14 +63,13 @@ pub async fn get_raw_message(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     user.require(Scope::Read)?;
-    let (mut session, _) = open_mailbox(&state, &user, &mailbox, true).await?;
-    let meta = fetch_one(&mut session, uid, &[FetchItem::Uid, FetchItem::Size]).await?;
-    let size = u64::from(meta.size.unwrap_or(0));
+    let mut session = state.session(&user).await?;
+    let size = raw_size(&mut session, &mailbox, uid).await?;
     let range = parse_range(&headers, size)?;
     let (start, end) = range.unwrap_or((0, size));
     let stream = section_stream(
         session,
-        UidSet::single(uid),
+        uid,
         StreamSection::Whole,
         start,
         end,
@@ -122,15 +117,11 @@ pub fn content_disposition(disposition: &str, filename: Option<&str>) -> HeaderV
 
 /// A server-supplied media type, if it is a plain `type/subtype` token pair.
 pub(crate) fn safe_media_type(content_type: &str) -> HeaderValue {
-    let token = |s: &str| {
-        !s.is_empty()
-            && s.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(&b))
-    };
-    match content_type.split_once('/') {
-        Some((ty, sub)) if token(ty) && token(sub) => HeaderValue::from_str(content_type)
-            .unwrap_or(HeaderValue::from_static("application/octet-stream")),
-        _ => HeaderValue::from_static("application/octet-stream"),
+    if crate::mail::compose::is_media_type(content_type) {
+        HeaderValue::from_str(content_type)
+            .unwrap_or(HeaderValue::from_static("application/octet-stream"))
+    } else {
+        HeaderValue::from_static("application/octet-stream")
     }
 }
 
@@ -151,58 +142,26 @@ pub async fn get_attachment(
     PartPath { mailbox, uid, part }: PartPath,
 ) -> Result<Response, ApiError> {
     user.require(Scope::Read)?;
-    let (mut session, _) = open_mailbox(&state, &user, &mailbox, true).await?;
-    let meta = fetch_one(
-        &mut session,
-        uid,
-        &[FetchItem::Uid, FetchItem::BodyStructure],
-    )
-    .await?;
-    let parts = meta.parts.unwrap_or_default();
-    let mime_part = parts
-        .iter()
-        .find(|p| p.path == part.path() && !p.is_multipart)
-        .cloned()
-        .ok_or_else(|| ApiError::NotFound {
-            detail: format!("message {uid} has no part {part}"),
-        })?;
-    let single_part = parts.len() == 1;
-    let mime_items = [
-        FetchItem::Uid,
-        FetchItem::Body(
-            if single_part {
-                Section::Header
-            } else {
-                Section::PartMime(&part)
-            },
-            None,
-        ),
-    ];
-    let mime_fetch = fetch_one(&mut session, uid, &mime_items).await?;
-    let mime_header = if single_part {
-        mime_fetch.section(&SectionKind::Header)
-    } else {
-        mime_fetch.section(&SectionKind::PartMime(part.path().to_vec()))
-    };
-    let described = Attachment::from_part(&mime_part, mime_header);
-    let decoder = TransferDecoder::for_encoding(&mime_part.encoding);
+    let mut session = state.session(&user).await?;
+    let download = describe_part(&mut session, &mailbox, uid, &part).await?;
+    let decoder = TransferDecoder::for_encoding(&download.encoding);
     let stream = section_stream(
         session,
-        UidSet::single(uid),
+        uid,
         StreamSection::Part(part),
         0,
-        u64::from(mime_part.size),
+        download.size,
         decoder,
     );
     let mut response = Response::new(Body::from_stream(stream));
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,
-        safe_media_type(&mime_part.content_type),
+        safe_media_type(&download.content_type),
     );
     headers.insert(
         header::CONTENT_DISPOSITION,
-        content_disposition("attachment", described.filename.as_deref()),
+        content_disposition("attachment", download.filename.as_deref()),
     );
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,

@@ -24,13 +24,17 @@ use futures::Stream;
 use tokio::sync::mpsc;
 use tracing::Instrument as _;
 
-use super::changes::{compute_changes, fresh_state, summaries_of, ChangeSet, ChangesError};
 use super::extract::AppQuery;
-use super::signed::MailboxState;
 use super::ProblemResponses;
 use crate::auth::{AuthUser, Scope};
-use crate::error::{ApiError, Op};
-use crate::imap::{ImapError, MailboxChange, MailboxName, Subscription, WatchLimit, WatchPosition};
+use crate::error::ApiError;
+use crate::imap::{
+    ImapError, MailboxChange, MailboxName, PoolFailure, Subscription, WatchLimit, WatchPosition,
+};
+use crate::mail::changes::{
+    compute_changes, fresh_state, starting_states, summaries_in, ChangeSet, ChangesError,
+};
+use crate::mail::{MailboxState, Op};
 use crate::model::events::EventsQuery;
 use crate::model::events::{
     MessageCreatedEvent, MessageDeletedEvent, MessageUpdatedEvent, StreamEvent,
@@ -44,8 +48,8 @@ fn parse_mailboxes(query: &EventsQuery) -> Result<Vec<MailboxName>, ApiError> {
     let raw = query.mailboxes.as_deref().unwrap_or("INBOX");
     let mut names = Vec::new();
     for part in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let name =
-            MailboxName::try_from(part).map_err(|e| ApiError::bad_field("mailboxes", e.message))?;
+        let name = MailboxName::try_from(part)
+            .map_err(|e| crate::imap::ValidationError::new("mailboxes", e.message))?;
         if !names.contains(&name) {
             names.push(name);
         }
@@ -173,41 +177,31 @@ pub async fn stream_events(
                     detail: "this user already follows as many mailboxes as allowed".to_owned(),
                     retry_after: Duration::from_secs(5),
                 },
-                WatchLimit::Global => ApiError::imap(
-                    Op::Select,
-                    ImapError::Pool(crate::imap::PoolFailure::GlobalLimit),
-                ),
+                WatchLimit::Global => {
+                    ApiError::imap(Op::Select, ImapError::Pool(PoolFailure::GlobalLimit))
+                }
             })?;
         subscriptions.push(subscription);
     }
     let (states, versions) = {
         let mut session = state.session(&user).await?;
-        if session.tracks_changes() {
-            let mut states = Vec::new();
-            for mailbox in &mailboxes {
-                let current = fresh_state(&mut session, mailbox).await?.ok_or_else(|| {
-                    ApiError::imap(
-                        Op::Fetch,
-                        ImapError::Protocol("STATUS without the mailbox's state".to_owned()),
-                    )
-                })?;
-                states.push(current);
+        match starting_states(&mut session, &mailboxes).await? {
+            Some(states) => (states, None),
+            None => {
+                // The watchers' first snapshots are the starting points.
+                drop(session);
+                let mut states = Vec::new();
+                let mut versions = Vec::new();
+                for subscription in &subscriptions {
+                    let position = subscription
+                        .snapshot_position(state.config.imap_command_timeout)
+                        .await
+                        .ok_or_else(|| ApiError::imap(Op::Select, ImapError::Timeout))?;
+                    states.push(state_at(&position));
+                    versions.push(position.version);
+                }
+                (states, Some(versions))
             }
-            (states, None)
-        } else {
-            // The watchers' first snapshots are the starting points.
-            drop(session);
-            let mut states = Vec::new();
-            let mut versions = Vec::new();
-            for subscription in &subscriptions {
-                let position = subscription
-                    .snapshot_position(state.config.imap_command_timeout)
-                    .await
-                    .ok_or_else(|| ApiError::imap(Op::Select, ImapError::Timeout))?;
-                states.push(state_at(&position));
-                versions.push(position.version);
-            }
-            (states, Some(versions))
         }
     };
     let position = Position {
@@ -238,6 +232,29 @@ pub async fn stream_events(
     ))
 }
 
+/// Why a stream could not compute its mailbox's changes this time.
+enum Missed {
+    /// The state cannot be continued from: the client starts over (`mailbox.reset`).
+    Resync,
+    /// Anything else, as a request would answer it; tried again at the next change.
+    Failed(ApiError),
+}
+
+impl From<ChangesError> for Missed {
+    fn from(err: ChangesError) -> Self {
+        match err {
+            ChangesError::Resync(_) => Self::Resync,
+            ChangesError::Failed(err) => Self::Failed(err.into()),
+        }
+    }
+}
+
+impl From<ApiError> for Missed {
+    fn from(err: ApiError) -> Self {
+        Self::Failed(err)
+    }
+}
+
 /// Computes what changed in mailbox `index` since the stream's state, outside any
 /// lock on the client: the pooled session is released before events are sent.
 async fn changes_for(
@@ -245,10 +262,10 @@ async fn changes_for(
     user: &AuthUser,
     position: &Position,
     index: usize,
-) -> Result<ChangeSet, ChangesError> {
+) -> Result<ChangeSet, Missed> {
     let mailbox = &position.mailboxes[index];
     let mut session = state.session(user).await?;
-    compute_changes(&mut session, mailbox, position.states[index], 100).await
+    Ok(compute_changes(&mut session, mailbox, position.states[index], 100).await?)
 }
 
 /// Sends everything that changed in mailbox `index`; returns false when the client left.
@@ -287,11 +304,13 @@ async fn flush(
                 position.states[index] = changes.state;
                 changes.has_more
             }
-            Err(ChangesError::Resync(_)) => {
+            Err(Missed::Resync) => {
                 // The state cannot be continued: the client starts over from the new one.
                 let current = async {
                     let mut session = state.session(user).await?;
-                    fresh_state(&mut session, &position.mailboxes[index]).await
+                    fresh_state(&mut session, &position.mailboxes[index])
+                        .await
+                        .map_err(ApiError::from)
                 }
                 .await;
                 match current {
@@ -303,7 +322,7 @@ async fn flush(
                 }
                 false
             }
-            Err(ChangesError::Failed(err)) => {
+            Err(Missed::Failed(err)) => {
                 tracing::warn!(
                     status = err.status().as_u16(),
                     "computing changes for an event stream failed"
@@ -451,8 +470,10 @@ async fn relay(
         } else {
             let fetched = async {
                 let mut session = state.session(user).await?;
-                super::imap_ops::select(&mut session, &position.mailboxes[index], true).await?;
-                summaries_of(&mut session, &created, batch.position.uid_validity).await
+                let mailbox = &position.mailboxes[index];
+                summaries_in(&mut session, mailbox, &created, batch.position.uid_validity)
+                    .await
+                    .map_err(ApiError::from)
             }
             .await;
             match fetched {

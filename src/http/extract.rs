@@ -88,9 +88,7 @@ impl<S: Send + Sync> FromRequestParts<S> for MailboxPath {
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let Path(raw) = Path::<String>::from_request_parts(parts, state).await?;
-        MailboxName::try_from(raw)
-            .map(Self)
-            .map_err(|err| ApiError::bad_field(err.field, err.message))
+        MailboxName::try_from(raw).map(Self).map_err(ApiError::from)
     }
 }
 
@@ -145,8 +143,7 @@ impl<S: Send + Sync> FromRequestParts<S> for MessagePath {
         let Path((mailbox, uid)) =
             Path::<(String, String)>::from_request_parts(parts, state).await?;
         Ok(Self {
-            mailbox: MailboxName::try_from(mailbox)
-                .map_err(|err| ApiError::bad_field(err.field, err.message))?,
+            mailbox: MailboxName::try_from(mailbox).map_err(ApiError::from)?,
             uid: parse_uid(&uid)?,
         })
     }
@@ -170,11 +167,9 @@ impl<S: Send + Sync> FromRequestParts<S> for PartPath {
         let Path((mailbox, uid, part)) =
             Path::<(String, String, String)>::from_request_parts(parts, state).await?;
         Ok(Self {
-            mailbox: MailboxName::try_from(mailbox)
-                .map_err(|err| ApiError::bad_field(err.field, err.message))?,
+            mailbox: MailboxName::try_from(mailbox).map_err(ApiError::from)?,
             uid: parse_uid(&uid)?,
-            part: crate::imap::PartNumber::try_from(part.as_str())
-                .map_err(|err| ApiError::bad_field(err.field, err.message))?,
+            part: crate::imap::PartNumber::try_from(part.as_str()).map_err(ApiError::from)?,
         })
     }
 }

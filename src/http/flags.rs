@@ -1,5 +1,6 @@
 //! Flag routes: read, replace and change a message's flags (with `If-Match` on the
-//! mod-sequence mapped to CONDSTORE `UNCHANGEDSINCE`), and bulk changes.
+//! mod-sequence, which the service layer maps to CONDSTORE `UNCHANGEDSINCE`), and
+//! bulk changes.
 
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue};
@@ -7,26 +8,14 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 
 use super::extract::{AppJson, MailboxPath, MessagePath};
-use super::imap_ops::{fetch_one, open_mailbox, parse_flag_list, select, uid_validity};
 use super::ProblemResponses;
 use crate::auth::{AuthUser, Scope};
-use crate::error::{ApiError, ImapResultExt as _, Op};
-use crate::imap::command::{FetchItem, StoreMode};
-use crate::imap::session::FetchedMessage;
-use crate::imap::uid::MAX_BULK_UIDS;
-use crate::imap::{Flag, ImapSession, Uid, UidSet};
+use crate::error::ApiError;
+use crate::mail::flags::{
+    bulk_set_flags, get_flags as read_flags, set_flags, BulkFlagChange, FlagChange,
+};
 use crate::model::flags::{BulkChangeFlags, BulkResult, ChangeFlags, Flags, ReplaceFlags};
-use crate::model::message::{normalize_flags, MessageFilter};
 use crate::state::AppState;
-
-fn flags_of(message: &FetchedMessage, uid_validity: u32) -> Flags {
-    Flags {
-        uid: message.uid,
-        uid_validity,
-        flags: normalize_flags(message.flags.iter().flatten()),
-        modseq: message.modseq,
-    }
-}
 
 fn with_etag(flags: Flags) -> Response {
     let etag = flags.modseq.map(|m| format!("\"{m}\""));
@@ -56,19 +45,6 @@ fn if_match(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
         })
 }
 
-async fn current_flags(
-    session: &mut ImapSession,
-    uid: Uid,
-    uid_validity: u32,
-) -> Result<Flags, ApiError> {
-    let mut items = vec![FetchItem::Uid, FetchItem::Flags];
-    if session.has_modseqs() {
-        items.push(FetchItem::ModSeq);
-    }
-    let message = fetch_one(session, uid, &items).await?;
-    Ok(flags_of(&message, uid_validity))
-}
-
 /// Read a message's flags (`ETag` is the mod-sequence on CONDSTORE servers).
 #[utoipa::path(get, path = "/v1/mailboxes/{mailbox}/messages/{uid}/flags", tag = "flags",
     params(("mailbox" = String, Path, description = "Full mailbox name, percent-encoded"),
@@ -82,64 +58,9 @@ pub async fn get_flags(
 ) -> Result<Response, ApiError> {
     user.require(Scope::Read)?;
     let flags = retry_after_bye!(state, &user, |session| {
-        async {
-            let selected = select(&mut session, &mailbox, true).await?;
-            current_flags(&mut session, uid, uid_validity(&selected)?).await
-        }
-        .await
+        read_flags(&mut session, &mailbox, uid).await
     })?;
     Ok(with_etag(flags))
-}
-
-/// Applies STOREs to one message, with an optional CONDSTORE guard; 412 with the
-/// current flags when another client changed the message since `modseq`.
-async fn store_one(
-    session: &mut ImapSession,
-    uid: Uid,
-    uid_validity: u32,
-    changes: &[(StoreMode, Vec<Flag>)],
-    mut unchanged_since: Option<u64>,
-) -> Result<Flags, ApiError> {
-    if unchanged_since.is_some() && !session.has_modseqs() {
-        return Err(ApiError::unprocessable_field(
-            "If-Match",
-            "the IMAP server does not support CONDSTORE",
-        ));
-    }
-    // Exists? (A STORE on a missing UID succeeds silently.)
-    let before = current_flags(session, uid, uid_validity).await?;
-    let mut after = before;
-    for (mode, flags) in changes {
-        if flags.is_empty() && *mode != StoreMode::Replace {
-            continue;
-        }
-        let set = UidSet::single(uid);
-        let (updated, completion) = session
-            .store_flags(&set, *mode, flags, unchanged_since)
-            .await
-            .during(Op::Store)?;
-        if completion.modified.is_some_and(|m| m.contains(uid.get())) {
-            let current = current_flags(session, uid, uid_validity).await?;
-            return Err(ApiError::PreconditionFailed {
-                detail: "the message's flags changed since the given modseq".to_owned(),
-                current: serde_json::to_value(current).unwrap_or_default(),
-            });
-        }
-        if let Some(message) = updated.into_iter().find(|m| m.uid == uid.get()) {
-            let mut flags = flags_of(&message, uid_validity);
-            if message.flags.is_none() {
-                flags.flags = after.flags.clone();
-            }
-            // Chain the guard: the next STORE must not clobber a concurrent change either.
-            unchanged_since = unchanged_since.and(flags.modseq);
-            after = flags;
-        }
-    }
-    // Servers may omit the FETCH in a STORE reply; read the result back then.
-    if after.modseq.is_none() && session.has_modseqs() {
-        after = current_flags(session, uid, uid_validity).await?;
-    }
-    Ok(after)
 }
 
 /// Replace a message's flags. `If-Match: "<modseq>"` makes the change conditional
@@ -159,18 +80,11 @@ pub async fn replace_flags(
     AppJson(request): AppJson<ReplaceFlags>,
 ) -> Result<Response, ApiError> {
     user.require(Scope::Write)?;
-    let flags = parse_flag_list("flags", &request.flags)?;
+    let change = FlagChange::replace(&request)?;
     let guard = if_match(&headers)?;
-    let (mut session, uid_validity) = open_mailbox(&state, &user, &mailbox, false).await?;
-    let result = store_one(
-        &mut session,
-        uid,
-        uid_validity,
-        &[(StoreMode::Replace, flags)],
-        guard,
-    )
-    .await?;
-    Ok(with_etag(result))
+    let mut session = state.session(&user).await?;
+    let flags = set_flags(&mut session, &mailbox, uid, &change, guard).await?;
+    Ok(with_etag(flags))
 }
 
 /// Add and/or remove flags of a message (`If-Match` as for PUT).
@@ -189,67 +103,11 @@ pub async fn update_flags(
     AppJson(request): AppJson<ChangeFlags>,
 ) -> Result<Response, ApiError> {
     user.require(Scope::Write)?;
-    let add = parse_flag_list("add", &request.add)?;
-    let remove = parse_flag_list("remove", &request.remove)?;
-    if add.is_empty() && remove.is_empty() {
-        return Err(ApiError::unprocessable_field(
-            "body",
-            "give flags to add and/or remove",
-        ));
-    }
+    let change = FlagChange::patch(&request)?;
     let guard = if_match(&headers)?;
-    let (mut session, uid_validity) = open_mailbox(&state, &user, &mailbox, false).await?;
-    let changes = [(StoreMode::Add, add), (StoreMode::Remove, remove)];
-    Ok(with_etag(
-        store_one(&mut session, uid, uid_validity, &changes, guard).await?,
-    ))
-}
-
-/// Resolves `uids` or `filter` to existing UIDs in the selected mailbox (at most 1000).
-pub(crate) async fn resolve_targets(
-    session: &mut ImapSession,
-    uids: Option<&[u32]>,
-    filter: Option<&MessageFilter>,
-) -> Result<Option<UidSet>, ApiError> {
-    let keys = match (uids, filter) {
-        (Some(uids), None) => {
-            if uids.is_empty() || uids.len() > MAX_BULK_UIDS {
-                return Err(ApiError::unprocessable_field(
-                    "uids",
-                    format!("give 1 to {MAX_BULK_UIDS} UIDs"),
-                ));
-            }
-            let set = UidSet::from_uids(
-                uids.iter()
-                    .map(|u| Uid::try_from(*u))
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(|e| ApiError::unprocessable_field("uids", e.message))?,
-            )
-            .map_err(|e| ApiError::unprocessable_field("uids", e.message))?;
-            vec![crate::imap::search::SearchKey::Uid(set)]
-        }
-        (None, Some(filter)) => filter
-            .keys()
-            .map_err(|e| ApiError::bad_field(e.field, e.message))?,
-        _ => {
-            return Err(ApiError::unprocessable_field(
-                "body",
-                "give either `uids` or `filter`",
-            ))
-        }
-    };
-    // Only UIDs that exist: the answer says exactly what was acted on.
-    let found = session.search(&keys).await.during(Op::Search)?;
-    if found.len() > MAX_BULK_UIDS {
-        return Err(ApiError::unprocessable_field(
-            "filter",
-            format!(
-                "matches {} messages; a bulk operation takes at most {MAX_BULK_UIDS}",
-                found.len()
-            ),
-        ));
-    }
-    Ok(UidSet::from_uids(found.into_iter().filter_map(|u| Uid::try_from(u).ok())).ok())
+    let mut session = state.session(&user).await?;
+    let flags = set_flags(&mut session, &mailbox, uid, &change, guard).await?;
+    Ok(with_etag(flags))
 }
 
 /// Change flags of many messages at once, by UIDs or by filter (at most 1000).
@@ -265,38 +123,7 @@ pub async fn bulk_update_flags(
     AppJson(request): AppJson<BulkChangeFlags>,
 ) -> Result<Json<BulkResult>, ApiError> {
     user.require(Scope::Write)?;
-    let add = parse_flag_list("add", &request.add)?;
-    let remove = parse_flag_list("remove", &request.remove)?;
-    if add.is_empty() && remove.is_empty() {
-        return Err(ApiError::unprocessable_field(
-            "body",
-            "give flags to add and/or remove",
-        ));
-    }
-    let (mut session, _) = open_mailbox(&state, &user, &mailbox, false).await?;
-    let Some(set) = resolve_targets(
-        &mut session,
-        request.uids.as_deref(),
-        request.filter.as_ref(),
-    )
-    .await?
-    else {
-        return Ok(Json(BulkResult {
-            uids: Vec::new(),
-            count: 0,
-        }));
-    };
-    for (mode, flags) in [(StoreMode::Add, &add), (StoreMode::Remove, &remove)] {
-        if !flags.is_empty() {
-            session
-                .store_flags(&set, mode, flags, None)
-                .await
-                .during(Op::Store)?;
-        }
-    }
-    let uids: Vec<u32> = set.iter().collect();
-    Ok(Json(BulkResult {
-        count: uids.len(),
-        uids,
-    }))
+    let change = BulkFlagChange::parse(&request)?;
+    let mut session = state.session(&user).await?;
+    Ok(Json(bulk_set_flags(&mut session, &mailbox, &change).await?))
 }

@@ -5,7 +5,8 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::error::{ApiError, ImapResultExt as _, Op, ProblemDetails};
+use crate::error::{ApiError, ProblemDetails};
+use crate::mail::Op;
 use crate::state::AppState;
 
 /// Health answer.
@@ -33,7 +34,12 @@ pub async fn healthz() -> Json<Health> {
         (status = 503, description = "The IMAP backend is not reachable", body = ProblemDetails, content_type = "application/problem+json"),
     ))]
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
-    state.pools.backend().probe().await.during(Op::Probe)?;
+    state
+        .pools
+        .backend()
+        .probe()
+        .await
+        .map_err(|err| ApiError::imap(Op::Probe, err))?;
     Ok(Json(Health {
         status: "ready".to_owned(),
     }))

@@ -5,19 +5,20 @@
 //! answer problem+json like everything else.
 
 /// Checks out the caller's session as `$session` (a `PooledSession`) and evaluates
-/// `$body` (a `Result<_, ApiError>` expression using it); when the server closed that
+/// `$body` (a `Result<_, MailError>` expression using it); when the server closed that
 /// session (BYE, or the connection dropped), once more on a fresh session. For reads
 /// and other requests that are safe to repeat: Dovecot ends a session whose selected
 /// mailbox another client deleted with `* BYE ... Mailbox was deleted under us` in
 /// answer to its next command, Cyrus closes it, and the request then deserves the
-/// fresh session's answer (usually a 404 for the deleted mailbox), not a 502. A macro rather than a function taking a
-/// closure: the body borrows the session and the request's values, which a closure
-/// returning a future cannot express without boxing every handler.
+/// fresh session's answer (usually a 404 for the deleted mailbox), not a 502. A
+/// macro rather than a function taking a closure: the body borrows the session and
+/// the request's values, which a closure returning a future cannot express without
+/// boxing every handler.
 macro_rules! retry_after_bye {
     ($state:expr, $user:expr, |$session:ident| $body:expr) => {{
         let mut $session = $state.session($user).await?;
         match $body {
-            Err(err) if err.is_lost_session() => {
+            Err(err) if crate::mail::MailError::is_lost_session(&err) => {
                 drop($session);
                 let mut $session = $state.session($user).await?;
                 $body
@@ -29,18 +30,16 @@ macro_rules! retry_after_bye {
 
 pub mod append;
 pub mod auth;
+pub mod authn;
 pub mod changes;
 pub mod downloads;
 pub mod events;
 pub mod extract;
 pub mod flags;
 pub mod health;
-pub mod imap_ops;
 pub mod mailboxes;
 pub mod messages;
 pub mod metrics;
-pub mod signed;
-pub mod stream;
 pub mod transfer;
 
 use std::time::Instant;
@@ -149,8 +148,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(changes::get_changes))
         .routes(routes!(events::stream_events))
         .routes(
-            routes!(append::append_message)
-                .layer(DefaultBodyLimit::max(messages::MAX_APPEND_BYTES)),
+            routes!(append::append_message).layer(DefaultBodyLimit::max(append::MAX_APPEND_BYTES)),
         )
         .routes(routes!(messages::get_message, transfer::delete_message))
         .routes(routes!(downloads::get_raw_message))

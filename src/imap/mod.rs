@@ -5,7 +5,13 @@
 
 pub mod backoff;
 pub mod code;
+/// Command rendering, the one place user text becomes IMAP. Private: the rest of the
+/// crate speaks to the server through [`ImapSession`]'s typed operations. Public only
+/// to the fuzz targets (`cargo fuzz` sets `cfg(fuzzing)`).
+#[cfg(fuzzing)]
 pub mod command;
+#[cfg(not(fuzzing))]
+mod command;
 pub mod completion;
 pub mod connect;
 pub mod date;
@@ -31,6 +37,7 @@ pub mod utf7;
 pub mod watch;
 
 pub use code::RespCode;
+pub use command::{search_criteria, FetchItem, Section, StoreMode};
 pub use connect::{Backend, BackendUrl, Security, Timeouts};
 pub use error::{ImapError, PoolFailure};
 pub use flag::Flag;

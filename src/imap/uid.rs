@@ -131,9 +131,82 @@ impl UidSet {
         &self.0
     }
 
-    /// Every UID in the set, ascending.
-    pub fn iter(&self) -> impl Iterator<Item = u32> + '_ {
+    /// Every UID in the set, ascending (`.rev()` for descending).
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = u32> + '_ {
         self.0.iter().flat_map(|(first, last)| *first..=*last)
+    }
+
+    /// How many UIDs the set holds.
+    pub fn len(&self) -> usize {
+        self.0
+            .iter()
+            .map(|(first, last)| (last - first) as usize + 1)
+            .sum()
+    }
+
+    /// Always false: a set holds at least one UID (clippy asks for the method).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The `count` highest UIDs (at least one).
+    pub fn newest(&self, count: usize) -> Self {
+        let mut left = count.max(1);
+        let mut ranges = Vec::new();
+        for &(first, last) in self.0.iter().rev() {
+            let size = (last - first) as usize + 1;
+            if size >= left {
+                ranges.push((last - (left as u32 - 1), last));
+                break;
+            }
+            ranges.push((first, last));
+            left -= size;
+        }
+        ranges.reverse();
+        Self(ranges)
+    }
+
+    /// The `count` lowest UIDs (at least one).
+    pub fn oldest(&self, count: usize) -> Self {
+        let mut left = count.max(1);
+        let mut ranges = Vec::new();
+        for &(first, last) in &self.0 {
+            let size = (last - first) as usize + 1;
+            if size >= left {
+                ranges.push((first, first + (left as u32 - 1)));
+                break;
+            }
+            ranges.push((first, last));
+            left -= size;
+        }
+        Self(ranges)
+    }
+
+    /// The UIDs below `anchor`, if any.
+    pub fn below(&self, anchor: u32) -> Option<Self> {
+        let ranges: Vec<(u32, u32)> = self
+            .0
+            .iter()
+            .filter(|(first, _)| *first < anchor)
+            .map(|&(first, last)| (first, last.min(anchor - 1)))
+            .collect();
+        (!ranges.is_empty()).then_some(Self(ranges))
+    }
+
+    /// The UIDs at or above `floor`, if any.
+    pub fn at_or_above(&self, floor: u32) -> Option<Self> {
+        let ranges: Vec<(u32, u32)> = self
+            .0
+            .iter()
+            .filter(|(_, last)| *last >= floor)
+            .map(|&(first, last)| (first.max(floor), last))
+            .collect();
+        (!ranges.is_empty()).then_some(Self(ranges))
+    }
+
+    /// The highest UID.
+    pub fn last(&self) -> u32 {
+        self.0.last().map_or(0, |(_, last)| *last)
     }
 }
 
@@ -174,6 +247,30 @@ mod tests {
         );
         assert_eq!(UidSet::single(uid(7)).to_string(), "7");
         assert_eq!(UidSet::range(2, 9).unwrap().to_string(), "2:9");
+    }
+
+    #[test]
+    fn slices() {
+        let set = UidSet::parse("uid", "1:3,7,9:12").unwrap();
+        assert_eq!(set.len(), 8);
+        assert_eq!(set.last(), 12);
+        assert_eq!(set.newest(1).to_string(), "12");
+        assert_eq!(set.newest(5).to_string(), "7,9:12");
+        assert_eq!(set.newest(6).to_string(), "3,7,9:12");
+        assert_eq!(set.newest(100), set);
+        assert_eq!(set.oldest(2).to_string(), "1:2");
+        assert_eq!(set.oldest(4).to_string(), "1:3,7");
+        assert_eq!(set.oldest(100), set);
+        assert_eq!(set.below(10).unwrap().to_string(), "1:3,7,9");
+        assert_eq!(set.below(7).unwrap().to_string(), "1:3");
+        assert_eq!(set.below(1), None);
+        assert_eq!(set.at_or_above(8).unwrap().to_string(), "9:12");
+        assert_eq!(set.at_or_above(2).unwrap().to_string(), "2:3,7,9:12");
+        assert_eq!(set.at_or_above(13), None);
+        assert_eq!(
+            set.iter().rev().take(3).collect::<Vec<_>>(),
+            vec![12, 11, 10]
+        );
     }
 
     #[test]

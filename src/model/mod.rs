@@ -1,7 +1,6 @@
 //! JSON request and response types (DTOs) with their OpenAPI schemas, and the
 //! translations from `crate::imap` values: every request body, query and answer of
-//! the API. Handlers still use a few `imap` values (mailbox names, UIDs, fetched
-//! messages) directly; a service layer between them is the next step (issue 11).
+//! the API. `crate::mail` builds them; `crate::http` serialises them.
 
 pub mod auth;
 pub mod changes;

@@ -427,15 +427,8 @@ impl<'a> Command<'a> {
         w.finish()
     }
 
-    /// The canonical text of a filter: its `UID SEARCH` as sent (with LITERAL+, so
-    /// literals are inline), which depends only on the criteria, never on how the
-    /// gateway's own types are named or printed. Cursors are bound to it.
-    pub fn search_criteria(keys: &[SearchKey]) -> String {
-        String::from_utf8_lossy(&Command::UidSearch(keys).to_wire(true)).into_owned()
-    }
-
     /// The command as bytes on the wire (without tag), for tests and logs.
-    pub fn to_wire(&self, literal_plus: bool) -> Vec<u8> {
+    pub fn to_wire(self, literal_plus: bool) -> Vec<u8> {
         let mut out = Vec::new();
         for chunk in self.render(literal_plus) {
             match chunk {
@@ -587,6 +580,13 @@ pub use send::id_parameters;
 pub(crate) use send::{
     identify, namespace_exchange, send_first_line, send_idle_done, send_literal, starttls,
 };
+
+/// The canonical text of a filter: its `UID SEARCH` as sent (with LITERAL+, so
+/// literals are inline), which depends only on the criteria, never on how the
+/// gateway's own types are named or printed. Cursors are bound to it.
+pub fn search_criteria(keys: &[SearchKey]) -> String {
+    String::from_utf8_lossy(&Command::UidSearch(keys).to_wire(true)).into_owned()
+}
 
 #[cfg(test)]
 mod tests;

@@ -15,7 +15,7 @@ use super::super::fetched::{push_fetched, FetchedMessage};
 use super::super::flag::Flag;
 use super::super::search::SearchKey;
 use super::super::types::{MailboxName, ValidationError};
-use super::super::uid::UidSet;
+use super::super::uid::{Uid, UidSet};
 use super::mailboxes::Refused;
 use super::ImapSession;
 
@@ -209,11 +209,11 @@ impl ImapSession {
         Ok((messages, vanished))
     }
 
-    /// `UID SEARCH`: matching UIDs in ascending order.
+    /// `UID SEARCH`: the matching UIDs, `None` when nothing matches.
     ///
     /// # Errors
     /// `No { BadCharset }` and friends.
-    pub async fn search(&mut self, keys: &[SearchKey]) -> Result<Vec<u32>, ImapError> {
+    pub async fn search(&mut self, keys: &[SearchKey]) -> Result<Option<UidSet>, ImapError> {
         let mut uids = Vec::new();
         for attempt in 0..2 {
             uids.clear();
@@ -228,9 +228,8 @@ impl ImapSession {
                 break;
             }
         }
-        uids.sort_unstable();
-        uids.dedup();
-        Ok(uids)
+        // A server's SEARCH answer never holds UID 0; skip one rather than fail.
+        Ok(UidSet::from_uids(uids.into_iter().filter_map(|uid| Uid::try_from(uid).ok())).ok())
     }
 
     /// `UID STORE` (not silent: the new flags come back), with an optional CONDSTORE

@@ -1,12 +1,9 @@
-//! [`AuthUser`]: the caller's IMAP identity and scopes, from `Authorization: Bearer`
-//! (a gateway token) or `Authorization: Basic` (user name and password).
+//! Who is calling: the [`AuthUser`] and [`ClientAddr`] extractors.
 //!
 //! Missing, malformed, expired or forged credentials answer 401 with
 //! `WWW-Authenticate` (never 400). The password of a Basic request is checked by the
 //! IMAP LOGIN that opens the session (see `AppState::session`), where failures are
 //! throttled.
-
-use std::net::IpAddr;
 
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
@@ -15,51 +12,11 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use secrecy::SecretString;
 
-use super::client_addr::ClientAddr;
-use super::scopes::{Scope, Scopes};
-use super::token::TokenError;
+use crate::auth::{AuthMethod, AuthUser, ClientAddr, Scopes, TokenError};
 use crate::error::ApiError;
 use crate::imap::types::check_credential_text;
 use crate::imap::{Identity, Username};
 use crate::state::AppState;
-
-/// How the caller authenticated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AuthMethod {
-    /// A gateway-issued bearer token (credentials verified when it was issued).
-    Bearer,
-    /// User name and password on this request (Basic, or the token endpoint).
-    Password,
-}
-
-/// The authenticated caller.
-#[derive(Debug, Clone)]
-pub struct AuthUser {
-    /// Who to log in to IMAP as.
-    pub identity: Identity,
-    /// What the caller may do.
-    pub scopes: Scopes,
-    /// How the caller authenticated.
-    pub method: AuthMethod,
-    /// The client's address, for login throttling (see [`ClientAddr`]).
-    pub client: Option<IpAddr>,
-}
-
-impl AuthUser {
-    /// Checks that the caller holds `scope`.
-    ///
-    /// # Errors
-    /// 403 naming the missing scope.
-    pub fn require(&self, scope: Scope) -> Result<(), ApiError> {
-        if self.scopes.allows(scope) {
-            Ok(())
-        } else {
-            Err(ApiError::Forbidden {
-                detail: format!("this token lacks the {:?} scope", scope.as_str()),
-            })
-        }
-    }
-}
 
 impl FromRequestParts<AppState> for AuthUser {
     type Rejection = ApiError;
@@ -124,4 +81,15 @@ fn decode_basic(encoded: &str) -> Result<(Username, SecretString), ApiError> {
     let username = Username::try_from(user).map_err(|_| malformed())?;
     check_credential_text("password", password, 1024).map_err(|_| malformed())?;
     Ok((username, SecretString::from(password.to_owned())))
+}
+
+impl FromRequestParts<AppState> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Self::of(parts, &state.config.trusted_proxies))
+    }
 }

@@ -2,8 +2,10 @@
 //! (`BODY.PEEK[section]<offset.length>`), so a 50 MB attachment passes through
 //! the gateway one chunk at a time, and decoding base64 / quoted-printable on the fly.
 //!
-//! The stream owns the pooled session for the length of the download. If the client
-//! goes away mid-command, the session is left `in_flight` and the pool discards it.
+//! A task owns the pooled session for the length of the download and fetches one
+//! chunk ahead of the client. When the client goes away, the task finishes the
+//! FETCH in progress, sees the receiver gone and returns the session to the pool
+//! in a clean state.
 
 use std::io;
 
@@ -12,9 +14,10 @@ use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use base64::Engine as _;
 use futures::Stream;
 
-use crate::imap::command::{FetchItem, Section};
+use tracing::Instrument as _;
+
 use crate::imap::session::SectionKind;
-use crate::imap::{PartNumber, PooledSession, UidSet};
+use crate::imap::{FetchItem, PartNumber, PooledSession, Section, Uid, UidSet};
 
 /// Bytes fetched per round trip: large enough that round trips do not dominate a
 /// big download, small enough to keep the gateway's memory per download bounded.
@@ -196,7 +199,7 @@ fn decode_quoted_printable(input: &[u8]) -> Vec<u8> {
 /// stops at the end, on an error, or when the receiver is gone (the client left).
 async fn fetch_chunks(
     mut session: PooledSession,
-    uids: UidSet,
+    uid: Uid,
     section: StreamSection,
     start: u64,
     end: u64,
@@ -215,7 +218,7 @@ async fn fetch_chunks(
             FetchItem::Uid,
             FetchItem::Body(fetch_section, Some((offset, length))),
         ];
-        let data = match session.fetch_uids(&uids, &items).await {
+        let data = match session.fetch_uids(&UidSet::single(uid), &items).await {
             Ok(messages) => messages
                 .into_iter()
                 .next()
@@ -237,7 +240,7 @@ async fn fetch_chunks(
     }
 }
 
-/// Streams `section` of message `uid` from byte `start` (inclusive) to `end`
+/// Streams `section` of message `uid` (of the selected mailbox) from byte `start` (inclusive) to `end`
 /// (exclusive, encoded bytes), decoding with `decoder`. The session must have the
 /// mailbox selected.
 ///
@@ -246,14 +249,18 @@ async fn fetch_chunks(
 /// bounds the memory a download holds.
 pub fn section_stream(
     session: PooledSession,
-    uids: UidSet,
+    uid: Uid,
     section: StreamSection,
     start: u64,
     end: u64,
     decoder: TransferDecoder,
 ) -> impl Stream<Item = Result<Bytes, io::Error>> + Send + 'static {
     let (sender, receiver) = tokio::sync::mpsc::channel(2);
-    tokio::spawn(fetch_chunks(session, uids, section, start, end, sender));
+    // In the request's span, so the download's IMAP commands log with its request id.
+    tokio::spawn(
+        fetch_chunks(session, uid, section, start, end, sender)
+            .instrument(tracing::Span::current()),
+    );
     futures::stream::unfold(
         (receiver, decoder, false),
         |(mut receiver, mut decoder, done)| async move {

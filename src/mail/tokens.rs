@@ -16,7 +16,8 @@ use hmac::{Hmac, Mac};
 use secrecy::SecretString;
 use sha2::{Digest, Sha256};
 
-use crate::error::ApiError;
+use super::MailError;
+use crate::imap::ValidationError;
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -113,23 +114,24 @@ impl TokenCodec {
     /// Checks a cursor and returns its anchor UID.
     ///
     /// # Errors
-    /// 400 when it is malformed, forged or from another listing; 409 (`cursor-expired`)
-    /// when the mailbox's UIDVALIDITY changed since it was issued.
-    pub fn decode_cursor(&self, scope: &CursorScope, cursor: &str) -> Result<u32, ApiError> {
+    /// [`MailError::Invalid`] when it is malformed, forged or from another listing;
+    /// [`MailError::Conflict`] (`cursor-expired`) when the mailbox's UIDVALIDITY
+    /// changed since it was issued.
+    pub fn decode_cursor(&self, scope: &CursorScope, cursor: &str) -> Result<u32, MailError> {
         let payload = self
             .open(KIND_CURSOR, scope.listing, 8, cursor)
             .map_err(|refusal| match refusal {
                 Refusal::Invalid => {
-                    ApiError::bad_field("cursor", "not a cursor issued by this gateway")
+                    ValidationError::new("cursor", "not a cursor issued by this gateway")
                 }
-                Refusal::OtherScope => ApiError::bad_field(
+                Refusal::OtherScope => ValidationError::new(
                     "cursor",
                     "this cursor belongs to another mailbox or filter",
                 ),
             })?;
         let uid_validity = u32::from_be_bytes([payload[0], payload[1], payload[2], payload[3]]);
         if uid_validity != scope.uid_validity {
-            return Err(ApiError::Conflict {
+            return Err(MailError::Conflict {
                 detail: "the mailbox's UIDVALIDITY changed since this cursor was issued: list it again from the start"
                     .to_owned(),
                 slug: "cursor-expired",
@@ -153,21 +155,21 @@ impl TokenCodec {
     /// Opens a state token issued for `mailbox`.
     ///
     /// # Errors
-    /// 400 when it is malformed, forged or for another mailbox.
+    /// [`MailError::Invalid`] when it is malformed, forged or for another mailbox.
     pub fn decode_state(
         &self,
-        field: &str,
+        field: &'static str,
         mailbox: &str,
         token: &str,
-    ) -> Result<MailboxState, ApiError> {
+    ) -> Result<MailboxState, MailError> {
         let payload = self
             .open(KIND_STATE, fingerprint(&[mailbox]), 20, token)
             .map_err(|refusal| match refusal {
                 Refusal::Invalid => {
-                    ApiError::bad_field(field, "not a state token issued by this gateway")
+                    ValidationError::new(field, "not a state token issued by this gateway")
                 }
                 Refusal::OtherScope => {
-                    ApiError::bad_field(field, "this state token belongs to another mailbox")
+                    ValidationError::new(field, "this state token belongs to another mailbox")
                 }
             })?;
         let u32_at = |i: usize| {
@@ -193,7 +195,7 @@ pub struct CursorScope {
 
 impl CursorScope {
     /// The scope of a listing of `mailbox` (wire name) with `filter` (the canonical
-    /// text of the search, `Command::search_criteria`) at `uid_validity`.
+    /// text of the search, `imap::search_criteria`) at `uid_validity`.
     pub fn new(mailbox: &str, filter: &str, uid_validity: u32) -> Self {
         Self {
             listing: fingerprint(&[mailbox, filter]),
@@ -219,6 +221,15 @@ pub struct MailboxState {
 mod tests {
     use super::*;
 
+    /// The HTTP status class of a refusal: 400 for a bad token, 409 for an expired one.
+    fn status(err: MailError) -> u16 {
+        match err {
+            MailError::Invalid(_) => 400,
+            MailError::Conflict { .. } => 409,
+            other => panic!("unexpected refusal {other:?}"),
+        }
+    }
+
     fn codec_for(secret: &str) -> TokenCodec {
         TokenCodec::new(&SecretString::from(secret.to_owned()))
     }
@@ -231,39 +242,31 @@ mod tests {
         assert_eq!(codec.decode_cursor(&scope, &cursor).unwrap(), 1234);
         let other_filter = CursorScope::new("INBOX", "UNSEEN", 7);
         assert_eq!(
-            codec
-                .decode_cursor(&other_filter, &cursor)
-                .unwrap_err()
-                .status(),
+            status(codec.decode_cursor(&other_filter, &cursor).unwrap_err()),
             400
         );
         let new_validity = CursorScope::new("INBOX", "", 8);
         assert_eq!(
-            codec
-                .decode_cursor(&new_validity, &cursor)
-                .unwrap_err()
-                .status(),
+            status(codec.decode_cursor(&new_validity, &cursor).unwrap_err()),
             409
         );
         let mut forged = URL_SAFE_NO_PAD.decode(&cursor).unwrap();
         forged[12] ^= 1;
         assert_eq!(
-            codec
-                .decode_cursor(&scope, &URL_SAFE_NO_PAD.encode(forged))
-                .unwrap_err()
-                .status(),
+            status(
+                codec
+                    .decode_cursor(&scope, &URL_SAFE_NO_PAD.encode(forged))
+                    .unwrap_err()
+            ),
             400
         );
         assert_eq!(
-            codec.decode_cursor(&scope, "garbage").unwrap_err().status(),
+            status(codec.decode_cursor(&scope, "garbage").unwrap_err()),
             400
         );
         let other_key = codec_for("another-secret-of-at-least-32-bytes!!");
         assert_eq!(
-            other_key
-                .decode_cursor(&scope, &cursor)
-                .unwrap_err()
-                .status(),
+            status(other_key.decode_cursor(&scope, &cursor).unwrap_err()),
             400
         );
     }
@@ -280,18 +283,12 @@ mod tests {
         let token = codec.encode_state("INBOX", &state);
         assert_eq!(codec.decode_state("since", "INBOX", &token).unwrap(), state);
         assert_eq!(
-            codec
-                .decode_state("since", "Archive", &token)
-                .unwrap_err()
-                .status(),
+            status(codec.decode_state("since", "Archive", &token).unwrap_err()),
             400
         );
         let cursor = codec.encode_cursor(&CursorScope::new("INBOX", "", 9), 5);
         assert_eq!(
-            codec
-                .decode_state("since", "INBOX", &cursor)
-                .unwrap_err()
-                .status(),
+            status(codec.decode_state("since", "INBOX", &cursor).unwrap_err()),
             400
         );
     }

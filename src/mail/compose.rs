@@ -1,0 +1,141 @@
+//! Composing an RFC 5322 message from the JSON compose body with mail-builder.
+//! Every header value is checked to be one line before it reaches the builder, so
+//! user text cannot add headers.
+
+use base64::Engine as _;
+use mail_builder::headers::address::Address;
+
+use super::error::MailError;
+use crate::imap::ValidationError;
+use crate::model::compose::{ComposeAddress, ComposeRequest};
+
+/// True for a plain `type/subtype` media type made of RFC 6838 token characters.
+pub fn is_media_type(content_type: &str) -> bool {
+    let token = |s: &str| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(&b))
+    };
+    content_type
+        .split_once('/')
+        .is_some_and(|(ty, sub)| token(ty) && token(sub))
+}
+
+fn check_header_text(field: &'static str, value: &str) -> Result<(), MailError> {
+    if value.contains(['\r', '\n', '\0']) || value.len() > 998 {
+        return Err(MailError::Invalid(ValidationError::new(
+            field,
+            "must be one line of at most 998 bytes",
+        )));
+    }
+    Ok(())
+}
+
+fn compose_address(
+    field: &'static str,
+    address: &ComposeAddress,
+) -> Result<Address<'static>, MailError> {
+    let (name, addr) = match address {
+        ComposeAddress::Plain(addr) => (None, addr.clone()),
+        ComposeAddress::Named { name, address } => (name.clone(), address.clone()),
+    };
+    check_header_text(field, &addr)?;
+    if let Some(name) = &name {
+        check_header_text(field, name)?;
+    }
+    let valid = addr
+        .split_once('@')
+        .is_some_and(|(l, d)| !l.is_empty() && !d.is_empty())
+        && !addr.contains([' ', '<', '>', ',']);
+    if !valid {
+        return Err(MailError::Invalid(ValidationError::new(
+            field,
+            format!("{addr:?} is not an address like name@example.org"),
+        )));
+    }
+    Ok(match name {
+        Some(name) => (name, addr).into(),
+        None => addr.into(),
+    })
+}
+
+fn address_list(
+    field: &'static str,
+    list: &[ComposeAddress],
+) -> Result<Vec<Address<'static>>, MailError> {
+    list.iter().map(|a| compose_address(field, a)).collect()
+}
+
+/// Builds the message `request` describes.
+///
+/// # Errors
+/// A header value with a line break, a malformed address, media type or base64
+/// content (400); no body at all (422).
+pub fn compose(request: &ComposeRequest) -> Result<Vec<u8>, MailError> {
+    if request.text.is_none() && request.html.is_none() && request.attachments.is_empty() {
+        return Err(MailError::unacceptable(
+            "body",
+            "give text, html or attachments",
+        ));
+    }
+    let mut builder =
+        mail_builder::MessageBuilder::new().from(compose_address("from", &request.from)?);
+    if !request.to.is_empty() {
+        builder = builder.to(address_list("to", &request.to)?);
+    }
+    if !request.cc.is_empty() {
+        builder = builder.cc(address_list("cc", &request.cc)?);
+    }
+    if !request.bcc.is_empty() {
+        builder = builder.bcc(address_list("bcc", &request.bcc)?);
+    }
+    if let Some(subject) = &request.subject {
+        check_header_text("subject", subject)?;
+        builder = builder.subject(subject.clone());
+    }
+    if let Some(text) = &request.text {
+        builder = builder.text_body(text.clone());
+    }
+    if let Some(html) = &request.html {
+        builder = builder.html_body(html.clone());
+    }
+    for (i, attachment) in request.attachments.iter().enumerate() {
+        check_header_text("attachments.filename", &attachment.filename)?;
+        if !is_media_type(&attachment.content_type) {
+            return Err(MailError::Invalid(ValidationError::new(
+                "attachments.content_type",
+                format!("attachment {i}: not a media type like application/pdf"),
+            )));
+        }
+        let content = base64::engine::general_purpose::STANDARD
+            .decode(attachment.content_base64.as_bytes())
+            .map_err(|_| {
+                MailError::Invalid(ValidationError::new(
+                    "attachments.content_base64",
+                    format!("attachment {i}: not valid base64"),
+                ))
+            })?;
+        builder = builder.attachment(
+            attachment.content_type.clone(),
+            attachment.filename.clone(),
+            content,
+        );
+    }
+    builder
+        .write_to_vec()
+        .map_err(|e| MailError::Internal(anyhow::anyhow!("composing the message failed: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn media_types_are_token_pairs() {
+        assert!(is_media_type("application/pdf"));
+        assert!(is_media_type("application/vnd.ms-excel"));
+        assert!(!is_media_type("text/html\r\nX: y"));
+        assert!(!is_media_type("pdf"));
+        assert!(!is_media_type("text/"));
+    }
+}

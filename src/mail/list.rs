@@ -1,0 +1,175 @@
+//! Listing a mailbox newest first, with filters and UID cursors.
+//!
+//! Without filters the newest page costs one FETCH of the last `limit` messages,
+//! however large the mailbox. With filters, one UID SEARCH, then one FETCH of the
+//! page. Pages are anchored on UIDs: new mail never shifts or duplicates items.
+
+use super::error::{ImapResultExt as _, MailError, Op};
+use super::open::{current_state, summary_items, uid_validity};
+use super::tokens::{CursorScope, TokenCodec};
+use crate::imap::search::SearchKey;
+use crate::imap::session::FetchedMessage;
+use crate::imap::{search_criteria, FetchItem, ImapSession, MailboxName, UidSet};
+use crate::model::message::{ListMessagesQuery, MessageFilter, MessageList, MessageSummary};
+
+/// Default page size.
+pub const DEFAULT_LIMIT: u32 = 50;
+/// Largest page size.
+pub const MAX_LIMIT: u32 = 500;
+
+/// A validated list request.
+#[derive(Debug, Clone)]
+pub struct ListRequest {
+    keys: Vec<SearchKey>,
+    cursor: Option<String>,
+    limit: usize,
+}
+
+impl ListRequest {
+    /// Validates the query: the filters (400 when malformed) and the page size
+    /// (422 outside 1..=[`MAX_LIMIT`]).
+    ///
+    /// # Errors
+    /// As above.
+    pub fn parse(query: &ListMessagesQuery) -> Result<Self, MailError> {
+        let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
+        if !(1..=MAX_LIMIT).contains(&limit) {
+            return Err(MailError::unacceptable(
+                "limit",
+                format!("must be between 1 and {MAX_LIMIT}"),
+            ));
+        }
+        Ok(Self {
+            keys: MessageFilter::from(query).keys()?,
+            cursor: query.cursor.clone(),
+            limit: limit as usize,
+        })
+    }
+}
+
+/// One page of `mailbox`, newest first, with the next page's cursor and the
+/// mailbox's state token.
+///
+/// # Errors
+/// A cursor that is forged or from another listing (400) or from before the
+/// mailbox was recreated (409); IMAP failures.
+pub async fn list_page(
+    codec: &TokenCodec,
+    session: &mut ImapSession,
+    mailbox: &MailboxName,
+    request: &ListRequest,
+) -> Result<MessageList, MailError> {
+    let (keys, limit) = (&request.keys, request.limit);
+    // See mail that arrived (or a mailbox that was recreated) since this session last
+    // looked: a NOOP when the mailbox is already selected. Without it a stale session
+    // could miss new mail on the first page or a UIDVALIDITY change on a cursor page.
+    let selected = session
+        .select_fresh(mailbox, true)
+        .await
+        .during(Op::Select)?;
+    let uid_validity = uid_validity(&selected)?;
+    // Taken before reading the page, so `/changes?since=` from it misses nothing.
+    let mailbox_state = current_state(session, mailbox)
+        .await?
+        .map(|current| codec.encode_state(mailbox.wire(), &current));
+    let scope = CursorScope::new(mailbox.wire(), &search_criteria(keys), uid_validity);
+    let anchor = request
+        .cursor
+        .as_deref()
+        .map(|c| codec.decode_cursor(&scope, c))
+        .transpose()?;
+    let items = summary_items(session);
+    let (messages, total, more) = if keys.is_empty() {
+        let total = selected.exists.unwrap_or(0);
+        match anchor {
+            None if total == 0 => (Vec::new(), 0, false),
+            None => {
+                let first = total.saturating_sub(limit as u32 - 1).max(1);
+                let messages = session
+                    .fetch_sequence(first, total, &items)
+                    .await
+                    .during(Op::Fetch)?;
+                (messages, total, first > 1)
+            }
+            Some(anchor) => {
+                let (page, more) = uids_below(session, anchor, limit).await?;
+                let messages = fetch_page(session, page.as_ref(), &items).await?;
+                (messages, total, more)
+            }
+        }
+    } else {
+        let matching = session.search(keys).await.during(Op::Search)?;
+        let total = u32::try_from(matching.as_ref().map_or(0, UidSet::len)).unwrap_or(u32::MAX);
+        let below = match anchor {
+            Some(anchor) => matching.and_then(|set| set.below(anchor)),
+            None => matching,
+        };
+        let more = below.as_ref().is_some_and(|set| set.len() > limit);
+        let page = below.map(|set| set.newest(limit));
+        let messages = fetch_page(session, page.as_ref(), &items).await?;
+        (messages, total, more)
+    };
+    let items = summaries(messages, uid_validity);
+    let next_cursor = match items.last() {
+        Some(last) if more => Some(codec.encode_cursor(&scope, last.uid)),
+        _ => None,
+    };
+    Ok(MessageList {
+        items,
+        total,
+        next_cursor,
+        uid_validity,
+        state: mailbox_state,
+    })
+}
+
+/// The newest `limit` UIDs below `anchor`, searching growing UID windows so the
+/// cost follows the page size, not the mailbox size. Returns whether older
+/// messages may remain.
+async fn uids_below(
+    session: &mut ImapSession,
+    anchor: u32,
+    limit: usize,
+) -> Result<(Option<UidSet>, bool), MailError> {
+    let mut window = (limit as u32).saturating_mul(2).max(64);
+    loop {
+        let high = anchor.saturating_sub(1);
+        if high == 0 {
+            return Ok((None, false));
+        }
+        let low = high.saturating_sub(window - 1).max(1);
+        let range = UidSet::range(low, high)?;
+        let found = session
+            .search(&[SearchKey::Uid(range)])
+            .await
+            .during(Op::Search)?;
+        let count = found.as_ref().map_or(0, UidSet::len);
+        if count >= limit || low == 1 {
+            let more = count > limit || low > 1;
+            return Ok((found.map(|set| set.newest(limit)), more));
+        }
+        window = window.saturating_mul(4);
+    }
+}
+
+/// The summary items of `uids` (none without UIDs).
+async fn fetch_page(
+    session: &mut ImapSession,
+    uids: Option<&UidSet>,
+    items: &[FetchItem<'_>],
+) -> Result<Vec<FetchedMessage>, MailError> {
+    match uids {
+        Some(set) => session.fetch_uids(set, items).await.during(Op::Fetch),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// Summaries, newest first.
+fn summaries(messages: Vec<FetchedMessage>, uid_validity: u32) -> Vec<MessageSummary> {
+    let mut items: Vec<MessageSummary> = messages
+        .iter()
+        .map(|m| MessageSummary::from_fetch(m, uid_validity))
+        .collect();
+    items.sort_by_key(|item| std::cmp::Reverse(item.uid));
+    items
+}
