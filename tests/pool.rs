@@ -255,9 +255,12 @@ async fn idle_pools_are_evicted_and_logged_out() {
 }
 
 #[tokio::test]
-async fn a_request_cancelled_mid_command_discards_its_session() {
+async fn a_request_cancelled_mid_command_keeps_its_session() {
     let dovecot = dovecot();
-    let gateway = Gateway::start(common::config_for(&dovecot)).await;
+    let mut config = common::config_for(&dovecot);
+    // One session: the next request waits for the one being finished.
+    config.max_sessions_per_user = 1;
+    let gateway = Gateway::start(config).await;
     assert_eq!(
         gateway.get("/v1/mailboxes", &Auth::alice()).await.status,
         200
@@ -277,12 +280,64 @@ async fn a_request_cancelled_mid_command_discards_its_session() {
     assert!(result.is_err(), "the request was cut off");
     tokio::time::sleep(Duration::from_millis(100)).await;
     dovecot.signal_sessions("alice", "CONT");
-    // The half-read session must not serve the next request.
+    // The gateway reads the cut-off command's answer to its end in the background
+    // and gives the session back: the next request uses it, without a new LOGIN.
     assert_eq!(
         gateway.get("/v1/mailboxes", &Auth::alice()).await.status,
         200
     );
-    assert_eq!(dovecot.sessions_opened("alice"), 2);
+    assert_eq!(dovecot.sessions_opened("alice"), 1);
+    let metrics = reqwest::get(format!("{}/metrics", gateway.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(r#"imap_cancelled_commands_total{outcome="recovered"}"#),
+        "{metrics}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_cancelled_requests_causes_no_login_storm() {
+    let dovecot = dovecot();
+    let mut config = common::config_for(&dovecot);
+    config.max_sessions_per_user = 4;
+    let gateway = std::sync::Arc::new(Gateway::start(config).await);
+    let page = "/v1/mailboxes/INBOX/messages?limit=5";
+    // Warm four sessions with INBOX selected.
+    let warm: Vec<_> = (0..8)
+        .map(|_| {
+            let gateway = gateway.clone();
+            tokio::spawn(async move { gateway.get(page, &Auth::alice()).await.status })
+        })
+        .collect();
+    for task in warm {
+        assert_eq!(task.await.unwrap(), 200);
+    }
+    let opened = dovecot.sessions_opened("alice");
+    assert!(opened <= 4, "{opened} sessions");
+    // Every session stalls mid-FETCH; 50 clients give up and disconnect.
+    dovecot.signal_sessions("alice", "STOP");
+    let impatient = reqwest::Client::builder()
+        .timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let cancelled = futures::future::join_all((0..50).map(|_| {
+        impatient
+            .get(format!("{}{page}", gateway.base))
+            .basic_auth("alice", Some("alice-pw"))
+            .send()
+    }))
+    .await;
+    assert!(cancelled.iter().all(Result::is_err), "all 50 were cut off");
+    dovecot.signal_sessions("alice", "CONT");
+    // The next requests are served by the same sessions: no new session, no LOGIN.
+    for _ in 0..20 {
+        gateway.get(page, &Auth::alice()).await.ok(200);
+    }
+    assert_eq!(dovecot.sessions_opened("alice"), opened);
 }
 
 #[tokio::test]

@@ -102,6 +102,7 @@ async fn conformance(kind: Kind) {
     transfers_without_collateral_expunge(&s, who).await;
     error_statuses(&s, who).await;
     changes(&s, who).await;
+    newest_page_state(&s, who).await;
     events(&s, who).await;
     deleted_meanwhile(&s, who).await;
 }
@@ -561,6 +562,53 @@ async fn changes(s: &Setup, who: &str) {
             after.text
         );
     }
+}
+
+/// The newest page is read without a NOOP or STATUS on servers that report changes
+/// with any command; it must still show mail another client just added, on every
+/// pooled session, and its state token must lead `/changes` to exactly what happened
+/// after it.
+async fn newest_page_state(s: &Setup, who: &str) {
+    let gw = &s.gateway;
+    let page = "/v1/mailboxes/INBOX/messages?limit=2";
+    for _ in 0..4 {
+        gw.get(page, &alice()).await.ok(200);
+    }
+    let added = s.seed("INBOX", &["Newest one", "Newest two"]).await;
+    let mut state = String::new();
+    for _ in 0..4 {
+        let reply = gw.get(page, &alice()).await;
+        let body = reply.ok(200);
+        let uids: Vec<u64> = body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["uid"].as_u64().unwrap())
+            .collect();
+        assert_eq!(
+            uids,
+            [u64::from(added[1]), u64::from(added[0])],
+            "{who}: {}",
+            reply.text
+        );
+        state = body["state"].as_str().unwrap().to_owned();
+    }
+    let later = s.seed("INBOX", &["After the page"]).await[0];
+    let changes = gw
+        .get(
+            &format!("/v1/mailboxes/INBOX/changes?since={state}"),
+            &alice(),
+        )
+        .await;
+    let body = changes.ok(200);
+    let created: Vec<u64> = body["created"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["uid"].as_u64().unwrap())
+        .collect();
+    assert_eq!(created, [u64::from(later)], "{who}: {}", changes.text);
+    assert_eq!(body["destroyed"], json!([]), "{who}: {}", changes.text);
 }
 
 /// Live events as another client adds, flags and removes a message: from the changes

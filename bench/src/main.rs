@@ -8,6 +8,8 @@
 //! Raw baselines use persistent IMAP connections with hand-written commands — the same
 //! commands the gateway sends — interleaved with the gateway requests.
 
+mod cost;
+
 use std::time::{Duration, Instant};
 
 use dovecot_harness::raw::RawImap;
@@ -20,8 +22,9 @@ use serde_json::{json, Value};
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
-const PAGE: u32 = 50;
-const SUMMARY: &str = "(UID FLAGS INTERNALDATE RFC822.SIZE BODYSTRUCTURE BODY.PEEK[HEADER] MODSEQ)";
+pub(crate) const PAGE: u32 = 50;
+pub(crate) const SUMMARY: &str =
+    "(UID FLAGS INTERNALDATE RFC822.SIZE BODYSTRUCTURE BODY.PEEK[HEADER] MODSEQ)";
 
 struct Sizes {
     inbox: usize,
@@ -439,6 +442,15 @@ async fn main() {
         g.push(t.elapsed());
     }
     results.latency("flag update", &mut r, &mut g);
+
+    println!(
+        "\nIMAP cost per request, {n} sequential requests each (raw phase, then gateway phase)"
+    );
+    for (name, value, text) in cost::run(&http, &base, &dovecot, &mut raw, sizes.inbox, n).await {
+        results.note(&name, value, text);
+    }
+    let (name, value, text) = cost::cancelled_burst(&http, &base).await;
+    results.note(&name, value, text);
 
     // Concurrency on one user (default pool of 4) vs 4 raw sessions.
     println!("\nthroughput, newest page of {PAGE} in INBOX, one user");

@@ -16,6 +16,9 @@ pub struct Completion {
     /// `[MODIFIED set]` (CONDSTORE): UIDs a conditional STORE left alone. imap-proto
     /// does not parse this code, so it is read from the text.
     pub modified: Option<UidSet>,
+    /// `[HIGHESTMODSEQ n]` (CONDSTORE): the selected mailbox's mod-sequence as of this
+    /// answer, which servers send after reporting expunges.
+    pub highest_modseq: Option<u64>,
 }
 
 fn expand(members: &[UidSetMember]) -> Vec<u32> {
@@ -39,6 +42,7 @@ impl Completion {
                 let pairs = expand(from).into_iter().zip(expand(to)).collect();
                 completion.copy_uid = Some((*validity, pairs));
             }
+            Some(ResponseCode::HighestModSeq(modseq)) => completion.highest_modseq = Some(*modseq),
             _ => {}
         }
         if let Some((set, _)) = text

@@ -14,10 +14,14 @@ use super::error::ImapError;
 use super::status::check_completion;
 use super::ImapStream;
 
+/// Sends `command` and reads its answer. Once the whole command is on the wire its
+/// tag is kept in `awaiting` until the completion arrives, so a caller that went
+/// away mid-answer leaves behind how to finish it ([`finish_command`]).
 pub(crate) async fn round_trip(
     inner: &mut async_imap::Session<ImapStream>,
     command: &Command<'_>,
     literal_plus: bool,
+    awaiting: &mut Option<RequestId>,
     mut on_untagged: impl FnMut(&Response<'_>),
 ) -> Result<Completion, ImapError> {
     let mut chunks = command.render(literal_plus).into_iter();
@@ -37,13 +41,33 @@ pub(crate) async fn round_trip(
         }
         command::send_literal(inner, bytes, &rest).await?;
     }
-    read_until_done(
+    *awaiting = Some(tag.clone());
+    let result = read_until_done(
         inner,
         &tag,
         matches!(command, Command::Logout),
         &mut on_untagged,
     )
-    .await
+    .await;
+    *awaiting = None;
+    result
+}
+
+/// Reads the rest of the answer to the command tagged `tag`, whose caller went away
+/// after sending it: afterwards the session is in step with the server again. A NO
+/// or BAD completion counts as finished too.
+///
+/// # Errors
+/// BYE, a completion for another tag, a connection error.
+pub(crate) async fn finish_command(
+    inner: &mut async_imap::Session<ImapStream>,
+    tag: &RequestId,
+    mut on_untagged: impl FnMut(&Response<'_>),
+) -> Result<(), ImapError> {
+    match read_until_done(inner, tag, false, &mut on_untagged).await {
+        Ok(_) | Err(ImapError::No { .. } | ImapError::Bad { .. }) => Ok(()),
+        Err(err) => Err(err),
+    }
 }
 
 /// The one loop that reads a command's responses up to its tagged completion:
@@ -231,9 +255,15 @@ mod tests {
             server
         });
         let mut untagged = Vec::new();
-        let result = round_trip(&mut session, &command, literal_plus, |response| {
-            untagged.push(format!("{response:?}"));
-        })
+        let result = round_trip(
+            &mut session,
+            &command,
+            literal_plus,
+            &mut None,
+            |response| {
+                untagged.push(format!("{response:?}"));
+            },
+        )
         .await;
         let _server = script.await.unwrap();
         (result, untagged)
@@ -316,7 +346,7 @@ mod tests {
     async fn the_connection_closing_mid_command_is_lost() {
         let (mut session, server) = session().await;
         drop(server);
-        let result = round_trip(&mut session, &Command::Noop, true, |_| {}).await;
+        let result = round_trip(&mut session, &Command::Noop, true, &mut None, |_| {}).await;
         assert!(
             matches!(result, Err(ImapError::ConnectionLost | ImapError::Io(_))),
             "{result:?}"

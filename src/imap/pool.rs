@@ -484,12 +484,34 @@ impl DerefMut for PooledSession {
 
 impl Drop for PooledSession {
     fn drop(&mut self) {
-        if let Some(object) = self.0.take() {
-            if object.is_broken() {
-                // Detach: the connection closes and its global permit is released now,
-                // rather than when the next checkout fails to recycle it.
-                drop(Object::take(object));
+        let Some(object) = self.0.take() else {
+            return;
+        };
+        if !object.is_broken() {
+            return;
+        }
+        if object.can_finish_cancelled() {
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                // The request went away while its command's answer was being read
+                // (the client disconnected): read the answer to its end in the
+                // background and give the session back, rather than discard it and
+                // make the next request log in again.
+                runtime.spawn(async move {
+                    let mut object = object;
+                    let outcome = if object.finish_cancelled().await {
+                        "recovered"
+                    } else {
+                        drop(Object::take(object));
+                        "discarded"
+                    };
+                    metrics::counter!("imap_cancelled_commands_total", "outcome" => outcome)
+                        .increment(1);
+                });
+                return;
             }
         }
+        // Detach: the connection closes and its global permit is released now,
+        // rather than when the next checkout fails to recycle it.
+        drop(Object::take(object));
     }
 }

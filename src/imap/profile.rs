@@ -220,6 +220,16 @@ impl ServerProfile {
     pub fn reports_changes_only_at_noop(&self) -> bool {
         !matches!(self.kind, Some(ServerKind::Dovecot | ServerKind::Cyrus))
     }
+
+    /// True when the selected mailbox's HIGHESTMODSEQ can be followed from the
+    /// server's answers alone, so a state token can be built from the session's view
+    /// without a STATUS: Dovecot, with QRESYNC enabled, puts `[HIGHESTMODSEQ]` on
+    /// the completion of every command that reported expunges and MODSEQ on every
+    /// flag change. Cyrus does not declare it after SELECT (a token from its view
+    /// would make `/changes` repeat every change since; `tests/servers.rs`).
+    pub fn declares_modseq_changes(&self) -> bool {
+        matches!(self.kind, Some(ServerKind::Dovecot))
+    }
 }
 
 #[cfg(test)]

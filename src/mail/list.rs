@@ -5,8 +5,8 @@
 //! page. Pages are anchored on UIDs: new mail never shifts or duplicates items.
 
 use super::error::{ImapResultExt as _, MailError, Op};
-use super::open::{current_state, summary_items, uid_validity};
-use super::tokens::{CursorScope, TokenCodec};
+use super::open::{current_state, select, summary_items, uid_validity};
+use super::tokens::{CursorScope, MailboxState, TokenCodec};
 use crate::imap::search::SearchKey;
 use crate::imap::session::FetchedMessage;
 use crate::imap::{search_criteria, FetchItem, ImapSession, MailboxName, UidSet};
@@ -60,6 +60,18 @@ pub async fn list_page(
     request: &ListRequest,
 ) -> Result<MessageList, MailError> {
     let (keys, limit) = (&request.keys, request.limit);
+    if keys.is_empty() && request.cursor.is_none() {
+        let view = select(session, mailbox, true).await?;
+        let view_has_state = if session.tracks_changes() {
+            view.highest_modseq.is_some() && session.profile().declares_modseq_changes()
+        } else {
+            // Without CONDSTORE a state is UIDs and a count, which the view has.
+            true
+        };
+        if view_has_state {
+            return newest_page(codec, session, mailbox, limit).await;
+        }
+    }
     // See mail that arrived (or a mailbox that was recreated) since this session last
     // looked: a NOOP when the mailbox is already selected. Without it a stale session
     // could miss new mail on the first page or a UIDVALIDITY change on a cursor page.
@@ -120,6 +132,58 @@ pub async fn list_page(
         next_cursor,
         uid_validity,
         state: mailbox_state,
+    })
+}
+
+/// The newest page without filters, in one FETCH when the mailbox is selected
+/// already (`ImapSession::newest_messages`). Its state token comes from the
+/// session's view instead of a STATUS: UIDVALIDITY, the HIGHESTMODSEQ the server
+/// last declared for the view (never ahead of what the page shows, so `/changes`
+/// from it misses nothing and at worst repeats a flag change), UIDNEXT as one past
+/// the newest message (the page reaches it, so every message below is in the
+/// listing), and the message count.
+async fn newest_page(
+    codec: &TokenCodec,
+    session: &mut ImapSession,
+    mailbox: &MailboxName,
+    limit: usize,
+) -> Result<MessageList, MailError> {
+    let items = summary_items(session);
+    let (messages, view) = session
+        .newest_messages(mailbox, limit as u32, &items)
+        .await
+        .during(Op::Fetch)?;
+    let uid_validity = uid_validity(&view)?;
+    let total = view.exists.unwrap_or(0);
+    let highest_modseq = if session.tracks_changes() {
+        view.highest_modseq.unwrap_or_default()
+    } else {
+        0
+    };
+    let uid_next = messages
+        .iter()
+        .map(|m| m.uid)
+        .max()
+        .map_or(view.uid_next.unwrap_or(1), |newest| newest + 1);
+    let state = MailboxState {
+        uid_validity,
+        highest_modseq,
+        uid_next,
+        messages: total,
+    };
+    let more = u32::try_from(messages.len()).unwrap_or(u32::MAX) < total;
+    let items = summaries(messages, uid_validity);
+    let scope = CursorScope::new(mailbox.wire(), &search_criteria(&[]), uid_validity);
+    let next_cursor = match items.last() {
+        Some(last) if more => Some(codec.encode_cursor(&scope, last.uid)),
+        _ => None,
+    };
+    Ok(MessageList {
+        items,
+        total,
+        next_cursor,
+        uid_validity,
+        state: Some(codec.encode_state(mailbox.wire(), &state)),
     })
 }
 

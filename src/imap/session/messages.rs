@@ -17,7 +17,7 @@ use super::super::search::SearchKey;
 use super::super::types::{MailboxName, ValidationError};
 use super::super::uid::{Uid, UidSet};
 use super::mailboxes::Refused;
-use super::ImapSession;
+use super::{ImapSession, SelectedMailbox};
 
 impl ImapSession {
     /// Looks at the `result` of a command on the selected mailbox: `Some` value, or
@@ -149,6 +149,59 @@ impl ImapSession {
         }
         self.collect_fetch(Command::FetchSeq(first, last, items))
             .await
+    }
+
+    /// The newest `count` messages of `name` (EXAMINEd unless selected), oldest
+    /// first, and the session's view of the mailbox afterwards. One FETCH by sequence
+    /// number when the mailbox is already selected; no NOOP first: on servers that
+    /// report changes with any command the FETCH's answer announces new mail
+    /// (EXISTS), which is then fetched too, so the page always reaches the newest
+    /// message (servers that report changes only at NOOP got one at checkout). An
+    /// expunge by another client shows from the next command on: IMAP forbids
+    /// announcing it during a FETCH by sequence number.
+    ///
+    /// # Errors
+    /// Server or connection errors; [`ImapError::ConnectionLost`] when the server
+    /// dropped the selection meanwhile (the mailbox was deleted or recreated).
+    pub async fn newest_messages(
+        &mut self,
+        name: &MailboxName,
+        count: u32,
+        items: &[FetchItem<'_>],
+    ) -> Result<(Vec<FetchedMessage>, SelectedMailbox), ImapError> {
+        let count = count.max(1);
+        let mut known = self.ensure_selected(name, true).await?.exists.unwrap_or(0);
+        if known == 0 && !self.view_is_current {
+            // Nothing to FETCH, so nothing would bring news of mail that arrived since
+            // this session last looked: ask.
+            self.refresh_view().await?;
+            known = self.selected.as_ref().and_then(|s| s.exists).unwrap_or(0);
+        }
+        let mut messages = Vec::new();
+        let mut first = known.saturating_sub(count - 1).max(1);
+        while first <= known {
+            messages.extend(self.fetch_sequence(first, known, items).await?);
+            let now = self
+                .selected
+                .as_ref()
+                .filter(|selected| &selected.name == name)
+                .ok_or(ImapError::ConnectionLost)?
+                .exists
+                .unwrap_or(0);
+            // New mail announced during the FETCH: fetch what is now the top too.
+            first = (known + 1).max(now.saturating_sub(count - 1));
+            known = now;
+        }
+        messages.sort_by_key(|m| m.uid);
+        messages.dedup_by_key(|m| m.uid);
+        let keep = messages.len().saturating_sub(count as usize);
+        messages.drain(..keep);
+        let view = self
+            .selected
+            .clone()
+            .filter(|selected| &selected.name == name)
+            .ok_or(ImapError::ConnectionLost)?;
+        Ok((messages, view))
     }
 
     /// True when messages have mod-sequences (CONDSTORE): MODSEQ can be fetched and

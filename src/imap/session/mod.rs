@@ -10,7 +10,9 @@
 //! - every command runs under a timeout; on a timeout, I/O error, BYE or protocol
 //!   error the session marks itself broken and the pool discards it;
 //! - a command that was started but never completed (the request future was dropped)
-//!   leaves `in_flight` set, which also makes the pool discard the session;
+//!   leaves `in_flight` set: when it was cut off while its answer was being read,
+//!   the pool reads the answer to its end in the background and keeps the session
+//!   ([`ImapSession::finish_cancelled`]); otherwise the session is discarded;
 //! - the selected mailbox is remembered, so repeated requests on one mailbox do not
 //!   SELECT again; CLOSE is never sent (it would expunge `\Deleted` messages).
 
@@ -21,12 +23,12 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use async_imap::imap_proto::{Capability, MailboxDatum, Response, ResponseCode, Status};
+use async_imap::imap_proto::{Capability, MailboxDatum, RequestId, Response, ResponseCode, Status};
 use tokio::sync::OwnedSemaphorePermit;
 
 use super::command::{self, Command, ListPattern, ListReturn, StatusItem};
 use super::error::ImapError;
-use super::exchange::{idle_round, round_trip};
+use super::exchange::{finish_command, idle_round, round_trip};
 use super::identity::IdentityKey;
 use super::mailbox_locks::MailboxLocks;
 use super::profile::{Naming, ServerKind, ServerProfile};
@@ -50,6 +52,15 @@ pub struct SelectedMailbox {
     pub uid_validity: Option<u32>,
     /// EXISTS reported by SELECT (kept current from EXISTS/EXPUNGE/VANISHED).
     pub exists: Option<u32>,
+    /// UIDNEXT reported by SELECT (not kept current: servers do not announce it).
+    pub uid_next: Option<u32>,
+    /// HIGHESTMODSEQ (CONDSTORE) as the server last declared it for this session's
+    /// view: in the SELECT answer, and in `[HIGHESTMODSEQ]` codes on later answers
+    /// (Dovecot sends one with the completion of a command that reported expunges).
+    /// Never raised from a FETCH's MODSEQ: a FETCH by sequence number may show a
+    /// newer flag change while an earlier expunge is still unreported (IMAP forbids
+    /// EXPUNGE during FETCH), and a state token built on it would skip that expunge.
+    pub highest_modseq: Option<u64>,
 }
 
 /// An authenticated IMAP session.
@@ -64,6 +75,10 @@ pub struct ImapSession {
     flag_locks: Option<(Arc<MailboxLocks>, IdentityKey)>,
     broken: bool,
     in_flight: bool,
+    /// The tag of the command whose answer is being read; left set when the request
+    /// went away mid-answer, so the answer can be read to its end and the session
+    /// kept ([`Self::finish_cancelled`]).
+    awaiting: Option<RequestId>,
     last_ok: Instant,
     command_timeout: Duration,
     qresync: bool,
@@ -101,6 +116,7 @@ impl ImapSession {
             flag_locks: None,
             broken: false,
             in_flight: false,
+            awaiting: None,
             last_ok: Instant::now(),
             command_timeout,
             qresync: false,
@@ -134,6 +150,13 @@ impl ImapSession {
             }
         }
         session.profile.naming = session.discover_naming().await?;
+        if session.tracks_changes() {
+            // QRESYNC from the start: expunges come as VANISHED with a HIGHESTMODSEQ on
+            // the completion, so the session's view carries an exact state for the
+            // mailbox's state token without a STATUS per request (`mail/list.rs`).
+            session.execute(Command::EnableQresync).await?;
+            session.qresync = true;
+        }
         Ok(session)
     }
 
@@ -243,6 +266,44 @@ impl ImapSession {
         self.broken || self.in_flight
     }
 
+    /// True when a command was cut off while its answer was being read (the request
+    /// went away), and nothing else is wrong: reading the rest of the answer
+    /// ([`Self::finish_cancelled`]) puts the session back in step. A command cut
+    /// off while being sent, or IDLE, leaves the session in an unknown state.
+    pub fn can_finish_cancelled(&self) -> bool {
+        self.in_flight && !self.broken && self.awaiting.is_some()
+    }
+
+    /// Reads the rest of the answer to a command whose request went away, within
+    /// the command timeout (at most 10 s); returns whether the session is usable
+    /// again. Its view of the selected mailbox follows what the answer reported.
+    pub async fn finish_cancelled(&mut self) -> bool {
+        let Some(tag) = self
+            .awaiting
+            .take()
+            .filter(|_| self.in_flight && !self.broken)
+        else {
+            return false;
+        };
+        let budget = self.command_timeout.min(Duration::from_secs(10));
+        let selected = &mut self.selected;
+        let finished = tokio::time::timeout(
+            budget,
+            finish_command(&mut self.inner, &tag, |response| {
+                observe_view(selected, response);
+            }),
+        )
+        .await;
+        if matches!(finished, Ok(Ok(()))) {
+            self.in_flight = false;
+            self.last_ok = Instant::now();
+            true
+        } else {
+            self.broken = true;
+            false
+        }
+    }
+
     /// Time since the last command that completed.
     pub fn idle_for(&self) -> Duration {
         self.last_ok.elapsed()
@@ -264,43 +325,17 @@ impl ImapSession {
         let started = Instant::now();
         let literal_plus = self.profile.capabilities.has("LITERAL+");
         let selected = &mut self.selected;
-        // Keep the selected mailbox's message count current from the server's
-        // EXISTS/EXPUNGE notices, which may accompany any command.
         let observe = |response: &Response<'_>| {
-            match response {
-                Response::MailboxData(MailboxDatum::Exists(n)) => {
-                    if let Some(selected) = selected.as_mut() {
-                        selected.exists = Some(*n);
-                    }
-                }
-                Response::Expunge(_) => {
-                    if let Some(selected) = selected.as_mut() {
-                        selected.exists = selected.exists.map(|n| n.saturating_sub(1));
-                    }
-                }
-                // With QRESYNC enabled, expunges are announced as VANISHED.
-                Response::Vanished {
-                    earlier: false,
-                    uids,
-                } => {
-                    if let Some(selected) = selected.as_mut() {
-                        let gone: u32 = uids.iter().map(|r| r.end() - r.start() + 1).sum();
-                        selected.exists = selected.exists.map(|n| n.saturating_sub(gone));
-                    }
-                }
-                // An untagged NO/BAD while a mailbox is selected means the server could
-                // not keep this session's view in sync (Dovecot answers NOOP this way
-                // when the selected mailbox was deleted or recreated by another client).
-                // Forget the selection so the next use SELECTs again and sees the truth.
-                Response::Data {
-                    status: Status::No | Status::Bad,
-                    ..
-                } => *selected = None,
-                _ => {}
-            }
+            observe_view(selected, response);
             on_untagged(response);
         };
-        let exchange = round_trip(&mut self.inner, &command, literal_plus, observe);
+        let exchange = round_trip(
+            &mut self.inner,
+            &command,
+            literal_plus,
+            &mut self.awaiting,
+            observe,
+        );
         let result = tokio::time::timeout(self.command_timeout, exchange)
             .await
             .unwrap_or(Err(ImapError::Timeout));
@@ -316,6 +351,11 @@ impl ImapSession {
             elapsed_us = started.elapsed().as_micros() as u64,
             "imap command"
         );
+        if let (Ok(completion), Some(selected)) = (&result, self.selected.as_mut()) {
+            if completion.highest_modseq.is_some() {
+                selected.highest_modseq = selected.highest_modseq.max(completion.highest_modseq);
+            }
+        }
         match &result {
             Err(err) if err.breaks_session() => self.broken = true,
             Err(ImapError::Bad { .. }) => {
@@ -433,20 +473,28 @@ impl ImapSession {
                 read_only,
                 uid_validity: None,
                 exists: None,
+                uid_next: None,
+                highest_modseq: None,
             };
             let result = self
                 .execute_with(command, |response| match response {
                     Response::MailboxData(MailboxDatum::Exists(n)) => selected.exists = Some(*n),
                     Response::Data { outcome, .. } => match outcome.code {
                         Some(ResponseCode::UidValidity(v)) => selected.uid_validity = Some(v),
+                        Some(ResponseCode::UidNext(n)) => selected.uid_next = Some(n),
+                        Some(ResponseCode::HighestModSeq(m)) => selected.highest_modseq = Some(m),
                         Some(ResponseCode::ReadOnly) => selected.read_only = true,
                         _ => {}
                     },
                     _ => {}
                 })
                 .await;
-            if let Err(err) = result {
-                return Err(self.explain_refusal(err, Refused::Open(name)).await);
+            match result {
+                Err(err) => return Err(self.explain_refusal(err, Refused::Open(name)).await),
+                Ok(completion) => {
+                    selected.highest_modseq =
+                        selected.highest_modseq.max(completion.highest_modseq);
+                }
             }
             self.selected = Some(selected);
             self.view_is_current = true;
@@ -491,6 +539,53 @@ impl ImapSession {
     }
 }
 
+/// Keeps the session's view of its selected mailbox current from the server's
+/// notices, which may accompany any command: the message count from EXISTS,
+/// EXPUNGE and VANISHED, the declared HIGHESTMODSEQ, and the selection itself.
+fn observe_view(selected: &mut Option<SelectedMailbox>, response: &Response<'_>) {
+    match response {
+        Response::MailboxData(MailboxDatum::Exists(n)) => {
+            if let Some(selected) = selected.as_mut() {
+                selected.exists = Some(*n);
+            }
+        }
+        Response::Expunge(_) => {
+            if let Some(selected) = selected.as_mut() {
+                selected.exists = selected.exists.map(|n| n.saturating_sub(1));
+            }
+        }
+        // With QRESYNC enabled, expunges are announced as VANISHED.
+        Response::Vanished {
+            earlier: false,
+            uids,
+        } => {
+            if let Some(selected) = selected.as_mut() {
+                let gone: u32 = uids.iter().map(|r| r.end() - r.start() + 1).sum();
+                selected.exists = selected.exists.map(|n| n.saturating_sub(gone));
+            }
+        }
+        Response::Data {
+            status: Status::Ok,
+            outcome,
+        } => {
+            if let (Some(selected), Some(ResponseCode::HighestModSeq(modseq))) =
+                (selected.as_mut(), outcome.code.as_ref())
+            {
+                selected.highest_modseq = selected.highest_modseq.max(Some(*modseq));
+            }
+        }
+        // An untagged NO/BAD while a mailbox is selected means the server could
+        // not keep this session's view in sync (Dovecot answers NOOP this way
+        // when the selected mailbox was deleted or recreated by another client).
+        // Forget the selection so the next use SELECTs again and sees the truth.
+        Response::Data {
+            status: Status::No | Status::Bad,
+            ..
+        } => *selected = None,
+        _ => {}
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -518,9 +613,11 @@ mod tests {
             )
             .await;
             answer(&mut server, "* LIST () \"/\" \"\"\r\n{tag} OK\r\n").await;
+            answer(&mut server, "* ENABLED QRESYNC\r\n{tag} OK\r\n").await;
             answer(
                 &mut server,
-                "* 10 EXISTS\r\n* OK [UIDVALIDITY 5] ok\r\n{tag} OK [READ-ONLY] done\r\n",
+                "* 10 EXISTS\r\n* OK [UIDVALIDITY 5] ok\r\n* OK [UIDNEXT 11] next\r\n\
+                 * OK [HIGHESTMODSEQ 40] modseq\r\n{tag} OK [READ-ONLY] done\r\n",
             )
             .await;
             while let Some(next) = lines.recv().await {
@@ -551,6 +648,34 @@ mod tests {
         script.send("* 12 EXISTS\r\n{tag} OK\r\n").await.unwrap();
         imap.check_alive().await.unwrap();
         assert_eq!(imap.selected().unwrap().exists, Some(12));
+    }
+
+    #[tokio::test]
+    async fn the_view_follows_declared_mod_sequences_only() {
+        let (mut imap, _task, script) = examined().await;
+        assert_eq!(imap.selected().unwrap().uid_next, Some(11));
+        assert_eq!(imap.selected().unwrap().highest_modseq, Some(40));
+        // A FETCH's MODSEQ does not move the view: an expunge may still be unreported.
+        script
+            .send("* 3 FETCH (UID 3 MODSEQ (45) FLAGS (\\Seen))\r\n{tag} OK\r\n")
+            .await
+            .unwrap();
+        imap.check_alive().await.unwrap();
+        assert_eq!(imap.selected().unwrap().highest_modseq, Some(40));
+        // A declared HIGHESTMODSEQ does, untagged or on the completion.
+        script
+            .send("* VANISHED 4\r\n{tag} OK [HIGHESTMODSEQ 47] done\r\n")
+            .await
+            .unwrap();
+        imap.check_alive().await.unwrap();
+        assert_eq!(imap.selected().unwrap().highest_modseq, Some(47));
+        script
+            .send("* OK [HIGHESTMODSEQ 52] later\r\n{tag} OK\r\n")
+            .await
+            .unwrap();
+        imap.check_alive().await.unwrap();
+        assert_eq!(imap.selected().unwrap().highest_modseq, Some(52));
+        assert_eq!(imap.selected().unwrap().exists, Some(9));
     }
 
     #[tokio::test]

@@ -1,0 +1,294 @@
+//! What each route costs the IMAP server, next to the raw floor: IMAP commands per
+//! request (from the gateway's own `/metrics`) and Dovecot CPU per request (from
+//! `/proc/<pid>/schedstat` of the user's `imap` processes), in separate raw and
+//! gateway phases so each phase's CPU is its own.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use dovecot_harness::raw::RawImap;
+use dovecot_harness::Dovecot;
+use serde_json::{json, Value};
+
+use crate::{PAGE, SUMMARY};
+
+/// The gateway's IMAP commands so far, by command name.
+pub async fn command_counts(http: &reqwest::Client, base: &str) -> BTreeMap<String, u64> {
+    let text = http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let mut counts = BTreeMap::new();
+    for line in text.lines() {
+        let Some(rest) = line.strip_prefix("imap_command_duration_seconds_count{") else {
+            continue;
+        };
+        let Some((labels, value)) = rest.split_once("} ") else {
+            continue;
+        };
+        let command = labels
+            .split("command=\"")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .unwrap_or_default()
+            .to_owned();
+        *counts.entry(command).or_default() += value.trim().parse::<f64>().unwrap_or(0.0) as u64;
+    }
+    counts
+}
+
+/// A gateway counter from `/metrics` (summed over its label sets).
+pub async fn counter(http: &reqwest::Client, base: &str, name: &str) -> u64 {
+    let text = http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .filter(|line| line.starts_with(name) && line[name.len()..].starts_with(['{', ' ']))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum::<f64>() as u64
+}
+
+/// CPU time (ns) of `user`'s Dovecot `imap` processes so far.
+fn dovecot_cpu_ns(dovecot: &Dovecot, user: &str) -> u64 {
+    dovecot
+        .session_pids(user)
+        .iter()
+        .filter_map(|pid| std::fs::read_to_string(format!("/proc/{pid}/schedstat")).ok())
+        .filter_map(|text| text.split_whitespace().next()?.parse::<u64>().ok())
+        .sum()
+}
+
+/// One route and the raw commands that do the same.
+struct Case {
+    name: &'static str,
+    /// Sent once on the raw session before the raw phase.
+    raw_setup: &'static str,
+    /// The raw commands of request `i` in a mailbox of `inbox` messages.
+    raw: fn(usize, usize) -> Vec<String>,
+    /// The gateway request `i`: method, path, JSON body.
+    gateway: fn(usize) -> (reqwest::Method, String, Option<Value>),
+}
+
+fn cases() -> Vec<Case> {
+    vec![
+        Case {
+            name: "newest page of 50, INBOX",
+            raw_setup: "EXAMINE INBOX",
+            raw: |_, inbox| {
+                vec![format!(
+                    "FETCH {}:{inbox} {SUMMARY}",
+                    inbox + 1 - PAGE as usize
+                )]
+            },
+            gateway: |_| {
+                (
+                    reqwest::Method::GET,
+                    format!("/v1/mailboxes/INBOX/messages?limit={PAGE}"),
+                    None,
+                )
+            },
+        },
+        Case {
+            name: "GET /v1/mailboxes (counters)",
+            raw_setup: "EXAMINE INBOX",
+            raw: |_, _| {
+                vec!["LIST \"\" \"*\" RETURN (SUBSCRIBED SPECIAL-USE CHILDREN STATUS (MESSAGES UNSEEN UIDNEXT UIDVALIDITY HIGHESTMODSEQ))".to_owned()]
+            },
+            gateway: |_| (reqwest::Method::GET, "/v1/mailboxes".to_owned(), None),
+        },
+        Case {
+            name: "one parsed message",
+            raw_setup: "EXAMINE INBOX",
+            raw: |_, _| {
+                vec![
+                    "UID FETCH 7 (UID FLAGS INTERNALDATE RFC822.SIZE BODYSTRUCTURE BODY.PEEK[HEADER] MODSEQ)".to_owned(),
+                    "UID FETCH 7 (UID BODY.PEEK[1])".to_owned(),
+                ]
+            },
+            gateway: |_| {
+                (
+                    reqwest::Method::GET,
+                    "/v1/mailboxes/INBOX/messages/7".to_owned(),
+                    None,
+                )
+            },
+        },
+        Case {
+            name: "flag update",
+            raw_setup: "SELECT INBOX",
+            raw: |i, _| {
+                vec![format!(
+                    "UID STORE 11 {}FLAGS ($Cost)",
+                    if i % 2 == 0 { "+" } else { "-" }
+                )]
+            },
+            gateway: |i| {
+                let body = if i % 2 == 0 {
+                    json!({"add": ["$CostGw"]})
+                } else {
+                    json!({"remove": ["$CostGw"]})
+                };
+                (
+                    reqwest::Method::PATCH,
+                    "/v1/mailboxes/INBOX/messages/12/flags".to_owned(),
+                    Some(body),
+                )
+            },
+        },
+    ]
+}
+
+/// Runs every case `n` times raw, then `n` times through the gateway (one client,
+/// sequential, after a warm-up request); returns (name, JSON, text) rows.
+pub async fn run(
+    http: &reqwest::Client,
+    base: &str,
+    dovecot: &Dovecot,
+    raw: &mut RawImap,
+    inbox: usize,
+    n: usize,
+) -> Vec<(String, Value, String)> {
+    let mut rows = Vec::new();
+    for case in cases() {
+        raw.ok(case.raw_setup).await;
+        let send = |i: usize| {
+            let (method, path, body) = (case.gateway)(i);
+            let mut request = http
+                .request(method, format!("{base}{path}"))
+                .basic_auth("bench", Some("pw"));
+            if let Some(body) = body {
+                request = request.json(&body);
+            }
+            async move {
+                let response = request.send().await.unwrap();
+                assert!(response.status().is_success(), "{}", response.status());
+                response.bytes().await.unwrap();
+            }
+        };
+        send(0).await;
+        let cpu = dovecot_cpu_ns(dovecot, "bench");
+        let started = Instant::now();
+        for i in 0..n {
+            for command in (case.raw)(i, inbox) {
+                raw.ok(&command).await;
+            }
+        }
+        let raw_wall = started.elapsed().as_secs_f64() * 1e3 / n as f64;
+        let raw_cpu = (dovecot_cpu_ns(dovecot, "bench") - cpu) as f64 / 1e6 / n as f64;
+        let raw_commands = (case.raw)(0, inbox).len();
+        let before = command_counts(http, base).await;
+        let cpu = dovecot_cpu_ns(dovecot, "bench");
+        let started = Instant::now();
+        for i in 0..n {
+            send(i + 1).await;
+        }
+        let gateway_wall = started.elapsed().as_secs_f64() * 1e3 / n as f64;
+        let gateway_cpu = (dovecot_cpu_ns(dovecot, "bench") - cpu) as f64 / 1e6 / n as f64;
+        let after = command_counts(http, base).await;
+        let mut sent: Vec<String> = Vec::new();
+        let mut total = 0u64;
+        for (command, count) in &after {
+            let delta = count - before.get(command).copied().unwrap_or(0);
+            if delta > 0 {
+                total += delta;
+                sent.push(format!("{command} {:.2}", delta as f64 / n as f64));
+            }
+        }
+        let per_request = total as f64 / n as f64;
+        let text = format!(
+            "commands/req raw {raw_commands} gateway {per_request:.2} ({}) | Dovecot CPU/req raw {raw_cpu:.3} gateway {gateway_cpu:.3} ms ({:.2}x) | mean latency raw {raw_wall:.3} gateway {gateway_wall:.3} ms",
+            sent.join(", "),
+            gateway_cpu / raw_cpu
+        );
+        rows.push((
+            format!("IMAP cost: {}", case.name),
+            json!({
+                "raw_commands_per_request": raw_commands,
+                "gateway_commands_per_request": per_request,
+                "gateway_commands": sent,
+                "raw_dovecot_cpu_ms": raw_cpu,
+                "gateway_dovecot_cpu_ms": gateway_cpu,
+                "cpu_ratio": gateway_cpu / raw_cpu,
+                "raw_mean_ms": raw_wall,
+                "gateway_mean_ms": gateway_wall,
+            }),
+            text,
+        ));
+    }
+    rows
+}
+
+/// A burst of clients that give up mid-request (3 ms client timeout on a 500-message
+/// page of the 100,000-message mailbox), then 50 ordinary requests: how many LOGINs
+/// the gateway sent afterwards, and what became of the cut-off sessions.
+pub async fn cancelled_burst(http: &reqwest::Client, base: &str) -> (String, Value, String) {
+    let impatient = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_millis(3))
+        .build()
+        .unwrap();
+    let logins = |http: reqwest::Client| async move {
+        counter(&http, base, "imap_logins_total{outcome=\"ok\"}").await
+    };
+    let before = logins(http.clone()).await;
+    let recovered_before = counter(
+        http,
+        base,
+        "imap_cancelled_commands_total{outcome=\"recovered\"}",
+    )
+    .await;
+    let discarded_before = counter(
+        http,
+        base,
+        "imap_cancelled_commands_total{outcome=\"discarded\"}",
+    )
+    .await;
+    let url = format!("{base}/v1/mailboxes/Big/messages?limit=500");
+    let cut = futures::future::join_all(
+        (0..100).map(|_| impatient.get(&url).basic_auth("bench", Some("pw")).send()),
+    )
+    .await
+    .iter()
+    .filter(|r| r.is_err())
+    .count();
+    for _ in 0..50 {
+        let response = http
+            .get(format!("{base}/v1/mailboxes/INBOX/messages?limit={PAGE}"))
+            .basic_auth("bench", Some("pw"))
+            .send()
+            .await
+            .unwrap();
+        assert!(response.status().is_success());
+        response.bytes().await.unwrap();
+    }
+    let new_logins = logins(http.clone()).await - before;
+    let recovered = counter(
+        http,
+        base,
+        "imap_cancelled_commands_total{outcome=\"recovered\"}",
+    )
+    .await
+        - recovered_before;
+    let discarded = counter(
+        http,
+        base,
+        "imap_cancelled_commands_total{outcome=\"discarded\"}",
+    )
+    .await
+        - discarded_before;
+    (
+        "cancelled burst (100 clients give up)".to_owned(),
+        json!({"cut_off": cut, "logins_after": new_logins, "sessions_recovered": recovered, "sessions_discarded": discarded}),
+        format!(
+            "{cut} cut off; sessions finished and kept {recovered}, discarded {discarded}; LOGINs for the next 50 requests: {new_logins}"
+        ),
+    )
+}

@@ -1,0 +1,70 @@
+//! The IMAP command budget per route (README, Performance), counted in Dovecot's own
+//! log of what the gateway sent: a warm newest page is one FETCH, with no NOOP and no
+//! STATUS, and it still sees mail another client added meanwhile.
+
+mod common;
+
+use common::{dovecot, Auth, Gateway};
+use dovecot_harness::raw::RawImap;
+
+/// The commands alice's sessions sent, by name (`FETCH`, `NOOP`, ...).
+fn command_names(dovecot: &dovecot_harness::Dovecot) -> Vec<String> {
+    dovecot
+        .commands("alice")
+        .iter()
+        .map(|c| c.split(' ').next().unwrap_or_default().to_ascii_uppercase())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_warm_newest_page_costs_one_fetch() {
+    let dovecot = dovecot();
+    let mut config = common::config_for(&dovecot);
+    config.max_sessions_per_user = 1;
+    let gateway = Gateway::start(config).await;
+    let page = "/v1/mailboxes/INBOX/messages?limit=2";
+    gateway.get(page, &Auth::alice()).await.ok(200);
+    let before = command_names(&dovecot).len();
+    for _ in 0..5 {
+        gateway.get(page, &Auth::alice()).await.ok(200);
+    }
+    let sent = command_names(&dovecot)[before..].to_vec();
+    assert_eq!(sent, vec!["FETCH"; 5], "{sent:?}");
+
+    // Mail another client adds is on the next page: the FETCH's answer announces it
+    // (EXISTS) and the gateway fetches the new top too; the page's state token leads
+    // `/changes` to exactly what happened after it.
+    let mut raw = RawImap::login(dovecot.imap_port, "alice", "alice-pw").await;
+    for subject in ["Arrived one", "Arrived two"] {
+        raw.append("INBOX", subject).await;
+    }
+    let fresh = gateway.get(page, &Auth::alice()).await;
+    let body = fresh.ok(200);
+    let subjects: Vec<&str> = body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["envelope"]["subject"].as_str().unwrap())
+        .collect();
+    assert_eq!(subjects, ["Arrived two", "Arrived one"], "{}", fresh.text);
+    let newest = body["items"][0]["uid"].as_u64().unwrap();
+    let state = body["state"].as_str().unwrap().to_owned();
+    raw.ok("SELECT INBOX").await;
+    raw.ok(&format!("UID STORE {newest} +FLAGS (\\Deleted)"))
+        .await;
+    raw.ok(&format!("UID EXPUNGE {newest}")).await;
+    raw.append("INBOX", "Arrived three").await;
+    let changes = gateway
+        .get(
+            &format!("/v1/mailboxes/INBOX/changes?since={state}"),
+            &Auth::alice(),
+        )
+        .await;
+    let changes = changes.ok(200);
+    assert_eq!(changes["destroyed"], serde_json::json!([newest]));
+    assert_eq!(changes["created"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        changes["created"][0]["envelope"]["subject"],
+        "Arrived three"
+    );
+}
