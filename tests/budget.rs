@@ -7,12 +7,19 @@ mod common;
 use common::{dovecot, Auth, Gateway};
 use dovecot_harness::raw::RawImap;
 
-/// The commands alice's sessions sent, by name (`FETCH`, `NOOP`, ...).
+/// The commands alice's sessions sent, by name (`FETCH`, `UID STORE`, ...).
 fn command_names(dovecot: &dovecot_harness::Dovecot) -> Vec<String> {
     dovecot
         .commands("alice")
         .iter()
-        .map(|c| c.split(' ').next().unwrap_or_default().to_ascii_uppercase())
+        .map(|c| {
+            let mut words = c.split(' ').map(str::to_ascii_uppercase);
+            let first = words.next().unwrap_or_default();
+            match words.next() {
+                Some(second) if first == "UID" => format!("UID {second}"),
+                _ => first,
+            }
+        })
         .collect()
 }
 
@@ -67,4 +74,74 @@ async fn a_warm_newest_page_costs_one_fetch() {
         changes["created"][0]["envelope"]["subject"],
         "Arrived three"
     );
+}
+
+/// The budget of each route on a warm session that has INBOX selected, as the
+/// README's Performance section lists it.
+#[tokio::test]
+async fn every_route_keeps_its_budget() {
+    let dovecot = dovecot();
+    let mut config = common::config_for(&dovecot);
+    config.max_sessions_per_user = 1;
+    let gateway = Gateway::start(config).await;
+    let alice = Auth::alice();
+    let first = gateway
+        .get("/v1/mailboxes/INBOX/messages?limit=2", &alice)
+        .await;
+    let first = first.ok(200);
+    let cursor = first["next_cursor"].as_str().unwrap().to_owned();
+    let state = first["state"].as_str().unwrap().to_owned();
+    let uid = first["items"][0]["uid"].as_u64().unwrap();
+    let reads: Vec<(String, Vec<&str>)> = vec![
+        // Dovecot answers STATUS of the selected mailbox from the session's view:
+        // the NOOP brings it up to date first.
+        ("/v1/mailboxes".to_owned(), vec!["NOOP", "LIST"]),
+        ("/v1/mailboxes/INBOX".to_owned(), vec!["NOOP", "LIST"]),
+        (
+            "/v1/mailboxes/INBOX/messages?limit=2".to_owned(),
+            vec!["FETCH"],
+        ),
+        (
+            format!("/v1/mailboxes/INBOX/messages?limit=2&cursor={cursor}"),
+            vec!["NOOP", "STATUS", "UID SEARCH", "UID FETCH"],
+        ),
+        (
+            "/v1/mailboxes/INBOX/messages?limit=2&unseen=true".to_owned(),
+            vec!["NOOP", "STATUS", "UID SEARCH", "UID FETCH"],
+        ),
+        (
+            format!("/v1/mailboxes/INBOX/messages/{uid}"),
+            vec!["UID FETCH", "UID FETCH"],
+        ),
+        (
+            format!("/v1/mailboxes/INBOX/messages/{uid}/flags"),
+            vec!["UID FETCH"],
+        ),
+        (
+            format!("/v1/mailboxes/INBOX/messages/{uid}/raw"),
+            vec!["UID FETCH", "UID FETCH"],
+        ),
+        (
+            format!("/v1/mailboxes/INBOX/changes?since={state}"),
+            vec!["NOOP", "STATUS", "UID FETCH"],
+        ),
+    ];
+    for (path, want) in reads {
+        let before = command_names(&dovecot).len();
+        gateway.get(&path, &alice).await.ok(200);
+        let sent = command_names(&dovecot)[before..].to_vec();
+        assert_eq!(sent, want, "{path}");
+    }
+    // A flag change: SELECT once (read-write), then a FETCH (a STORE on a missing
+    // UID would succeed silently) and the STORE, whose answer carries the flags.
+    let path = format!("/v1/mailboxes/INBOX/messages/{uid}/flags");
+    let body = serde_json::json!({"add": ["$Budget"]});
+    let before = command_names(&dovecot).len();
+    gateway.patch(&path, &alice, body.clone()).await.ok(200);
+    let sent = command_names(&dovecot)[before..].to_vec();
+    assert_eq!(sent, ["SELECT", "UID FETCH", "UID STORE"], "PATCH flags");
+    let before = command_names(&dovecot).len();
+    gateway.patch(&path, &alice, body).await.ok(200);
+    let sent = command_names(&dovecot)[before..].to_vec();
+    assert_eq!(sent, ["UID FETCH", "UID STORE"], "PATCH flags again");
 }

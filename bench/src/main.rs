@@ -531,6 +531,22 @@ async fn main() {
     }
 
     // Many users: first request (LOGIN) then warm.
+    // Memory after the load: the pools stay warm (4 sessions of one user, about 90
+    // KiB), everything the requests allocated should be back with the kernel.
+    let loaded_rss = rss_kib(pid, "VmRSS:");
+    let settle = Duration::from_secs(if quick { 5 } else { 30 });
+    tokio::time::sleep(settle).await;
+    let settled_rss = rss_kib(pid, "VmRSS:");
+    results.note(
+        "gateway RSS after the load",
+        json!({"idle_kib": idle_rss, "right_after_kib": loaded_rss, "settled_kib": settled_rss, "settle_s": settle.as_secs()}),
+        format!(
+            "idle {idle_rss} KiB, right after {loaded_rss} KiB, {} s later {settled_rss} KiB ({:+} KiB vs idle)",
+            settle.as_secs(),
+            settled_rss as i64 - idle_rss as i64
+        ),
+    );
+
     println!("\n{} distinct users", sizes.users);
     let (mut cold, mut warm) = (Vec::new(), Vec::new());
     for round in 0..2 {

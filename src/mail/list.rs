@@ -72,43 +72,84 @@ pub async fn list_page(
             return newest_page(codec, session, mailbox, limit).await;
         }
     }
+    if keys.is_empty() && request.cursor.is_none() {
+        return top_page_with_status(codec, session, mailbox, limit).await;
+    }
+    searched_page(codec, session, mailbox, request).await
+}
+
+/// The newest page without filters on a server whose view cannot give the state
+/// token (Cyrus): NOOP (so the message count is current), STATUS, FETCH.
+async fn top_page_with_status(
+    codec: &TokenCodec,
+    session: &mut ImapSession,
+    mailbox: &MailboxName,
+    limit: usize,
+) -> Result<MessageList, MailError> {
     // See mail that arrived (or a mailbox that was recreated) since this session last
-    // looked: a NOOP when the mailbox is already selected. Without it a stale session
-    // could miss new mail on the first page or a UIDVALIDITY change on a cursor page.
+    // looked: a NOOP when the mailbox is already selected.
     let selected = session
         .select_fresh(mailbox, true)
         .await
         .during(Op::Select)?;
     let uid_validity = uid_validity(&selected)?;
     // Taken before reading the page, so `/changes?since=` from it misses nothing.
-    let mailbox_state = current_state(session, mailbox)
-        .await?
-        .map(|current| codec.encode_state(mailbox.wire(), &current));
+    let state = current_state(session, mailbox).await?;
+    let total = selected.exists.unwrap_or(0);
+    let first = total.saturating_sub(limit as u32 - 1).max(1);
+    let messages = if total == 0 {
+        Vec::new()
+    } else {
+        let items = summary_items(session);
+        session
+            .fetch_sequence(first, total, &items)
+            .await
+            .during(Op::Fetch)?
+    };
+    Ok(page_of(
+        codec,
+        mailbox,
+        &[],
+        uid_validity,
+        Page {
+            messages,
+            total,
+            more: first > 1,
+            state,
+        },
+    ))
+}
+
+/// A page found by UID SEARCH: below a cursor and/or matching filters. NOOP first
+/// (when the mailbox is selected already), so the view is current, then STATUS
+/// for the state token, then the SEARCH and the FETCH: `/changes` from the state
+/// misses nothing (a change after the STATUS shows on the page and is repeated).
+/// The NOOP cannot be folded into the SEARCH: Dovecot reports new mail and flag
+/// changes in the answer to UID SEARCH but not expunges, while its STATUS already
+/// counts them, so a state taken after a SEARCH could skip an expunge the page
+/// still shows.
+async fn searched_page(
+    codec: &TokenCodec,
+    session: &mut ImapSession,
+    mailbox: &MailboxName,
+    request: &ListRequest,
+) -> Result<MessageList, MailError> {
+    let (keys, limit) = (&request.keys, request.limit);
+    let selected = session
+        .select_fresh(mailbox, true)
+        .await
+        .during(Op::Select)?;
+    let uid_validity = uid_validity(&selected)?;
+    let state = current_state(session, mailbox).await?;
     let scope = CursorScope::new(mailbox.wire(), &search_criteria(keys), uid_validity);
     let anchor = request
         .cursor
         .as_deref()
         .map(|c| codec.decode_cursor(&scope, c))
         .transpose()?;
-    let items = summary_items(session);
-    let (messages, total, more) = if keys.is_empty() {
-        let total = selected.exists.unwrap_or(0);
-        match anchor {
-            None if total == 0 => (Vec::new(), 0, false),
-            None => {
-                let first = total.saturating_sub(limit as u32 - 1).max(1);
-                let messages = session
-                    .fetch_sequence(first, total, &items)
-                    .await
-                    .during(Op::Fetch)?;
-                (messages, total, first > 1)
-            }
-            Some(anchor) => {
-                let (page, more) = uids_below(session, anchor, limit).await?;
-                let messages = fetch_page(session, page.as_ref(), &items).await?;
-                (messages, total, more)
-            }
-        }
+    let (page, total, more) = if keys.is_empty() {
+        let (page, more) = uids_below(session, anchor.unwrap_or(u32::MAX), limit).await?;
+        (page, selected.exists.unwrap_or(0), more)
     } else {
         let matching = session.search(keys).await.during(Op::Search)?;
         let total = u32::try_from(matching.as_ref().map_or(0, UidSet::len)).unwrap_or(u32::MAX);
@@ -117,22 +158,60 @@ pub async fn list_page(
             None => matching,
         };
         let more = below.as_ref().is_some_and(|set| set.len() > limit);
-        let page = below.map(|set| set.newest(limit));
-        let messages = fetch_page(session, page.as_ref(), &items).await?;
-        (messages, total, more)
+        (below.map(|set| set.newest(limit)), total, more)
     };
+    let items = summary_items(session);
+    let messages = fetch_page(session, page.as_ref(), &items).await?;
+    Ok(page_of(
+        codec,
+        mailbox,
+        keys,
+        uid_validity,
+        Page {
+            messages,
+            total,
+            more,
+            state,
+        },
+    ))
+}
+
+/// A page as read from IMAP, before it is rendered.
+struct Page {
+    messages: Vec<FetchedMessage>,
+    total: u32,
+    more: bool,
+    state: Option<MailboxState>,
+}
+
+/// The answer for a page: summaries newest first, the next cursor when there are
+/// more, the state token.
+fn page_of(
+    codec: &TokenCodec,
+    mailbox: &MailboxName,
+    keys: &[SearchKey],
+    uid_validity: u32,
+    page: Page,
+) -> MessageList {
+    let Page {
+        messages,
+        total,
+        more,
+        state,
+    } = page;
     let items = summaries(messages, uid_validity);
+    let scope = CursorScope::new(mailbox.wire(), &search_criteria(keys), uid_validity);
     let next_cursor = match items.last() {
         Some(last) if more => Some(codec.encode_cursor(&scope, last.uid)),
         _ => None,
     };
-    Ok(MessageList {
+    MessageList {
         items,
         total,
         next_cursor,
         uid_validity,
-        state: mailbox_state,
-    })
+        state: state.map(|state| codec.encode_state(mailbox.wire(), &state)),
+    }
 }
 
 /// The newest page without filters, in one FETCH when the mailbox is selected
@@ -172,19 +251,18 @@ async fn newest_page(
         messages: total,
     };
     let more = u32::try_from(messages.len()).unwrap_or(u32::MAX) < total;
-    let items = summaries(messages, uid_validity);
-    let scope = CursorScope::new(mailbox.wire(), &search_criteria(&[]), uid_validity);
-    let next_cursor = match items.last() {
-        Some(last) if more => Some(codec.encode_cursor(&scope, last.uid)),
-        _ => None,
-    };
-    Ok(MessageList {
-        items,
-        total,
-        next_cursor,
+    Ok(page_of(
+        codec,
+        mailbox,
+        &[],
         uid_validity,
-        state: Some(codec.encode_state(mailbox.wire(), &state)),
-    })
+        Page {
+            messages,
+            total,
+            more,
+            state: Some(state),
+        },
+    ))
 }
 
 /// The newest `limit` UIDs below `anchor`, searching growing UID windows so the

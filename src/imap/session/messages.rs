@@ -286,7 +286,8 @@ impl ImapSession {
     }
 
     /// `UID STORE` (not silent: the new flags come back), with an optional CONDSTORE
-    /// guard. Returns the messages' new flags/modseq and the `[MODIFIED]` set.
+    /// guard. Returns the messages' new flags/modseq and the `[MODIFIED]` set. Name
+    /// only UIDs this checkout has just found with a FETCH or SEARCH.
     ///
     /// # Errors
     /// Server or connection errors.
@@ -328,16 +329,10 @@ impl ImapSession {
                     .await?
             }
         };
-        if completion.modified.is_none() && self.may_be_stale(uids, messages.len()) {
-            // Storing again is safe: the server did not know the missing UIDs, so it
-            // changed nothing for them, and the others get the same flags again.
-            self.refresh_view().await?;
-            messages.clear();
-            let completion = self
-                .execute_with(command, |response| push_fetched(response, &mut messages))
-                .await?;
-            return Ok((messages, completion));
-        }
+        // No retry when fewer FETCH answers came back than UIDs were named: servers
+        // leave out messages whose flags did not change (Dovecot), and every caller
+        // has just found the UIDs with a FETCH or SEARCH, which brought this session's
+        // view up to date with them.
         Ok((messages, completion))
     }
 
