@@ -74,8 +74,12 @@ impl Setup {
 
 /// The UIDs of a message list's items, in order.
 fn item_uids(body: &serde_json::Value) -> Vec<u64> {
-    body["items"]
-        .as_array()
+    uids_in(&body["items"])
+}
+
+/// The `uid`s of a JSON list of messages.
+fn uids_in(list: &serde_json::Value) -> Vec<u64> {
+    list.as_array()
         .unwrap()
         .iter()
         .map(|m| m["uid"].as_u64().unwrap())
@@ -525,12 +529,7 @@ async fn changes(s: &Setup, who: &str) {
         )
         .await;
     let body = changed.ok(200);
-    let created: Vec<u64> = body["created"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["uid"].as_u64().unwrap())
-        .collect();
+    let created: Vec<u64> = uids_in(&body["created"]);
     assert_eq!(created, vec![u64::from(uid)], "{who}: {}", changed.text);
     // Flag changes are tracked only with CONDSTORE (Courier has none), and say so.
     assert_eq!(body["flags_tracked"], who != "Courier", "{who}");
@@ -579,12 +578,7 @@ async fn newest_page_state(s: &Setup, who: &str) {
     for _ in 0..4 {
         let reply = gw.get(page, &alice()).await;
         let body = reply.ok(200);
-        let uids: Vec<u64> = body["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|m| m["uid"].as_u64().unwrap())
-            .collect();
+        let uids: Vec<u64> = uids_in(&body["items"]);
         assert_eq!(
             uids,
             [u64::from(added[1]), u64::from(added[0])],
@@ -601,12 +595,7 @@ async fn newest_page_state(s: &Setup, who: &str) {
         )
         .await;
     let body = changes.ok(200);
-    let created: Vec<u64> = body["created"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["uid"].as_u64().unwrap())
-        .collect();
+    let created: Vec<u64> = uids_in(&body["created"]);
     assert_eq!(created, [u64::from(later)], "{who}: {}", changes.text);
     assert_eq!(body["destroyed"], json!([]), "{who}: {}", changes.text);
 }

@@ -12,16 +12,20 @@ use serde_json::{json, Value};
 
 use crate::{PAGE, SUMMARY};
 
-/// The gateway's IMAP commands so far, by command name.
-pub async fn command_counts(http: &reqwest::Client, base: &str) -> BTreeMap<String, u64> {
-    let text = http
-        .get(format!("{base}/metrics"))
+/// The gateway's `/metrics` text.
+async fn metrics(http: &reqwest::Client, base: &str) -> String {
+    http.get(format!("{base}/metrics"))
         .send()
         .await
         .unwrap()
         .text()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+/// The gateway's IMAP commands so far, by command name.
+pub async fn command_counts(http: &reqwest::Client, base: &str) -> BTreeMap<String, u64> {
+    let text = metrics(http, base).await;
     let mut counts = BTreeMap::new();
     for line in text.lines() {
         let Some(rest) = line.strip_prefix("imap_command_duration_seconds_count{") else {
@@ -43,14 +47,7 @@ pub async fn command_counts(http: &reqwest::Client, base: &str) -> BTreeMap<Stri
 
 /// A gateway counter from `/metrics` (summed over its label sets).
 pub async fn counter(http: &reqwest::Client, base: &str, name: &str) -> u64 {
-    let text = http
-        .get(format!("{base}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = metrics(http, base).await;
     text.lines()
         .filter(|line| line.starts_with(name) && line[name.len()..].starts_with(['{', ' ']))
         .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
