@@ -61,13 +61,18 @@ const BASE64_CHARS: [bool; 256] = {
     table
 };
 
-fn lenient_base64() -> GeneralPurpose {
+/// Built once: an engine's decode table costs more to build than a chunk to decode.
+static LENIENT_BASE64: std::sync::LazyLock<GeneralPurpose> = std::sync::LazyLock::new(|| {
     GeneralPurpose::new(
         &base64::alphabet::STANDARD,
         GeneralPurposeConfig::new()
             .with_decode_padding_mode(DecodePaddingMode::Indifferent)
             .with_decode_allow_trailing_bits(true),
     )
+});
+
+fn lenient_base64() -> &'static GeneralPurpose {
+    &LENIENT_BASE64
 }
 
 impl TransferDecoder {
