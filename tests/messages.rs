@@ -318,7 +318,11 @@ async fn reads_the_corpus_decoded_without_setting_seen() {
     assert_eq!(nested["attachments"][0]["content_type"], "message/rfc822");
     assert_eq!(nested["attachments"][0]["part"], "2");
     let related = read(5).await;
-    assert_eq!(related["html"], "<img src=\"cid:logo@example\">");
+    // Sanitised by default: the cid: image points at its part of this message.
+    assert_eq!(
+        related["html"],
+        "<img src=\"/v1/mailboxes/INBOX/messages/5/attachments/2\">"
+    );
     assert_eq!(related["attachments"][0]["content_id"], "logo@example");
     assert_eq!(related["attachments"][0]["disposition"], "inline");
     assert_eq!(related["attachments"][0]["filename"], "logo.png");
@@ -380,6 +384,67 @@ async fn reads_the_corpus_decoded_without_setting_seen() {
         .get("/v1/mailboxes/Nope/messages/1", &mime())
         .await
         .problem(404);
+}
+
+#[tokio::test]
+async fn html_is_safe_to_render_by_default_and_raw_on_request() {
+    let dovecot = start();
+    let gateway = Gateway::start(common::config_for(&dovecot)).await;
+    let hostile = "<p onmouseover=\"steal()\">Dear user<script>alert(1)</script></p>\
+        <img src=x onerror=alert(document.cookie)>\
+        <img src=\"https://tracker.example/open.gif?u=42\" width=\"1\">\
+        <a href=\"javascript:alert(1)\">click</a> <a href=\"https://example.org/\">site</a>\
+        <form action=\"https://phish.example/\"><input name=\"password\"></form>";
+    let message = format!(
+        "From: a@example.org\r\nSubject: Hostile\r\nMIME-Version: 1.0\r\n\
+         Content-Type: text/html; charset=utf-8\r\n\r\n{hostile}\r\n"
+    );
+    let stored = gateway
+        .send_raw(
+            reqwest::Method::POST,
+            "/v1/mailboxes/INBOX/messages",
+            &mime(),
+            "message/rfc822",
+            message.into_bytes(),
+        )
+        .await;
+    let uid = stored.ok(201)["uid"].as_u64().unwrap();
+    let path = format!("/v1/mailboxes/INBOX/messages/{uid}");
+    let safe = gateway.get(&path, &mime()).await;
+    let safe = safe.ok(200);
+    let html = safe["html"].as_str().unwrap();
+    for banned in [
+        "script",
+        "onmouseover",
+        "onerror",
+        "javascript:",
+        "<form",
+        "<input",
+        "tracker.example",
+    ] {
+        assert!(!html.contains(banned), "{banned} survived: {html}");
+    }
+    assert!(html.contains("Dear user"), "{html}");
+    assert!(html.contains("href=\"https://example.org/\""), "{html}");
+    assert_eq!(safe["remote_images_blocked"], 1);
+    let with_images = gateway
+        .get(&format!("{path}?remote_images=true"), &mime())
+        .await;
+    let with_images = with_images.ok(200);
+    assert!(with_images["html"]
+        .as_str()
+        .unwrap()
+        .contains("https://tracker.example/open.gif?u=42"));
+    assert!(!with_images["html"].as_str().unwrap().contains("script"));
+    assert_eq!(with_images["remote_images_blocked"], 0);
+    let raw = gateway.get(&format!("{path}?html=raw"), &mime()).await;
+    let raw = raw.ok(200);
+    assert_eq!(raw["html"].as_str().unwrap().trim_end(), hostile);
+    assert_eq!(raw["remote_images_blocked"], 0);
+    gateway
+        .get(&format!("{path}?html=unsafe"), &mime())
+        .await
+        .problem(400);
 }
 
 #[tokio::test]

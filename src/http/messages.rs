@@ -4,12 +4,12 @@
 use axum::extract::State;
 use axum::Json;
 
-use super::extract::{AppQuery, MailboxPath, MessagePath};
+use super::extract::{mailbox_location, AppQuery, MailboxPath, MessagePath};
 use super::ProblemResponses;
 use crate::auth::{AuthUser, Scope};
 use crate::error::ApiError;
 use crate::mail::list::{list_page, ListRequest};
-use crate::mail::read::read_message;
+use crate::mail::read::{read_message, ReadOptions};
 use crate::model::message::{ListMessagesQuery, Message, MessageList, ReadQuery};
 use crate::state::AppState;
 
@@ -39,6 +39,10 @@ pub async fn list_messages(
 
 /// Read one message: headers, text and HTML decoded to UTF-8, attachment list.
 ///
+/// The HTML is sanitised for rendering by default (`html=raw` for the original);
+/// remote images are removed unless `remote_images=true`, and `cid:` images point at
+/// this message's attachment URLs (fetch them with your credentials).
+///
 /// Two round trips whatever the message size: summary with BODYSTRUCTURE, then only
 /// the text parts and the attachments' MIME headers (attachments are not downloaded).
 #[utoipa::path(get, path = "/v1/mailboxes/{mailbox}/messages/{uid}", tag = "messages",
@@ -57,8 +61,14 @@ pub async fn get_message(
     if mark_seen {
         user.require(Scope::Write)?;
     }
+    let options = ReadOptions {
+        mark_seen,
+        html: query.html.unwrap_or_default(),
+        remote_images: query.remote_images.unwrap_or(false),
+        attachment_base: format!("{}/messages/{uid}/attachments/", mailbox_location(&mailbox)),
+    };
     let message = retry_after_bye!(state, &user, |session| {
-        read_message(&mut session, &mailbox, uid, mark_seen).await
+        read_message(&mut session, &mailbox, uid, &options).await
     })?;
     Ok(Json(message))
 }

@@ -24,6 +24,7 @@ pub mod compose;
 pub mod download;
 pub mod error;
 pub mod flags;
+pub mod html;
 pub mod list;
 pub mod mailboxes;
 pub mod open;

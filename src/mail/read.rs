@@ -4,6 +4,7 @@
 //! (attachments themselves are not downloaded).
 
 use super::error::{ImapResultExt as _, MailError, Op};
+use super::html::{sanitize, HtmlPolicy};
 use super::open::{fetch_one, select, summary_items, uid_validity};
 use crate::imap::mime::{self, MimePart};
 use crate::imap::session::{FetchedMessage, SectionKind};
@@ -11,7 +12,7 @@ use crate::imap::{
     FetchItem, Flag, ImapSession, MailboxName, PartNumber, Section, StoreMode, Uid, UidSet,
 };
 use crate::model::message::{
-    decode_text_part, header_fields, normalize_flags, Attachment, Message, MessageSummary,
+    decode_text_part, header_fields, normalize_flags, Attachment, HtmlMode, Message, MessageSummary,
 };
 
 /// Text and HTML bodies larger than this are not inlined (download them as parts).
@@ -21,8 +22,21 @@ fn part_number(part: &MimePart) -> Option<PartNumber> {
     PartNumber::from_path(part.path.clone()).ok()
 }
 
-/// Reads message `uid` of `mailbox`; with `mark_seen`, sets `\Seen` (selecting the
-/// mailbox read-write) and returns the flags after that.
+/// What a read returns besides the message.
+#[derive(Debug, Clone)]
+pub struct ReadOptions {
+    /// Set `\Seen` (selecting the mailbox read-write) and return the flags after.
+    pub mark_seen: bool,
+    /// Sanitised or raw HTML.
+    pub html: HtmlMode,
+    /// Keep remote images in sanitised HTML.
+    pub remote_images: bool,
+    /// The URL path of this message's attachments, to which a part number is
+    /// appended (`…/messages/5/attachments/`): where `cid:` images point.
+    pub attachment_base: String,
+}
+
+/// Reads message `uid` of `mailbox`.
 ///
 /// # Errors
 /// 404 when the message does not exist; IMAP failures.
@@ -30,8 +44,9 @@ pub async fn read_message(
     session: &mut ImapSession,
     mailbox: &MailboxName,
     uid: Uid,
-    mark_seen: bool,
+    options: &ReadOptions,
 ) -> Result<Message, MailError> {
+    let mark_seen = options.mark_seen;
     let selected = select(session, mailbox, !mark_seen).await?;
     let uid_validity = uid_validity(&selected)?;
     let items = summary_items(session);
@@ -83,7 +98,27 @@ pub async fn read_message(
         decode_text_part(mime_header(number).unwrap_or_default(), body, html)
     };
     let text = decode(&text_number, false);
-    let html = decode(&html_number, true);
+    let (html, remote_images_blocked) = match (decode(&html_number, true), options.html) {
+        (Some(html), HtmlMode::Sanitized) => {
+            let policy = HtmlPolicy {
+                remote_images: options.remote_images,
+                cid_urls: parts
+                    .iter()
+                    .filter(|p| !p.is_multipart)
+                    .filter_map(|p| {
+                        let id = p.content_id.as_deref()?.trim_matches(['<', '>']);
+                        Some((
+                            id.to_owned(),
+                            format!("{}{}", options.attachment_base, p.part_number()),
+                        ))
+                    })
+                    .collect(),
+            };
+            let safe = sanitize(&html, &policy);
+            (Some(safe.html), safe.remote_images_blocked)
+        }
+        (html, _) => (html, 0),
+    };
     let attachments = attachment_parts
         .iter()
         .map(|(part, number)| Attachment::from_part(part, mime_header(number)))
@@ -109,6 +144,7 @@ pub async fn read_message(
         headers: header_fields(header),
         text,
         html,
+        remote_images_blocked,
         attachments,
     })
 }

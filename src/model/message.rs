@@ -107,8 +107,12 @@ pub struct Message {
     pub headers: Vec<HeaderField>,
     /// The plain-text body, decoded to UTF-8.
     pub text: Option<String>,
-    /// The HTML body, decoded to UTF-8.
+    /// The HTML body, decoded to UTF-8: sanitised for rendering unless `html=raw`
+    /// was asked for.
     pub html: Option<String>,
+    /// Remote images the sanitiser removed (ask again with `remote_images=true` to
+    /// keep them); 0 for `html=raw`.
+    pub remote_images_blocked: u32,
     /// Attachments and inline parts.
     pub attachments: Vec<Attachment>,
 }
@@ -497,6 +501,25 @@ pub struct ReadQuery {
     /// Set `\Seen` after reading (needs the `write` scope). Default false: reading
     /// never changes the message.
     pub mark_seen: Option<bool>,
+    /// `sanitized` (default): `html` is safe to render (no scripts, event handlers,
+    /// forms or `javascript:` URLs; `cid:` images point at the attachment URLs;
+    /// remote images removed unless `remote_images=true`). `raw`: the HTML as the
+    /// sender wrote it; never render it in your origin.
+    pub html: Option<HtmlMode>,
+    /// With `html=sanitized`, keep images loaded from the network (they let senders
+    /// see that and when the message was opened). Default false.
+    pub remote_images: Option<bool>,
+}
+
+/// How `GET …/messages/{uid}` returns the HTML body.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum HtmlMode {
+    /// Safe to render.
+    #[default]
+    Sanitized,
+    /// As sent.
+    Raw,
 }
 
 #[cfg(test)]
