@@ -1,14 +1,23 @@
 //! The demo: a real Dovecot with a seeded demo mailbox (user `demo`, password
 //! `demo-password`, reached over implicit TLS with a generated certificate) and the
-//! gateway on 127.0.0.1:8080 (or `IMAP_GATEWAY_LISTEN`). Ctrl-C stops both.
+//! gateway on 127.0.0.1:8080 (or `IMAP_GATEWAY_LISTEN`), allowing the origins of
+//! `IMAP_GATEWAY_CORS_ORIGINS` (any, `*`, when unset). Ctrl-C stops both.
 //!
 //! Run it with `scripts/demo.sh`, which installs Dovecot first when it is missing.
 
 use std::net::SocketAddr;
 
 use dovecot_harness::{demo_users, Dovecot, Options};
-use imap_gateway::config::Config;
+use imap_gateway::config::{parse_cors_origins, Config};
 use imap_gateway::{serve, shutdown_signal, telemetry, AppState};
+
+fn config_cors(raw: &str) -> &str {
+    if raw.trim().is_empty() {
+        "none (CORS off)"
+    } else {
+        raw
+    }
+}
 
 #[tokio::main]
 async fn main() {
@@ -26,7 +35,12 @@ async fn main() {
     );
     config.listen = listen;
     config.imap_ca_file = Some(dovecot.ca_file());
-    config.cors_origins = vec!["*".to_owned()];
+    // Any origin unless told otherwise: the demo is for trying the API from a page.
+    let cors = std::env::var("IMAP_GATEWAY_CORS_ORIGINS").unwrap_or_else(|_| "*".to_owned());
+    config.cors_origins = parse_cors_origins(&cors).unwrap_or_else(|err| {
+        eprintln!("imap-gateway demo: {err}");
+        std::process::exit(2);
+    });
     telemetry::init(config.log_format);
     let state = AppState::build(config).expect("gateway state");
     let listener = tokio::net::TcpListener::bind(listen)
@@ -37,11 +51,18 @@ async fn main() {
          \n  IMAP server : {} (Dovecot, TLS; data in {})\
          \n  Gateway     : http://{listen}\
          \n  API docs    : http://{listen}/docs\
+         \n  CORS origins: {cors} (IMAP_GATEWAY_CORS_ORIGINS)\
          \n  Account     : demo / demo-password\
          \n\nTry:\n  curl -s -u demo:demo-password http://{listen}/v1/mailboxes\n\
+         \nThe real binary against the same Dovecot (on another port):\
+         \n  IMAP_GATEWAY_IMAP_URL={url} IMAP_GATEWAY_IMAP_CA_FILE={ca} \\\
+         \n  IMAP_GATEWAY_LISTEN=127.0.0.1:8081 cargo run --release -- --dev\n\
          \nPress Ctrl-C to stop.\n",
         dovecot.imaps_url(),
-        dovecot.dir().display()
+        dovecot.dir().display(),
+        cors = config_cors(&cors),
+        url = dovecot.imaps_url(),
+        ca = dovecot.ca_file().display(),
     );
     serve(listener, state, shutdown_signal())
         .await

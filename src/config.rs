@@ -107,6 +107,10 @@ pub struct Cli {
     #[arg(long, env = "IMAP_GATEWAY_METRICS", default_value_t = true, action = clap::ArgAction::Set)]
     pub metrics: bool,
 
+    /// When set, GET /metrics requires `Authorization: Bearer <this token>`.
+    #[arg(long, env = "IMAP_GATEWAY_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
+
     /// Interval of keep-alive comments on event streams.
     #[arg(long, env = "IMAP_GATEWAY_SSE_KEEPALIVE", default_value = "25s")]
     pub sse_keepalive: String,
@@ -193,6 +197,8 @@ pub struct Config {
     pub pool_idle_ttl: Duration,
     /// Serve /metrics.
     pub metrics: bool,
+    /// The bearer token /metrics requires, when set.
+    pub metrics_token: Option<SecretString>,
     /// SSE keep-alive interval.
     pub sse_keepalive: Duration,
     /// Time a client has to send a request's headers.
@@ -226,6 +232,69 @@ fn fail(setting: &'static str, reason: impl Into<String>) -> ConfigError {
         setting,
         reason: reason.into(),
     }
+}
+
+/// Parses `IMAP_GATEWAY_CORS_ORIGINS`: `*` alone, or comma-separated origins as a
+/// browser sends them in `Origin`: `http` or `https`, a host, an optional port, and
+/// nothing else (a path, even `/`, a query or user info would never match).
+///
+/// # Errors
+/// The first entry that is not such an origin.
+pub fn parse_cors_origins(raw: &str) -> Result<Vec<String>, ConfigError> {
+    let origins: Vec<String> = raw
+        .split(',')
+        .map(str::trim)
+        .filter(|o| !o.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if origins.iter().any(|o| o == "*") {
+        if origins.len() > 1 {
+            return Err(fail(
+                "IMAP_GATEWAY_CORS_ORIGINS",
+                "`*` allows every origin; give it alone",
+            ));
+        }
+        return Ok(origins);
+    }
+    for origin in &origins {
+        let authority = origin
+            .strip_prefix("https://")
+            .or_else(|| origin.strip_prefix("http://"));
+        let valid = authority.is_some_and(|authority| {
+            let (host, port) = match authority.strip_prefix('[') {
+                // An IPv6 literal: `[::1]` or `[::1]:8080`.
+                Some(v6) => match v6.split_once(']') {
+                    Some((address, rest)) => (
+                        address,
+                        rest.strip_prefix(':').or(if rest.is_empty() {
+                            None
+                        } else {
+                            Some("invalid")
+                        }),
+                    ),
+                    None => ("", None),
+                },
+                None => match authority.split_once(':') {
+                    Some((host, port)) => (host, Some(port)),
+                    None => (authority, None),
+                },
+            };
+            !host.is_empty()
+                && host
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-.:".contains(&b))
+                && port.is_none_or(|p| p.parse::<u16>().is_ok())
+        });
+        if !valid {
+            return Err(fail(
+                "IMAP_GATEWAY_CORS_ORIGINS",
+                format!(
+                    "{origin:?} is not an origin like https://mail.example.org or http://localhost:5173 (scheme, host and port only, no path or trailing slash)"
+                ),
+            ));
+        }
+    }
+    Ok(origins)
 }
 
 fn duration(setting: &'static str, raw: &str) -> Result<Duration, ConfigError> {
@@ -306,21 +375,21 @@ impl Cli {
                 "must be at least IMAP_GATEWAY_MAX_SESSIONS_PER_USER",
             ));
         }
-        let cors_origins: Vec<String> = self
-            .cors_origins
-            .split(',')
-            .map(str::trim)
-            .filter(|o| !o.is_empty())
-            .map(str::to_owned)
-            .collect();
-        for origin in &cors_origins {
-            if origin != "*" && axum::http::HeaderValue::from_str(origin).is_err() {
-                return Err(fail(
-                    "IMAP_GATEWAY_CORS_ORIGINS",
-                    format!("{origin:?} is not a valid origin"),
-                ));
-            }
-        }
+        let cors_origins = parse_cors_origins(&self.cors_origins)?;
+        let metrics_token = self
+            .metrics_token
+            .filter(|token| !token.is_empty())
+            .map(|token| {
+                if token.len() < 16 || !token.bytes().all(|b| b.is_ascii_graphic()) {
+                    Err(fail(
+                        "IMAP_GATEWAY_METRICS_TOKEN",
+                        "must be at least 16 visible ASCII characters",
+                    ))
+                } else {
+                    Ok(SecretString::from(token))
+                }
+            })
+            .transpose()?;
         if self.login_failures_per_user == 0 || self.login_failures_per_client == 0 {
             return Err(fail(
                 "IMAP_GATEWAY_LOGIN_FAILURES_PER_USER",
@@ -337,6 +406,7 @@ impl Cli {
             max_sessions_per_user: self.max_sessions_per_user,
             max_sessions: self.max_sessions,
             cors_origins,
+            metrics_token,
             basic_auth: self.basic_auth,
             log_format: self.log_format,
             imap_connect_timeout: duration(
@@ -387,6 +457,7 @@ impl Config {
             pool_wait: Duration::from_secs(5),
             pool_idle_ttl: Duration::from_secs(300),
             metrics: true,
+            metrics_token: None,
             sse_keepalive: Duration::from_secs(25),
             http_header_timeout: Duration::from_secs(30),
             max_watchers_per_user: 4,
@@ -414,6 +485,36 @@ fn generate_secret() -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn cors_origins_are_origins() {
+        use super::parse_cors_origins;
+        assert_eq!(parse_cors_origins("").unwrap(), Vec::<String>::new());
+        assert_eq!(parse_cors_origins("*").unwrap(), ["*"]);
+        assert_eq!(
+            parse_cors_origins("https://mail.example.org, http://localhost:5173,http://[::1]:8080")
+                .unwrap(),
+            [
+                "https://mail.example.org",
+                "http://localhost:5173",
+                "http://[::1]:8080"
+            ]
+        );
+        for bad in [
+            "https://mail.example.org/",
+            "https://mail.example.org/inbox",
+            "mail.example.org",
+            "ftp://mail.example.org",
+            "https://user@mail.example.org",
+            "https://mail.example.org:99999",
+            "https://mail.example.org?x=1",
+            "*,https://a.example",
+            "https://",
+        ] {
+            let err = parse_cors_origins(bad).unwrap_err();
+            assert_eq!(err.setting, "IMAP_GATEWAY_CORS_ORIGINS", "{bad}");
+        }
+    }
+
     use super::*;
 
     fn cli(args: &[&str]) -> Cli {

@@ -479,8 +479,58 @@ async fn cors_allows_only_configured_origins() {
         .to_str()
         .unwrap()
         .to_lowercase();
-    assert!(
-        exposed.contains("x-request-id") && exposed.contains("location"),
-        "{exposed}"
-    );
+    for header in [
+        "x-request-id",
+        "etag",
+        "content-disposition",
+        "content-range",
+        "location",
+        "retry-after",
+        "www-authenticate",
+    ] {
+        assert!(exposed.contains(header), "{header} not exposed: {exposed}");
+    }
+    // Metrics are not for web pages, whatever the API allows.
+    let metrics = client
+        .get(format!("{}/metrics", gateway.base))
+        .header("origin", "https://mail.example.org")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(metrics.status(), 403);
+    let metrics = client
+        .get(format!("{}/metrics", gateway.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(metrics.status(), 200);
+}
+
+#[tokio::test]
+async fn metrics_can_require_a_bearer_token() {
+    let dovecot = dovecot();
+    let mut config = common::config_for(&dovecot);
+    config.metrics_token = Some(secrecy::SecretString::from(
+        "scrape-token-0123456789".to_owned(),
+    ));
+    let gateway = Gateway::start(config).await;
+    let client = reqwest::Client::new();
+    let url = format!("{}/metrics", gateway.base);
+    let anonymous = client.get(&url).send().await.unwrap();
+    assert_eq!(anonymous.status(), 401);
+    let wrong = client
+        .get(&url)
+        .bearer_auth("scrape-token-0123456788")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+    let right = client
+        .get(&url)
+        .bearer_auth("scrape-token-0123456789")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(right.status(), 200);
+    assert!(right.text().await.unwrap().contains("http_requests_total"));
 }

@@ -21,7 +21,7 @@ fn gateway_command() -> Command {
 #[test]
 fn invalid_configuration_exits_2_naming_the_setting() {
     let secret = "0123456789abcdef0123456789abcdef";
-    let cases: [(&[(&str, &str)], &str); 6] = [
+    let cases: [(&[(&str, &str)], &str); 9] = [
         (&[], "IMAP_GATEWAY_SECRET"),
         (&[("IMAP_GATEWAY_SECRET", "short")], "IMAP_GATEWAY_SECRET"),
         (
@@ -51,6 +51,30 @@ fn invalid_configuration_exits_2_naming_the_setting() {
                 ("IMAP_GATEWAY_TRUSTED_PROXIES", "10.0.0.0/8,load-balancer"),
             ],
             "IMAP_GATEWAY_TRUSTED_PROXIES",
+        ),
+        (
+            &[
+                ("IMAP_GATEWAY_SECRET", secret),
+                (
+                    "IMAP_GATEWAY_CORS_ORIGINS",
+                    "https://mail.example.org/inbox",
+                ),
+            ],
+            "IMAP_GATEWAY_CORS_ORIGINS",
+        ),
+        (
+            &[
+                ("IMAP_GATEWAY_SECRET", secret),
+                ("IMAP_GATEWAY_CORS_ORIGINS", "mail.example.org"),
+            ],
+            "IMAP_GATEWAY_CORS_ORIGINS",
+        ),
+        (
+            &[
+                ("IMAP_GATEWAY_SECRET", secret),
+                ("IMAP_GATEWAY_METRICS_TOKEN", "short"),
+            ],
+            "IMAP_GATEWAY_METRICS_TOKEN",
         ),
     ];
     for (env, setting) in cases {

@@ -243,8 +243,14 @@ fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
                 axum::http::header::IF_MATCH,
                 HeaderName::from_static("last-event-id"),
             ])
+            // What a frontend reads: the flags' ETag for If-Match, a download's
+            // file name and range, where a new message or mailbox is, when to retry,
+            // the request id for support, and why a request was refused.
             .expose_headers([
                 REQUEST_ID,
+                axum::http::header::ETAG,
+                axum::http::header::CONTENT_DISPOSITION,
+                axum::http::header::CONTENT_RANGE,
                 axum::http::header::LOCATION,
                 axum::http::header::RETRY_AFTER,
                 axum::http::header::WWW_AUTHENTICATE,
