@@ -142,10 +142,29 @@ async fn serves_logs_json_without_secrets_and_shuts_down_gracefully() {
         .unwrap()
         .to_owned();
 
+    // An event ticket travels in the URL: it must not reach the logs either.
+    let ticket = client
+        .post(format!("{base}/v1/events/ticket"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json::<serde_json::Value>()
+        .await
+        .unwrap()["ticket"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let refused = client
+        .get(format!("{base}/v1/events?ticket={ticket}x"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+
     // An open event stream must not keep the gateway from shutting down.
     let mut stream = client
-        .get(format!("{base}/v1/events"))
-        .basic_auth("alice", Some("alice-pw"))
+        .get(format!("{base}/v1/events?ticket={ticket}"))
         .send()
         .await
         .unwrap();
@@ -194,7 +213,12 @@ async fn serves_logs_json_without_secrets_and_shuts_down_gracefully() {
         .find(|v| v["span"]["request_id"] == "cli-test-1" && v["status"] == 200)
         .unwrap_or_else(|| panic!("no JSON access log line with the request id:\n{logs}"));
     assert_eq!(request_line["span"]["route"], "/v1/mailboxes");
-    for secret in ["alice-pw", "YWxpY2U6YWxpY2UtcHc", token.as_str()] {
+    for secret in [
+        "alice-pw",
+        "YWxpY2U6YWxpY2UtcHc",
+        token.as_str(),
+        ticket.as_str(),
+    ] {
         assert!(!logs.contains(secret), "logs must not contain {secret:?}");
     }
 }

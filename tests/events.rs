@@ -217,6 +217,103 @@ async fn limits_and_bad_input() {
     archive.problem(429);
 }
 
+/// A browser's EventSource cannot send `Authorization`: it follows the stream with an
+/// event ticket in the URL, which is good for nothing else and lives as long as the
+/// token it came from.
+#[tokio::test]
+async fn an_event_ticket_opens_the_stream_and_nothing_else() {
+    let dovecot = live_dovecot();
+    let gateway = Gateway::start(common::config_for(&dovecot)).await;
+    let token = gateway
+        .post(
+            "/v1/auth/token",
+            &common::Auth::None,
+            serde_json::json!({"username": "live", "password": "live-pw", "ttl_seconds": 120}),
+        )
+        .await;
+    let token = token.ok(200)["access_token"].as_str().unwrap().to_owned();
+    let issued = gateway
+        .post(
+            "/v1/events/ticket",
+            &common::Auth::Bearer(token.clone()),
+            serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(issued.headers["cache-control"], "no-store");
+    let issued = issued.ok(200);
+    let ticket = issued["ticket"].as_str().unwrap().to_owned();
+    let lifetime = issued["expires_in"].as_u64().unwrap();
+    assert!(
+        (110..=120).contains(&lifetime),
+        "capped by the token: {lifetime}"
+    );
+
+    let mut stream = SseClient::open(
+        reqwest::Client::new().get(format!("{}/v1/events?ticket={ticket}", gateway.base)),
+    )
+    .await;
+    let ready = stream.next(Duration::from_secs(10)).await.unwrap();
+    assert_eq!(ready.event, "stream.ready");
+
+    // Not a bearer token, and no other route reads it from the URL.
+    gateway
+        .get("/v1/mailboxes", &common::Auth::Bearer(ticket.clone()))
+        .await
+        .problem(401);
+    gateway
+        .get(
+            &format!("/v1/mailboxes?ticket={ticket}"),
+            &common::Auth::None,
+        )
+        .await
+        .problem(401);
+    // A bearer token is not a ticket.
+    gateway
+        .get(&format!("/v1/events?ticket={token}"), &common::Auth::None)
+        .await
+        .problem(401);
+    // An expired ticket says so.
+    let identity = imap_gateway::imap::Identity::new(
+        imap_gateway::imap::Username::try_from("live").unwrap(),
+        secrecy::SecretString::from("live-pw".to_owned()),
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let expired = gateway.state.tokens.issue_ticket(&identity, now - 60);
+    let refused = gateway
+        .get(
+            &format!("/v1/events?ticket={}", expired.access_token),
+            &common::Auth::None,
+        )
+        .await;
+    assert!(refused.problem(401)["detail"]
+        .as_str()
+        .unwrap()
+        .contains("expired"));
+    // Reading needs the read scope, and a ticket is read only.
+    let write_only = gateway
+        .post(
+            "/v1/auth/token",
+            &common::Auth::None,
+            serde_json::json!({"username": "live", "password": "live-pw", "scope": "write"}),
+        )
+        .await;
+    let write_only = write_only.ok(200)["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    gateway
+        .post(
+            "/v1/events/ticket",
+            &common::Auth::Bearer(write_only),
+            serde_json::json!({}),
+        )
+        .await
+        .problem(403);
+}
+
 /// A server with neither IDLE nor CONDSTORE (Dovecot narrowed to `IMAP4rev1 UIDPLUS`):
 /// the watcher polls with NOOP every 5 s and diffs the flags, and the stream still
 /// reports another client's new message, flag change and expunge.

@@ -9,5 +9,5 @@ pub mod user;
 pub use client_addr::{ClientAddr, TrustedProxies};
 pub use scopes::{Scope, Scopes};
 pub use throttle::LoginThrottle;
-pub use token::{IssuedToken, TokenError, TokenService};
+pub use token::{IssuedToken, TokenError, TokenService, Verified};
 pub use user::{AuthMethod, AuthUser, MissingScope};

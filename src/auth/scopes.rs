@@ -40,6 +40,13 @@ impl Scopes {
         delete: true,
     };
 
+    /// Reading only: what an event ticket grants.
+    pub const READ: Self = Self {
+        read: true,
+        write: false,
+        delete: false,
+    };
+
     /// True when `scope` is granted.
     pub fn allows(self, scope: Scope) -> bool {
         match scope {

@@ -77,9 +77,25 @@ pub struct TokenService {
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
+    ticket_validation: Validation,
     sealer: XChaCha20Poly1305,
     audience: String,
 }
+
+/// What a verified token says.
+#[derive(Debug)]
+pub struct Verified {
+    /// Who to log in to IMAP as.
+    pub identity: Identity,
+    /// What the holder may do.
+    pub scopes: Scopes,
+    /// When it expires (seconds since the epoch).
+    pub expires_at: u64,
+}
+
+/// The audience suffix of event tickets: a ticket is a token for another audience,
+/// so the Bearer check refuses it and the ticket check refuses tokens.
+const TICKET_AUDIENCE_SUFFIX: &str = "#events";
 
 impl std::fmt::Debug for TokenService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -126,17 +142,43 @@ impl TokenService {
         validation.validate_nbf = true;
         validation.leeway = 5;
         validation.validate_exp = true;
+        let mut ticket_validation = validation.clone();
+        ticket_validation.set_audience(&[format!("{audience}{TICKET_AUDIENCE_SUFFIX}")]);
         Self {
             encoding: EncodingKey::from_secret(&signing),
             decoding: DecodingKey::from_secret(&signing),
             validation,
+            ticket_validation,
             sealer: XChaCha20Poly1305::new((&sealing).into()),
             audience,
         }
     }
 
-    fn associated_data(&self, sub: &str, jti: &str) -> Vec<u8> {
-        format!("{ISSUER}\0{}\0{sub}\0{jti}", self.audience).into_bytes()
+    fn associated_data(&self, audience: &str, sub: &str, jti: &str) -> Vec<u8> {
+        format!("{ISSUER}\0{audience}\0{sub}\0{jti}").into_bytes()
+    }
+
+    /// Issues an event ticket: a token good only for `GET /v1/events?ticket=` (read
+    /// scope, its own audience), for EventSource, which cannot send headers. It
+    /// expires at `expires_at` (seconds since the epoch), which the caller sets to
+    /// its own token's expiry so a browser's automatic reconnects work exactly as
+    /// long as the sign-in does.
+    pub fn issue_ticket(&self, identity: &Identity, expires_at: u64) -> IssuedToken {
+        // Never outlives `expires_at`, even when that has passed already.
+        let issued_at = now().min(expires_at);
+        let ttl = Duration::from_secs(expires_at - issued_at);
+        let audience = format!("{}{TICKET_AUDIENCE_SUFFIX}", self.audience);
+        self.issue_for(&audience, identity, Scopes::READ, issued_at, ttl)
+    }
+
+    /// Verifies an event ticket.
+    ///
+    /// # Errors
+    /// [`TokenError::Expired`] or [`TokenError::Invalid`] (a bearer token is not a
+    /// ticket).
+    pub fn verify_ticket(&self, ticket: &str) -> Result<Verified, TokenError> {
+        let audience = format!("{}{TICKET_AUDIENCE_SUFFIX}", self.audience);
+        self.verify_for(&audience, &self.ticket_validation, ticket)
     }
 
     /// Issues a token for `identity` valid for `ttl`.
@@ -153,13 +195,24 @@ impl TokenService {
         issued_at: u64,
         ttl: Duration,
     ) -> IssuedToken {
+        self.issue_for(&self.audience, identity, scopes, issued_at, ttl)
+    }
+
+    fn issue_for(
+        &self,
+        audience: &str,
+        identity: &Identity,
+        scopes: Scopes,
+        issued_at: u64,
+        ttl: Duration,
+    ) -> IssuedToken {
         let mut id = [0u8; 16];
         rand::rngs::OsRng.fill_bytes(&mut id);
         let jti = URL_SAFE_NO_PAD.encode(id);
         let sub = identity.username().as_str().to_owned();
         let mut nonce = [0u8; 24];
         rand::rngs::OsRng.fill_bytes(&mut nonce);
-        let aad = self.associated_data(&sub, &jti);
+        let aad = self.associated_data(audience, &sub, &jti);
         let sealed = self
             .sealer
             .encrypt(
@@ -174,7 +227,7 @@ impl TokenService {
         cred.extend_from_slice(&sealed);
         let claims = Claims {
             iss: ISSUER.to_owned(),
-            aud: self.audience.clone(),
+            aud: audience.to_owned(),
             sub,
             iat: issued_at,
             exp: issued_at + ttl.as_secs(),
@@ -198,11 +251,31 @@ impl TokenService {
     /// # Errors
     /// [`TokenError::Expired`] or [`TokenError::Invalid`].
     pub fn verify(&self, token: &str) -> Result<(Identity, Scopes), TokenError> {
-        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
-            .map_err(|e| match e.kind() {
+        self.verify_token(token)
+            .map(|verified| (verified.identity, verified.scopes))
+    }
+
+    /// Verifies a bearer token, with its expiry.
+    ///
+    /// # Errors
+    /// [`TokenError::Expired`] or [`TokenError::Invalid`] (an event ticket is not a
+    /// bearer token).
+    pub fn verify_token(&self, token: &str) -> Result<Verified, TokenError> {
+        self.verify_for(&self.audience, &self.validation, token)
+    }
+
+    fn verify_for(
+        &self,
+        audience: &str,
+        validation: &Validation,
+        token: &str,
+    ) -> Result<Verified, TokenError> {
+        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, validation).map_err(
+            |e| match e.kind() {
                 jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
                 _ => TokenError::Invalid,
-            })?;
+            },
+        )?;
         let claims = data.claims;
         let scopes = Scopes::parse(&claims.scope).map_err(|_| TokenError::Invalid)?;
         let username = Username::try_from(claims.sub.as_str()).map_err(|_| TokenError::Invalid)?;
@@ -213,7 +286,7 @@ impl TokenService {
             return Err(TokenError::Invalid);
         }
         let (nonce, ciphertext) = sealed.split_at(24);
-        let aad = self.associated_data(&claims.sub, &claims.jti);
+        let aad = self.associated_data(audience, &claims.sub, &claims.jti);
         let password = self
             .sealer
             .decrypt(
@@ -225,10 +298,11 @@ impl TokenService {
             )
             .map_err(|_| TokenError::Invalid)?;
         let password = String::from_utf8(password).map_err(|_| TokenError::Invalid)?;
-        Ok((
-            Identity::new(username, SecretString::from(password)),
+        Ok(Verified {
+            identity: Identity::new(username, SecretString::from(password)),
             scopes,
-        ))
+            expires_at: claims.exp,
+        })
     }
 }
 

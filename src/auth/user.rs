@@ -27,6 +27,9 @@ pub struct AuthUser {
     pub method: AuthMethod,
     /// The client's address, for login throttling (see [`super::ClientAddr`]).
     pub client: Option<IpAddr>,
+    /// When the caller's credentials stop working (seconds since the epoch): the
+    /// token's expiry; `None` for a password, which works until it is changed.
+    pub expires_at: Option<u64>,
 }
 
 impl AuthUser {

@@ -58,6 +58,7 @@ pub async fn create_token(
         scopes,
         method: AuthMethod::Password,
         client,
+        expires_at: None,
     };
     // Logging in proves the credentials; the session goes back to the pool.
     drop(state.session(&user).await?);

@@ -35,22 +35,16 @@ impl FromRequestParts<AppState> for AuthUser {
             .ok_or_else(|| ApiError::unauthorized("the Authorization header is malformed"))?;
         let credentials = credentials.trim();
         if scheme.eq_ignore_ascii_case("bearer") {
-            let (identity, scopes) =
-                state
-                    .tokens
-                    .verify(credentials)
-                    .map_err(|err| ApiError::Unauthorized {
-                        detail: match err {
-                            TokenError::Expired => "the token has expired".to_owned(),
-                            TokenError::Invalid => "the token is invalid".to_owned(),
-                        },
-                        bearer_error: Some("invalid_token"),
-                    })?;
+            let verified = state
+                .tokens
+                .verify_token(credentials)
+                .map_err(|err| refused("token", err))?;
             Ok(Self {
-                identity,
-                scopes,
+                identity: verified.identity,
+                scopes: verified.scopes,
                 method: AuthMethod::Bearer,
                 client,
+                expires_at: Some(verified.expires_at),
             })
         } else if scheme.eq_ignore_ascii_case("basic") {
             if !state.config.basic_auth {
@@ -64,12 +58,60 @@ impl FromRequestParts<AppState> for AuthUser {
                 scopes: Scopes::ALL,
                 method: AuthMethod::Password,
                 client,
+                expires_at: None,
             })
         } else {
             Err(ApiError::unauthorized(
                 "unsupported authorization scheme (use Bearer or Basic)",
             ))
         }
+    }
+}
+
+/// 401 `invalid_token` for a refused token or ticket; never says more than expired
+/// or invalid.
+fn refused(what: &str, err: TokenError) -> ApiError {
+    ApiError::Unauthorized {
+        detail: match err {
+            TokenError::Expired => format!("the {what} has expired"),
+            TokenError::Invalid => format!("the {what} is invalid"),
+        },
+        bearer_error: Some("invalid_token"),
+    }
+}
+
+/// The caller of `GET /v1/events`: an event ticket in `?ticket=` (what a browser's
+/// EventSource can send, since it cannot set headers), or the usual credentials.
+/// The ticket travels in the URL, so it is good for nothing else (its own audience,
+/// read only), and the gateway never logs URLs: access logs, spans, metrics and
+/// problem `instance`s carry the route template or the path, never the query.
+#[derive(Debug, Clone)]
+pub struct EventsCaller(pub AuthUser);
+
+impl FromRequestParts<AppState> for EventsCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let ticket = parts.uri.query().and_then(|query| {
+            url::form_urlencoded::parse(query.as_bytes())
+                .find(|(name, _)| name == "ticket")
+                .map(|(_, value)| value.into_owned())
+        });
+        let Some(ticket) = ticket else {
+            return AuthUser::from_request_parts(parts, state).await.map(Self);
+        };
+        let verified = state
+            .tokens
+            .verify_ticket(&ticket)
+            .map_err(|err| refused("event ticket", err))?;
+        let ClientAddr(client) = ClientAddr::of(parts, &state.config.trusted_proxies);
+        Ok(Self(AuthUser {
+            identity: verified.identity,
+            scopes: verified.scopes,
+            method: AuthMethod::Bearer,
+            client,
+            expires_at: Some(verified.expires_at),
+        }))
     }
 }
 

@@ -24,6 +24,7 @@ use futures::Stream;
 use tokio::sync::mpsc;
 use tracing::Instrument as _;
 
+use super::authn::EventsCaller;
 use super::extract::AppQuery;
 use super::ProblemResponses;
 use crate::auth::{AuthUser, Scope};
@@ -35,7 +36,7 @@ use crate::mail::changes::{
     compute_changes, fresh_state, starting_states, summaries_in, ChangeSet, ChangesError,
 };
 use crate::mail::{MailboxState, Op};
-use crate::model::events::EventsQuery;
+use crate::model::events::{EventTicket, EventsQuery};
 use crate::model::events::{
     MessageCreatedEvent, MessageDeletedEvent, MessageUpdatedEvent, StreamEvent,
 };
@@ -117,7 +118,8 @@ fn mailbox_event((name, payload): (&str, StreamEvent)) -> Event {
 /// everything missed, exactly once. Keep-alive comments every 25 s (configurable).
 /// On servers without CONDSTORE/QRESYNC the changes come from the watcher's own flag
 /// diffs (`message.updated` then has no `modseq`). 429 when the user follows too many
-/// mailboxes, 503 when the gateway's watcher limit is reached.
+/// mailboxes, 503 when the gateway's watcher limit is reached. From a browser, pass
+/// an event ticket as `?ticket=` (`POST /v1/events/ticket`).
 #[utoipa::path(get, path = "/v1/events", tag = "changes",
     params(EventsQuery, ("Last-Event-ID" = Option<String>, Header, description = "The last event id received, to resume")),
     security(("bearer" = []), ("basic" = [])),
@@ -127,7 +129,7 @@ fn mailbox_event((name, payload): (&str, StreamEvent)) -> Event {
         ProblemResponses))]
 pub async fn stream_events(
     State(state): State<AppState>,
-    user: AuthUser,
+    EventsCaller(user): EventsCaller,
     AppQuery(query): AppQuery<EventsQuery>,
     headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
@@ -253,6 +255,39 @@ impl From<ApiError> for Missed {
     fn from(err: ApiError) -> Self {
         Self::Failed(err)
     }
+}
+
+/// Issue an event ticket, for following `GET /v1/events?ticket=…` from a browser's
+/// EventSource (which cannot send an `Authorization` header). The ticket is good
+/// only for the event stream, read only, and expires with the credentials it was
+/// issued for (a token's expiry; the token lifetime for Basic), so EventSource's
+/// automatic reconnects keep working exactly as long as the sign-in does. It travels
+/// in a URL: the gateway never logs URLs, but keep it out of anything else that might.
+#[utoipa::path(post, path = "/v1/events/ticket", tag = "changes",
+    security(("bearer" = []), ("basic" = [])),
+    responses((status = 200, description = "A ticket", body = EventTicket), ProblemResponses))]
+pub async fn create_ticket(
+    State(state): State<AppState>,
+    user: AuthUser,
+) -> Result<impl axum::response::IntoResponse, ApiError> {
+    user.require(Scope::Read)?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let expires_at = user
+        .expires_at
+        .unwrap_or(now + state.config.token_ttl.as_secs());
+    let issued = state.tokens.issue_ticket(&user.identity, expires_at);
+    Ok((
+        [(
+            axum::http::header::CACHE_CONTROL,
+            axum::http::HeaderValue::from_static("no-store"),
+        )],
+        axum::Json(EventTicket {
+            ticket: issued.access_token,
+            expires_in: issued.expires_in,
+        }),
+    ))
 }
 
 /// Computes what changed in mailbox `index` since the stream's state, outside any

@@ -116,7 +116,8 @@ impl Modify for SecuritySchemes {
         crate::model::events::MessageUpdatedEvent,
         crate::model::events::MessageDeletedEvent,
         crate::model::events::MailboxEvent,
-        crate::model::events::StreamEvent
+        crate::model::events::StreamEvent,
+        crate::model::events::EventTicket
     )),
     tags(
         (name = "auth", description = "Tokens"),
@@ -147,6 +148,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(messages::list_messages))
         .routes(routes!(changes::get_changes))
         .routes(routes!(events::stream_events))
+        .routes(routes!(events::create_ticket))
         .routes(
             routes!(append::append_message).layer(DefaultBodyLimit::max(append::MAX_APPEND_BYTES)),
         )

@@ -103,4 +103,19 @@ impl StreamEvent {
 pub struct EventsQuery {
     /// Comma-separated mailbox names to follow (default `INBOX`; at most 10).
     pub mailboxes: Option<String>,
+    /// An event ticket from `POST /v1/events/ticket`, instead of an `Authorization`
+    /// header (which a browser's EventSource cannot send).
+    pub ticket: Option<String>,
+}
+
+/// An event ticket: `GET /v1/events?ticket=…` for a browser's EventSource.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct EventTicket {
+    /// The ticket. Good only for `GET /v1/events` (read only); it expires with the
+    /// credentials it was issued for, so EventSource's automatic reconnects (with
+    /// `Last-Event-ID`) work as long as the sign-in does.
+    pub ticket: String,
+    /// Seconds until it expires.
+    #[schema(example = 3600)]
+    pub expires_in: u64,
 }

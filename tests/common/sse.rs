@@ -42,6 +42,12 @@ impl SseClient {
         if let Some(id) = last_event_id {
             request = request.header("last-event-id", id);
         }
+        Self::open(request).await
+    }
+
+    /// Opens the event stream `request` asks for (as a browser's EventSource would:
+    /// any credentials are in the request).
+    pub async fn open(request: reqwest::RequestBuilder) -> Self {
         let response = request.send().await.unwrap();
         assert_eq!(response.status(), 200, "{:?}", response.text().await);
         assert_eq!(response.headers()["content-type"], "text/event-stream");
