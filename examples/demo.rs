@@ -1,7 +1,8 @@
 //! The demo: a real Dovecot with a seeded demo mailbox (user `demo`, password
 //! `demo-password`, reached over implicit TLS with a generated certificate) and the
 //! gateway on 127.0.0.1:8080 (or `IMAP_GATEWAY_LISTEN`), allowing the origins of
-//! `IMAP_GATEWAY_CORS_ORIGINS` (any, `*`, when unset). Ctrl-C stops both.
+//! `IMAP_GATEWAY_CORS_ORIGINS` (any, `*`, when unset), and the reference web inbox
+//! (`web/`) on 127.0.0.1:8090 (or `IMAP_GATEWAY_DEMO_INBOX`). Ctrl-C stops them.
 //!
 //! Run it with `scripts/demo.sh`, which installs Dovecot first when it is missing.
 
@@ -46,11 +47,27 @@ async fn main() {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .unwrap_or_else(|e| panic!("cannot listen on {listen}: {e} (set IMAP_GATEWAY_LISTEN)"));
+    // The reference web inbox, from its own origin like any frontend would be.
+    let inbox: SocketAddr = std::env::var("IMAP_GATEWAY_DEMO_INBOX")
+        .unwrap_or_else(|_| "127.0.0.1:8090".to_owned())
+        .parse()
+        .expect("IMAP_GATEWAY_DEMO_INBOX must be an address like 127.0.0.1:8090");
+    let inbox_listener = tokio::net::TcpListener::bind(inbox)
+        .await
+        .unwrap_or_else(|e| {
+            panic!("cannot serve the web inbox on {inbox}: {e} (set IMAP_GATEWAY_DEMO_INBOX)")
+        });
+    let pages = axum::Router::new().fallback_service(tower_http::services::ServeDir::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/web"
+    )));
+    tokio::spawn(async move { axum::serve(inbox_listener, pages).await });
     println!(
         "\nimap-gateway demo is running.\n\
          \n  IMAP server : {} (Dovecot, TLS; data in {})\
          \n  Gateway     : http://{listen}\
          \n  API docs    : http://{listen}/docs\
+         \n  Web inbox   : http://{inbox}/?gateway=http://{listen} (IMAP_GATEWAY_DEMO_INBOX)\
          \n  CORS origins: {cors} (IMAP_GATEWAY_CORS_ORIGINS)\
          \n  Account     : demo / demo-password\
          \n\nTry:\n  curl -s -u demo:demo-password http://{listen}/v1/mailboxes\n\

@@ -106,6 +106,7 @@ fn routes() -> Vec<Route> {
             .slot(Body("/ttl_seconds"), Reject),
         route(Method::GET, "/v1/events")
             .slot(Query("mailboxes"), Reject)
+            .slot(Query("ticket"), Reject)
             .slot(Header("Last-Event-ID"), Reject),
         route(Method::GET, "/v1/mailboxes")
             .slot(Query("status"), Reject)
@@ -236,7 +237,9 @@ fn routes() -> Vec<Route> {
             .path(INBOX_1)
             .slot(Path("mailbox"), ReadOnly)
             .slot(Path("uid"), ReadOnly)
-            .slot(Query("mark_seen"), Reject),
+            .slot(Query("mark_seen"), Reject)
+            .slot(Query("html"), Reject)
+            .slot(Query("remote_images"), Reject),
         route(Method::DELETE, "/v1/mailboxes/{mailbox}/messages/{uid}")
             .path(&[("mailbox", "INBOX"), ("uid", "3")])
             .slot(Path("mailbox"), Reject)
