@@ -31,7 +31,13 @@ pub fn init(format: LogFormat) {
     let filter = filter();
     let registry = tracing_subscriber::registry().with(filter);
     let result = match format {
-        LogFormat::Pretty => registry.with(tracing_subscriber::fmt::layer()).try_init(),
+        // Colours only on a terminal: escape codes in a log file are noise.
+        LogFormat::Pretty => registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout())),
+            )
+            .try_init(),
         LogFormat::Json => registry
             .with(
                 tracing_subscriber::fmt::layer()

@@ -49,6 +49,16 @@ async fn lists_mailboxes_with_roles_counters_and_decoded_names() {
     assert_eq!(find(list, "Projects")["has_children"], true);
     // bob's mailboxes are not alice's.
     assert!(!names.contains(&"Bob-Only"));
+    // A level that only holds other mailboxes has no messages, and says so.
+    assert_eq!(find(list, "Projects")["selectable"], false);
+    let refused = gateway
+        .get("/v1/mailboxes/Projects/messages", &Auth::alice())
+        .await;
+    let problem = refused.problem(422);
+    assert!(
+        problem["detail"].as_str().unwrap().contains("Noselect"),
+        "{problem}"
+    );
 }
 
 #[tokio::test]

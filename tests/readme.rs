@@ -94,7 +94,7 @@ fn check_run(run: &Run, server: &str) {
         run.statuses,
         [
             200, 200, 200, 200, 200, 200, 200, 201, 200, 204, 401, 200, // mailboxes
-            200, 200, 200, 200, 200, 200, 200, 201, 201, 200, 200, 200, // messages
+            200, 200, 200, 200, 200, 200, 200, 200, 201, 201, 200, 200, 200, // messages
             200, 200, 200, // live changes
         ],
         "{server}: status of each README example, in order:\n{stdout}"
@@ -111,6 +111,12 @@ fn check_run(run: &Run, server: &str) {
     assert!(
         stdout.contains("\"subject\":\"Your invoice 2026-11\""),
         "{server}: the search found the invoice"
+    );
+    assert!(
+        stdout.contains("This message is <b>HTML</b>")
+            && stdout.contains("\"remote_images_blocked\":1")
+            && !stdout.contains("never runs"),
+        "{server}: the HTML message comes sanitised"
     );
     let spec = std::fs::read_to_string(run.work.path().join("openapi.json")).unwrap();
     assert!(spec.contains("\"openapi\""));
@@ -141,8 +147,8 @@ async fn readme_curl_examples_work_as_written() {
     // The message examples changed the server as they say.
     assert_eq!(
         dovecot.message_count("demo", "INBOX"),
-        7,
-        "one moved, one deleted"
+        8,
+        "10 seeded, one moved, one deleted"
     );
     assert_eq!(
         dovecot.message_count("demo", "Archive"),
@@ -167,7 +173,7 @@ async fn readme_examples_on(kind: Kind) {
     let mut raw = RawImap::login(server.port(), "demo", "demo-password").await;
     let listed = raw.ok("LIST \"\" \"*\"").await.join("\n");
     assert!(!listed.contains("2027"), "{who}: cleaned up: {listed}");
-    for (mailbox, expected) in [("INBOX", 7), ("Archive", 8), ("Drafts", 1), ("Trash", 1)] {
+    for (mailbox, expected) in [("INBOX", 8), ("Archive", 8), ("Drafts", 1), ("Trash", 1)] {
         raw.ok(&format!("EXAMINE \"{}\"", server.wire_name(mailbox)))
             .await;
         assert_eq!(

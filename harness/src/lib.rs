@@ -700,6 +700,9 @@ service anvil {{
 namespace inbox {{
   inbox = yes
   separator = /
+  mailbox INBOX {{
+    auto = subscribe
+  }}
 {special_use}}}
 protocol imap {{
 {protocol}}}
@@ -768,6 +771,22 @@ Content-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQKJcOkw7zDtsOfCjEgMCBvYmoKPDw
         raw: report.as_bytes().to_vec(),
         flags: String::new(),
         internal_date: 1_795_000_000 + 9 * 3600,
+    });
+    // An HTML message, as most mail is: the gateway sanitises it and blocks the
+    // remote image (a tracking pixel) unless asked.
+    let newsletter = "From: Web Team <web@example.org>\r\nTo: demo@example.org\r\n\
+Subject: Welcome to the web inbox\r\nDate: Fri, 27 Nov 2026 09:00:00 +0000\r\nMIME-Version: 1.0\r\n\
+Content-Type: multipart/alternative; boundary=\"w\"\r\n\r\n\
+--w\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nWelcome! Read this in HTML for the full effect.\r\n\
+--w\r\nContent-Type: text/html; charset=utf-8\r\n\r\n\
+<h1 style=\"color:#1a73e8\">Welcome</h1><p>This message is <b>HTML</b>. \
+<a href=\"https://example.org/docs\">Read the docs</a>.</p>\
+<img src=\"https://tracker.example/open.gif\" width=\"1\" height=\"1\">\
+<script>alert('never runs')</script>\r\n--w--\r\n";
+    inbox.push(SeedMessage {
+        raw: newsletter.as_bytes().to_vec(),
+        flags: String::new(),
+        internal_date: 1_795_000_000 + 10 * 3600,
     });
     vec![User::new("demo", "demo-password")
         .with_mailbox("INBOX", inbox)

@@ -426,7 +426,9 @@ fn imap_status(op: Op, err: &ImapError) -> StatusCode {
         ImapError::Timeout => StatusCode::GATEWAY_TIMEOUT,
         ImapError::Pool(_) => StatusCode::SERVICE_UNAVAILABLE,
         ImapError::Invalid(_) => StatusCode::BAD_REQUEST,
-        ImapError::NotRepresentable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        ImapError::NotRepresentable(_) | ImapError::NotSelectable(_) => {
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
         ImapError::Unsupported(_) => StatusCode::NOT_IMPLEMENTED,
         ImapError::Bye { .. }
         | ImapError::ConnectionLost

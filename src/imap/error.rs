@@ -78,6 +78,10 @@ pub enum ImapError {
     /// the server's own hierarchy separator); refused before reaching IMAP.
     #[error("{0}")]
     NotRepresentable(ValidationError),
+    /// The mailbox exists only to hold other mailboxes (`\Noselect`): it cannot be
+    /// opened and holds no messages.
+    #[error("{0} holds no messages (\\Noselect): it only contains other mailboxes")]
+    NotSelectable(String),
 }
 
 impl ImapError {
@@ -120,6 +124,7 @@ impl ImapError {
             Self::Protocol(_) => "protocol",
             Self::Unsupported(_) => "unsupported",
             Self::NotRepresentable(_) => "not_representable",
+            Self::NotSelectable(_) => "not_selectable",
         }
     }
 }

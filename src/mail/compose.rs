@@ -36,7 +36,7 @@ fn compose_address(
     address: &ComposeAddress,
 ) -> Result<Address<'static>, MailError> {
     let (name, addr) = match address {
-        ComposeAddress::Plain(addr) => (None, addr.clone()),
+        ComposeAddress::Plain(text) => split_name_addr(text),
         ComposeAddress::Named { name, address } => (name.clone(), address.clone()),
     };
     check_header_text(field, &addr)?;
@@ -57,6 +57,20 @@ fn compose_address(
         Some(name) => (name, addr).into(),
         None => addr.into(),
     })
+}
+
+/// `"Zoë <zoe@example.org>"` (or `"\"Zoë\" <…>"`) as name and address; anything
+/// else is an address alone.
+fn split_name_addr(text: &str) -> (Option<String>, String) {
+    let trimmed = text.trim();
+    match (trimmed.rfind('<'), trimmed.strip_suffix('>')) {
+        (Some(open), Some(without_close)) => {
+            let address = without_close[open + 1..].trim().to_owned();
+            let name = trimmed[..open].trim().trim_matches('"').trim();
+            ((!name.is_empty()).then(|| name.to_owned()), address)
+        }
+        _ => (None, trimmed.to_owned()),
+    }
 }
 
 fn address_list(
@@ -129,6 +143,26 @@ pub fn compose(request: &ComposeRequest) -> Result<Vec<u8>, MailError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn addresses_may_carry_a_name() {
+        assert_eq!(
+            split_name_addr("Zoë <zoe@example.org>"),
+            (Some("Zoë".to_owned()), "zoe@example.org".to_owned())
+        );
+        assert_eq!(
+            split_name_addr("\"Doe, Jane\" <jane@example.org>"),
+            (Some("Doe, Jane".to_owned()), "jane@example.org".to_owned())
+        );
+        assert_eq!(
+            split_name_addr("<x@example.org>"),
+            (None, "x@example.org".to_owned())
+        );
+        assert_eq!(
+            split_name_addr(" plain@example.org "),
+            (None, "plain@example.org".to_owned())
+        );
+    }
 
     #[test]
     fn media_types_are_token_pairs() {

@@ -134,6 +134,10 @@ impl MailError {
         match source {
             ImapError::Invalid(v) => Self::Invalid(v),
             ImapError::NotRepresentable(v) => Self::Unacceptable(v),
+            ImapError::NotSelectable(name) => Self::Unacceptable(ValidationError::new(
+                "mailbox",
+                format!("{name} holds no messages: it only contains other mailboxes (\\Noselect)"),
+            )),
             source => Self::Imap { op, source },
         }
     }

@@ -7,7 +7,7 @@ use utoipa::{IntoParams, ToSchema};
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(untagged)]
 pub enum ComposeAddress {
-    /// Just the address.
+    /// `zoe@example.org`, or with a name: `Zoë <zoe@example.org>`.
     Plain(String),
     /// Name and address.
     Named {

@@ -101,7 +101,9 @@ impl StreamEvent {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct EventsQuery {
-    /// Comma-separated mailbox names to follow (default `INBOX`; at most 10).
+    /// Comma-separated mailbox names to follow (default `INBOX`). At most 10 per
+    /// stream, and a user follows at most `IMAP_GATEWAY_MAX_WATCHERS_PER_USER`
+    /// (default 4) different mailboxes across all their streams (429 beyond).
     pub mailboxes: Option<String>,
     /// An event ticket from `POST /v1/events/ticket`, instead of an `Authorization`
     /// header (which a browser's EventSource cannot send).
