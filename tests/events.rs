@@ -217,6 +217,35 @@ async fn limits_and_bad_input() {
     archive.problem(429);
 }
 
+/// A mailbox whose name contains a comma is followed as `%2C`: names are split on
+/// the commas of the query as sent.
+#[tokio::test]
+async fn a_name_with_a_comma_can_be_followed() {
+    let dovecot = live_dovecot();
+    let gateway = Gateway::start(common::config_for(&dovecot)).await;
+    let auth = common::Auth::Basic("live", "live-pw");
+    gateway
+        .post(
+            "/v1/mailboxes",
+            &auth,
+            serde_json::json!({"name": "Clients, new"}),
+        )
+        .await
+        .ok(201);
+    let mut stream = SseClient::connect(
+        &gateway,
+        ("live", "live-pw"),
+        "?mailboxes=INBOX,Clients%2C%20new",
+        None,
+    )
+    .await;
+    let ready = stream.next(Duration::from_secs(10)).await.unwrap();
+    assert_eq!(ready.event, "stream.ready");
+    assert!(ready.data.contains("Clients, new"), "{}", ready.data);
+    // Two mailboxes, so the resume id has two states.
+    assert_eq!(ready.id.unwrap().split(',').count(), 2);
+}
+
 /// A browser's EventSource cannot send `Authorization`: it follows the stream with an
 /// event ticket in the URL, which is good for nothing else and lives as long as the
 /// token it came from.

@@ -45,11 +45,26 @@ use crate::state::AppState;
 /// Most mailboxes one stream may follow.
 pub const MAX_STREAM_MAILBOXES: usize = 10;
 
-fn parse_mailboxes(query: &EventsQuery) -> Result<Vec<MailboxName>, ApiError> {
-    let raw = query.mailboxes.as_deref().unwrap_or("INBOX");
+/// The followed mailboxes. Split on the commas of the query as sent, before percent-
+/// decoding, so a name that contains a comma can be followed as `%2C`
+/// (`?mailboxes=INBOX,Clients%2C%20new`).
+fn parse_mailboxes(raw_query: Option<&str>) -> Result<Vec<MailboxName>, ApiError> {
+    let raw = raw_query
+        .into_iter()
+        .flat_map(|query| query.split('&'))
+        .find_map(|pair| pair.strip_prefix("mailboxes="))
+        .unwrap_or("INBOX");
     let mut names = Vec::new();
-    for part in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let name = MailboxName::try_from(part)
+    for part in raw.split(',') {
+        let plus_as_space = part.replace('+', " ");
+        let decoded = percent_encoding::percent_decode_str(&plus_as_space)
+            .decode_utf8()
+            .map_err(|_| ApiError::bad_field("mailboxes", "names must be UTF-8"))?;
+        let decoded = decoded.trim();
+        if decoded.is_empty() {
+            continue;
+        }
+        let name = MailboxName::try_from(decoded)
             .map_err(|e| crate::imap::ValidationError::new("mailboxes", e.message))?;
         if !names.contains(&name) {
             names.push(name);
@@ -130,11 +145,14 @@ fn mailbox_event((name, payload): (&str, StreamEvent)) -> Event {
 pub async fn stream_events(
     State(state): State<AppState>,
     EventsCaller(user): EventsCaller,
-    AppQuery(query): AppQuery<EventsQuery>,
+    // Validates the query (an unknown or repeated parameter answers 400); the
+    // mailbox names are read from the raw query (`parse_mailboxes`).
+    AppQuery(_query): AppQuery<EventsQuery>,
+    uri: axum::http::Uri,
     headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     user.require(Scope::Read)?;
-    let mailboxes = parse_mailboxes(&query)?;
+    let mailboxes = parse_mailboxes(uri.query())?;
     // A header that is not visible ASCII cannot be one of our ids: refuse it rather
     // than silently starting afresh (the client would miss events unknowingly).
     let last_event_id = match headers.get("last-event-id") {
