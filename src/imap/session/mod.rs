@@ -18,6 +18,7 @@
 
 mod mailboxes;
 mod messages;
+mod view;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -40,28 +41,8 @@ pub use super::completion::Completion;
 pub use super::fetched::{fetched_from_wire, FetchedMessage, SectionKind};
 pub use super::listing::{MailboxCounters, MailboxInfo, SpecialUse};
 pub use super::profile::Capabilities;
-
-/// The mailbox a session has selected, so the next request can skip SELECT.
-#[derive(Debug, Clone)]
-pub struct SelectedMailbox {
-    /// Which mailbox.
-    pub name: MailboxName,
-    /// True after EXAMINE (or a read-only SELECT).
-    pub read_only: bool,
-    /// UIDVALIDITY reported by SELECT.
-    pub uid_validity: Option<u32>,
-    /// EXISTS reported by SELECT (kept current from EXISTS/EXPUNGE/VANISHED).
-    pub exists: Option<u32>,
-    /// UIDNEXT reported by SELECT (not kept current: servers do not announce it).
-    pub uid_next: Option<u32>,
-    /// HIGHESTMODSEQ (CONDSTORE) as the server last declared it for this session's
-    /// view: in the SELECT answer, and in `[HIGHESTMODSEQ]` codes on later answers
-    /// (Dovecot sends one with the completion of a command that reported expunges).
-    /// Never raised from a FETCH's MODSEQ: a FETCH by sequence number may show a
-    /// newer flag change while an earlier expunge is still unreported (IMAP forbids
-    /// EXPUNGE during FETCH), and a state token built on it would skip that expunge.
-    pub highest_modseq: Option<u64>,
-}
+use view::observe_view;
+pub use view::SelectedMailbox;
 
 /// An authenticated IMAP session.
 pub struct ImapSession {
@@ -549,153 +530,5 @@ impl ImapSession {
     }
 }
 
-/// Keeps the session's view of its selected mailbox current from the server's
-/// notices, which may accompany any command: the message count from EXISTS,
-/// EXPUNGE and VANISHED, the declared HIGHESTMODSEQ, and the selection itself.
-fn observe_view(selected: &mut Option<SelectedMailbox>, response: &Response<'_>) {
-    match response {
-        Response::MailboxData(MailboxDatum::Exists(n)) => {
-            if let Some(selected) = selected.as_mut() {
-                selected.exists = Some(*n);
-            }
-        }
-        Response::Expunge(_) => {
-            if let Some(selected) = selected.as_mut() {
-                selected.exists = selected.exists.map(|n| n.saturating_sub(1));
-            }
-        }
-        // With QRESYNC enabled, expunges are announced as VANISHED.
-        Response::Vanished {
-            earlier: false,
-            uids,
-        } => {
-            if let Some(selected) = selected.as_mut() {
-                let gone: u32 = uids.iter().map(|r| r.end() - r.start() + 1).sum();
-                selected.exists = selected.exists.map(|n| n.saturating_sub(gone));
-            }
-        }
-        Response::Data {
-            status: Status::Ok,
-            outcome,
-        } => {
-            if let (Some(selected), Some(ResponseCode::HighestModSeq(modseq))) =
-                (selected.as_mut(), outcome.code.as_ref())
-            {
-                selected.highest_modseq = selected.highest_modseq.max(Some(*modseq));
-            }
-        }
-        // An untagged NO/BAD while a mailbox is selected means the server could
-        // not keep this session's view in sync (Dovecot answers NOOP this way
-        // when the selected mailbox was deleted or recreated by another client).
-        // Forget the selection so the next use SELECTs again and sees the truth.
-        Response::Data {
-            status: Status::No | Status::Bad,
-            ..
-        } => *selected = None,
-        _ => {}
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::imap::test_server::{next_tag, reply, session, Server};
-
-    /// Answers the next command with `answer` (`{tag}` replaced by its tag).
-    async fn answer(server: &mut Server, answer: &str) {
-        let tag = next_tag(server).await;
-        reply(server, &answer.replace("{tag}", &tag)).await;
-    }
-
-    /// An [`ImapSession`] on a scripted server without NAMESPACE, with INBOX examined
-    /// (10 messages).
-    async fn examined() -> (
-        ImapSession,
-        tokio::task::JoinHandle<Server>,
-        tokio::sync::mpsc::Sender<&'static str>,
-    ) {
-        let (inner, mut server) = session().await;
-        let (script, mut lines) = tokio::sync::mpsc::channel::<&'static str>(8);
-        let task = tokio::spawn(async move {
-            answer(
-                &mut server,
-                "* CAPABILITY IMAP4rev1 CONDSTORE QRESYNC\r\n{tag} OK\r\n",
-            )
-            .await;
-            answer(&mut server, "* LIST () \"/\" \"\"\r\n{tag} OK\r\n").await;
-            answer(&mut server, "* ENABLED QRESYNC\r\n{tag} OK\r\n").await;
-            answer(
-                &mut server,
-                "* 10 EXISTS\r\n* OK [UIDVALIDITY 5] ok\r\n* OK [UIDNEXT 11] next\r\n\
-                 * OK [HIGHESTMODSEQ 40] modseq\r\n{tag} OK [READ-ONLY] done\r\n",
-            )
-            .await;
-            while let Some(next) = lines.recv().await {
-                answer(&mut server, next).await;
-            }
-            server
-        });
-        let mut imap = ImapSession::start(inner, "Dovecot ready.", true, Duration::from_secs(5))
-            .await
-            .unwrap();
-        let inbox = MailboxName::try_from("INBOX").unwrap();
-        imap.ensure_selected(&inbox, true).await.unwrap();
-        (imap, task, script)
-    }
-
-    #[tokio::test]
-    async fn expunges_and_vanished_keep_the_message_count() {
-        let (mut imap, _task, script) = examined().await;
-        assert_eq!(imap.selected().unwrap().exists, Some(10));
-        assert_eq!(imap.selected().unwrap().uid_validity, Some(5));
-        script
-            .send("* 2 EXPUNGE\r\n* VANISHED 3:5,9\r\n* VANISHED (EARLIER) 1:2\r\n{tag} OK\r\n")
-            .await
-            .unwrap();
-        imap.check_alive().await.unwrap();
-        // One EXPUNGE and four VANISHED; VANISHED (EARLIER) is history, not news.
-        assert_eq!(imap.selected().unwrap().exists, Some(5));
-        script.send("* 12 EXISTS\r\n{tag} OK\r\n").await.unwrap();
-        imap.check_alive().await.unwrap();
-        assert_eq!(imap.selected().unwrap().exists, Some(12));
-    }
-
-    #[tokio::test]
-    async fn the_view_follows_declared_mod_sequences_only() {
-        let (mut imap, _task, script) = examined().await;
-        assert_eq!(imap.selected().unwrap().uid_next, Some(11));
-        assert_eq!(imap.selected().unwrap().highest_modseq, Some(40));
-        // A FETCH's MODSEQ does not move the view: an expunge may still be unreported.
-        script
-            .send("* 3 FETCH (UID 3 MODSEQ (45) FLAGS (\\Seen))\r\n{tag} OK\r\n")
-            .await
-            .unwrap();
-        imap.check_alive().await.unwrap();
-        assert_eq!(imap.selected().unwrap().highest_modseq, Some(40));
-        // A declared HIGHESTMODSEQ does, untagged or on the completion.
-        script
-            .send("* VANISHED 4\r\n{tag} OK [HIGHESTMODSEQ 47] done\r\n")
-            .await
-            .unwrap();
-        imap.check_alive().await.unwrap();
-        assert_eq!(imap.selected().unwrap().highest_modseq, Some(47));
-        script
-            .send("* OK [HIGHESTMODSEQ 52] later\r\n{tag} OK\r\n")
-            .await
-            .unwrap();
-        imap.check_alive().await.unwrap();
-        assert_eq!(imap.selected().unwrap().highest_modseq, Some(52));
-        assert_eq!(imap.selected().unwrap().exists, Some(9));
-    }
-
-    #[tokio::test]
-    async fn an_untagged_no_forgets_the_selection() {
-        let (mut imap, _task, script) = examined().await;
-        script
-            .send("* NO Mailbox was deleted\r\n{tag} OK\r\n")
-            .await
-            .unwrap();
-        imap.check_alive().await.unwrap();
-        assert!(imap.selected().is_none(), "the next use selects again");
-    }
-}
+mod tests;
