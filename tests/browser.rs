@@ -135,7 +135,14 @@ async fn the_reference_inbox_works_in_chromium_from_another_origin() {
             .unwrap_or_else(|| panic!("no step {name}: {outcome:#}"))
     };
     // Alice's INBOX: two unseen messages of the seed plus the hostile one.
-    assert_eq!(step("signed in")["unread"], "3");
+    let signed_in = step("signed in");
+    assert_eq!(signed_in["unread"], "3");
+    // Only the sign-in form shows before, only the inbox after (no compose form).
+    assert_eq!(signed_in["before"], json!({"app": false, "signin": true}));
+    assert_eq!(
+        signed_in["after"],
+        json!({"app": true, "signin": false, "compose": false})
+    );
     assert_eq!(step("listed")["rows"], 4);
     let read = step("read");
     assert_eq!(read["script"], false, "{read}");
