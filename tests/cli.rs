@@ -222,3 +222,44 @@ async fn serves_logs_json_without_secrets_and_shuts_down_gracefully() {
         assert!(!logs.contains(secret), "logs must not contain {secret:?}");
     }
 }
+
+#[tokio::test]
+async fn pretty_logs_are_not_coloured_when_not_on_a_terminal() {
+    let dovecot = common::dovecot();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = gateway_command()
+        .arg("--dev")
+        .env("IMAP_GATEWAY_LISTEN", format!("127.0.0.1:{port}"))
+        .env("IMAP_GATEWAY_IMAP_URL", dovecot.plain_url())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while reqwest::get(format!("{base}/healthz")).await.is_err() {
+        assert!(Instant::now() < deadline, "the gateway did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    child.wait().unwrap();
+    let mut logs = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut logs)
+        .unwrap();
+    assert!(logs.contains("request"), "{logs}");
+    assert!(
+        !logs.contains('\u{1b}'),
+        "escape codes in a piped log: {logs:?}"
+    );
+}

@@ -550,7 +550,8 @@ async fn append_raw_and_composed_messages() {
 
     let compose = json!({
         "from": {"name": "Jürgen", "address": "juergen@example.de"},
-        "to": ["ada@example.org"],
+        // A name may also come inside the string, as mail clients write it.
+        "to": ["Ada Lovelace <ada@example.org>"],
         "subject": "Grüße mit Anhang",
         "text": "Hallo!",
         "html": "<p>Hallo!</p>",
@@ -567,6 +568,8 @@ async fn append_raw_and_composed_messages() {
     let message = read.ok(200);
     assert_eq!(message["envelope"]["subject"], "Grüße mit Anhang");
     assert_eq!(message["envelope"]["from"][0]["name"], "Jürgen");
+    assert_eq!(message["envelope"]["to"][0]["name"], "Ada Lovelace");
+    assert_eq!(message["envelope"]["to"][0]["address"], "ada@example.org");
     assert_eq!(message["text"].as_str().unwrap().trim_end(), "Hallo!");
     assert_eq!(message["attachments"][0]["filename"], "notes €.txt");
     assert_eq!(message["flags"], json!(["\\Draft"]));

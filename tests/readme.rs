@@ -141,6 +141,14 @@ async fn readme_curl_examples_work_as_written() {
     let gateway = Gateway::start(config).await;
     let run = run_examples(&gateway.base).await;
     check_run(&run, "Dovecot");
+    // The demo's INBOX is subscribed, like every real account's.
+    let inbox = gateway
+        .get(
+            "/v1/mailboxes/INBOX",
+            &common::Auth::Basic("demo", "demo-password"),
+        )
+        .await;
+    assert_eq!(inbox.ok(200)["subscribed"], true);
     // The examples' changes happened on the server and were cleaned up by the last one.
     assert!(!dovecot.mailbox_exists("demo", "Projects/2027"));
     assert!(!dovecot.mailbox_exists("demo", "Projects/2027-Q1"));
