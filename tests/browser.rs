@@ -1,7 +1,8 @@
 //! The reference web inbox (`web/`) in real headless Chromium, on another origin than
 //! the gateway: a page signs in, lists and reads mail (sanitised HTML in a sandboxed
 //! frame), flags, saves a draft, moves and deletes, and receives a message another
-//! client delivers through the browser's native EventSource (with an event ticket).
+//! client delivers through the browser's native EventSource (with an event ticket),
+//! and, after the gateway restarts, the message delivered while it was down.
 //! `tests/browser/driver.html` drives the inbox like a user and reports each step
 //! here; afterwards the mail on the server is checked over raw IMAP.
 
@@ -62,7 +63,9 @@ async fn the_reference_inbox_works_in_chromium_from_another_origin() {
     let page_origin = format!("http://{}", listener.local_addr().unwrap());
     let mut config = common::config_for(&dovecot);
     config.cors_origins = vec![page_origin.clone()];
-    let gateway = Gateway::start(config).await;
+    let mut gateway = Some(Gateway::start(config.clone()).await);
+    let base = gateway.as_ref().unwrap().base.clone();
+    let gateway_addr: std::net::SocketAddr = base.trim_start_matches("http://").parse().unwrap();
     let (steps, mut reported) = mpsc::channel::<Step>(8);
     let pages = Router::new()
         .nest_service(
@@ -89,10 +92,7 @@ async fn the_reference_inbox_works_in_chromium_from_another_origin() {
             "--no-default-browser-check",
         ])
         .arg(format!("--user-data-dir={}", profile.path().display()))
-        .arg(format!(
-            "{page_origin}/driver.html?gateway={}",
-            gateway.base
-        ))
+        .arg(format!("{page_origin}/driver.html?gateway={base}"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -104,6 +104,18 @@ async fn the_reference_inbox_works_in_chromium_from_another_origin() {
                     // Another client delivers a message while the page is open.
                     let mut other = RawImap::login(dovecot.imap_port, "alice", "alice-pw").await;
                     other.append("INBOX", "Live arrival").await;
+                    let _ = reply.send(json!({}));
+                }
+                Some("restart") => {
+                    // The gateway goes down (its event streams end), a message is
+                    // delivered meanwhile, and a gateway with the same secret comes
+                    // back on the same address.
+                    if let Some(running) = gateway.take() {
+                        running.stop().await;
+                    }
+                    let mut other = RawImap::login(dovecot.imap_port, "alice", "alice-pw").await;
+                    other.append("INBOX", "While you were away").await;
+                    gateway = Some(Gateway::start_at(config.clone(), gateway_addr).await);
                     let _ = reply.send(json!({}));
                 }
                 _ => {
@@ -153,6 +165,12 @@ async fn the_reference_inbox_works_in_chromium_from_another_origin() {
         "the frame has every sandbox restriction"
     );
     assert_eq!(read["seen"], true, "reading marks it seen");
+    assert_eq!(
+        read["titles"],
+        json!(["inbox driver", "imap-gateway inbox"]),
+        "the message's script did not run"
+    );
+    step("resumed");
     assert_eq!(outcome["error"], "", "the inbox showed an error");
 
     // What changed on the server.
@@ -160,6 +178,7 @@ async fn the_reference_inbox_works_in_chromium_from_another_origin() {
     raw.ok("EXAMINE INBOX").await;
     assert!(raw.search("SUBJECT \"Hostile\"").await.is_empty());
     assert!(raw.search("SUBJECT \"Live arrival\"").await.is_empty());
+    assert_eq!(raw.search("SUBJECT \"While you were away\"").await.len(), 1);
     raw.ok("EXAMINE Archive").await;
     assert_eq!(raw.search("SUBJECT \"Live arrival\"").await.len(), 1);
     raw.ok("EXAMINE Trash").await;

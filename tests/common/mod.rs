@@ -149,12 +149,13 @@ impl Reply {
     }
 }
 
-/// A gateway serving on a free loopback port until dropped.
+/// A gateway serving on a free loopback port until dropped (or [`Gateway::stop`]ped).
 pub struct Gateway {
     pub base: String,
     pub state: AppState,
     http: reqwest::Client,
     task: tokio::task::JoinHandle<()>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl Drop for Gateway {
@@ -166,6 +167,21 @@ impl Drop for Gateway {
 impl Gateway {
     /// Serves `config` on 127.0.0.1 with a free port.
     pub async fn start(config: Config) -> Self {
+        Self::start_at(config, "127.0.0.1:0".parse().unwrap()).await
+    }
+
+    /// Shuts down gracefully, as on SIGTERM: event streams end, requests finish,
+    /// pooled sessions are logged out; the port is free afterwards.
+    pub async fn stop(mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        let task = std::mem::replace(&mut self.task, tokio::spawn(async {}));
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(10), task).await;
+    }
+
+    /// Serves `config` on `addr` (port 0: a free one).
+    pub async fn start_at(config: Config, addr: SocketAddr) -> Self {
         // `TEST_LOG=debug cargo test ...` shows the gateway's logs for a failing test.
         if let Ok(filter) = std::env::var("TEST_LOG") {
             let _ = tracing_subscriber::fmt()
@@ -174,11 +190,15 @@ impl Gateway {
                 .try_init();
         }
         let state = AppState::build(config).expect("gateway state");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
         let addr: SocketAddr = listener.local_addr().unwrap();
         let serve_state = state.clone();
+        let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
-            imap_gateway::serve(listener, serve_state, std::future::pending())
+            let stop = async move {
+                let _ = stop.await;
+            };
+            imap_gateway::serve(listener, serve_state, stop)
                 .await
                 .unwrap();
         });
@@ -187,6 +207,7 @@ impl Gateway {
             state,
             http: reqwest::Client::new(),
             task,
+            shutdown: Some(shutdown),
         }
     }
 
