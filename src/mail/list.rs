@@ -59,23 +59,21 @@ pub async fn list_page(
     mailbox: &MailboxName,
     request: &ListRequest,
 ) -> Result<MessageList, MailError> {
-    let (keys, limit) = (&request.keys, request.limit);
-    if keys.is_empty() && request.cursor.is_none() {
-        let view = select(session, mailbox, true).await?;
-        let view_has_state = if session.tracks_changes() {
-            view.highest_modseq.is_some() && session.profile().declares_modseq_changes()
-        } else {
-            // Without CONDSTORE a state is UIDs and a count, which the view has.
-            true
-        };
-        if view_has_state {
-            return newest_page(codec, session, mailbox, limit).await;
-        }
+    if !request.keys.is_empty() || request.cursor.is_some() {
+        return searched_page(codec, session, mailbox, request).await;
     }
-    if keys.is_empty() && request.cursor.is_none() {
-        return top_page_with_status(codec, session, mailbox, limit).await;
+    let view = select(session, mailbox, true).await?;
+    let view_has_state = if session.tracks_changes() {
+        view.highest_modseq.is_some() && session.profile().declares_modseq_changes()
+    } else {
+        // Without CONDSTORE a state is UIDs and a count, which the view has.
+        true
+    };
+    if view_has_state {
+        newest_page(codec, session, mailbox, request.limit).await
+    } else {
+        top_page_with_status(codec, session, mailbox, request.limit).await
     }
-    searched_page(codec, session, mailbox, request).await
 }
 
 /// The newest page without filters on a server whose view cannot give the state
