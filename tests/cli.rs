@@ -18,6 +18,53 @@ fn gateway_command() -> Command {
     command
 }
 
+/// Starts the binary in development mode against `dovecot` on a free port, with
+/// `extra` settings; returns it and its base URL once it answers `/healthz`.
+async fn launch(
+    dovecot: &dovecot_harness::Dovecot,
+    extra: &[(&str, &str)],
+) -> (std::process::Child, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = gateway_command()
+        .arg("--dev")
+        .env("IMAP_GATEWAY_LISTEN", format!("127.0.0.1:{port}"))
+        .env("IMAP_GATEWAY_IMAP_URL", dovecot.plain_url())
+        .envs(extra.iter().copied())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while reqwest::get(format!("{base}/healthz")).await.is_err() {
+        assert!(Instant::now() < deadline, "the gateway did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    (child, base)
+}
+
+/// Everything the (exited) binary wrote, standard output then standard error.
+fn logs_of(child: &mut std::process::Child) -> String {
+    let mut logs = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut logs)
+        .unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut logs)
+        .unwrap();
+    logs
+}
+
 #[test]
 fn invalid_configuration_exits_2_naming_the_setting() {
     let secret = "0123456789abcdef0123456789abcdef";
@@ -100,26 +147,7 @@ fn invalid_configuration_exits_2_naming_the_setting() {
 #[tokio::test]
 async fn serves_logs_json_without_secrets_and_shuts_down_gracefully() {
     let dovecot = common::dovecot();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = gateway_command()
-        .arg("--dev")
-        .env("IMAP_GATEWAY_LISTEN", format!("127.0.0.1:{port}"))
-        .env("IMAP_GATEWAY_IMAP_URL", dovecot.plain_url())
-        .env("IMAP_GATEWAY_LOG_FORMAT", "json")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while reqwest::get(format!("{base}/healthz")).await.is_err() {
-        assert!(Instant::now() < deadline, "the gateway did not start");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let (mut child, base) = launch(&dovecot, &[("IMAP_GATEWAY_LOG_FORMAT", "json")]).await;
     let client = reqwest::Client::new();
     let listed = client
         .get(format!("{base}/v1/mailboxes"))
@@ -193,19 +221,7 @@ async fn serves_logs_json_without_secrets_and_shuts_down_gracefully() {
         "pooled sessions are logged out"
     );
 
-    let mut logs = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut logs)
-        .unwrap();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut logs)
-        .unwrap();
+    let logs = logs_of(&mut child);
     assert!(logs.contains("DEVELOPMENT MODE"), "dev mode warns loudly");
     let request_line = logs
         .lines()
@@ -226,37 +242,13 @@ async fn serves_logs_json_without_secrets_and_shuts_down_gracefully() {
 #[tokio::test]
 async fn pretty_logs_are_not_coloured_when_not_on_a_terminal() {
     let dovecot = common::dovecot();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = gateway_command()
-        .arg("--dev")
-        .env("IMAP_GATEWAY_LISTEN", format!("127.0.0.1:{port}"))
-        .env("IMAP_GATEWAY_IMAP_URL", dovecot.plain_url())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while reqwest::get(format!("{base}/healthz")).await.is_err() {
-        assert!(Instant::now() < deadline, "the gateway did not start");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let (mut child, _) = launch(&dovecot, &[]).await;
     Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
         .unwrap();
     child.wait().unwrap();
-    let mut logs = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut logs)
-        .unwrap();
+    let logs = logs_of(&mut child);
     assert!(logs.contains("request"), "{logs}");
     assert!(
         !logs.contains('\u{1b}'),

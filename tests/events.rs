@@ -310,7 +310,11 @@ async fn an_event_ticket_opens_the_stream_and_nothing_else() {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs();
-    let expired = gateway.state.tokens.issue_ticket(&identity, now - 60);
+    let expired =
+        gateway
+            .state
+            .tokens
+            .issue_ticket(&identity, Some(now - 60), Duration::from_secs(60));
     let refused = gateway
         .get(
             &format!("/v1/events?ticket={}", expired.access_token),

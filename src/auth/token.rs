@@ -160,14 +160,21 @@ impl TokenService {
 
     /// Issues an event ticket: a token good only for `GET /v1/events?ticket=` (read
     /// scope, its own audience), for EventSource, which cannot send headers. It
-    /// expires at `expires_at` (seconds since the epoch), which the caller sets to
-    /// its own token's expiry so a browser's automatic reconnects work exactly as
-    /// long as the sign-in does.
-    pub fn issue_ticket(&self, identity: &Identity, expires_at: u64) -> IssuedToken {
+    /// expires with the caller's credentials: at `expires_at` (seconds since the
+    /// epoch: the caller's token expiry), or after `ttl` for a password, so a
+    /// browser's automatic reconnects work exactly as long as the sign-in does.
+    pub fn issue_ticket(
+        &self,
+        identity: &Identity,
+        expires_at: Option<u64>,
+        ttl: Duration,
+    ) -> IssuedToken {
+        let now = now();
+        let expires_at = expires_at.unwrap_or(now + ttl.as_secs());
         // Never outlives `expires_at`, even when that has passed already.
-        let issued_at = now().min(expires_at);
-        let ttl = Duration::from_secs(expires_at - issued_at);
+        let issued_at = now.min(expires_at);
         let audience = format!("{}{TICKET_AUDIENCE_SUFFIX}", self.audience);
+        let ttl = Duration::from_secs(expires_at - issued_at);
         self.issue_for(&audience, identity, Scopes::READ, issued_at, ttl)
     }
 

@@ -289,13 +289,9 @@ pub async fn create_ticket(
     user: AuthUser,
 ) -> Result<impl axum::response::IntoResponse, ApiError> {
     user.require(Scope::Read)?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let expires_at = user
-        .expires_at
-        .unwrap_or(now + state.config.token_ttl.as_secs());
-    let issued = state.tokens.issue_ticket(&user.identity, expires_at);
+    let issued = state
+        .tokens
+        .issue_ticket(&user.identity, user.expires_at, state.config.token_ttl);
     Ok((
         [(
             axum::http::header::CACHE_CONTROL,

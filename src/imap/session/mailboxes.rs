@@ -19,7 +19,8 @@ use super::ImapSession;
 /// What a server refused, for [`ImapSession::explain_refusal`].
 #[derive(Debug, Clone, Copy)]
 pub(super) enum Refused<'a> {
-    /// SELECT, EXAMINE, STATUS or (UN)SUBSCRIBE of this mailbox.
+    /// STATUS or (UN)SUBSCRIBE of this mailbox (SELECT and EXAMINE have
+    /// [`ImapSession::explain_open_refusal`]).
     Open(&'a MailboxName),
     /// CREATE of this mailbox.
     Create(&'a MailboxName),
@@ -32,6 +33,14 @@ pub(super) enum Refused<'a> {
     },
     /// COPY, MOVE or APPEND into this mailbox.
     Target(&'a MailboxName),
+}
+
+/// True when a refusal's text says it was about permission.
+fn mentions_permission(text: &str) -> bool {
+    let lower = text.to_ascii_lowercase();
+    ["permission", "denied", "not allowed", "access"]
+        .iter()
+        .any(|word| lower.contains(word))
 }
 
 impl ImapSession {
@@ -151,6 +160,38 @@ impl ImapSession {
         Ok(!self.list_mailboxes(Some(name), false).await?.is_empty())
     }
 
+    /// Explains a refused SELECT or EXAMINE of `name`. One LIST says whether the
+    /// mailbox exists and whether it can be opened: a mailbox that only holds others
+    /// (`\Noselect`) is refused like a missing one by most servers, with or without a
+    /// code, and becomes [`ImapError::NotSelectable`]; a code-less NO is classified
+    /// as [`Self::explain_refusal`] does. The original error stands when the LIST
+    /// fails without breaking the session.
+    pub(super) async fn explain_open_refusal(
+        &mut self,
+        err: ImapError,
+        name: &MailboxName,
+    ) -> ImapError {
+        let ImapError::No { code, text } = &err else {
+            return err;
+        };
+        let selectable = match self.list_mailboxes(Some(name), false).await {
+            Ok(listed) => listed.first().map(|m| m.selectable),
+            Err(list_failed) if list_failed.breaks_session() => return list_failed,
+            Err(_) => return err,
+        };
+        let with = |code: RespCode| ImapError::No {
+            code: Some(code),
+            text: text.clone(),
+        };
+        match (selectable, code) {
+            (Some(false), _) => ImapError::NotSelectable(name.as_str().to_owned()),
+            (_, Some(_)) => err,
+            (None, None) => with(RespCode::NonExistent),
+            (Some(true), None) if mentions_permission(text) => with(RespCode::NoPerm),
+            (Some(true), None) => err,
+        }
+    }
+
     /// Turns a NO without a response code (Cyrus and Courier send no RFC 5530 codes)
     /// into what happened, by looking: LIST tells whether the mailbox exists. Errors
     /// that carry a code, or that broke the session, are returned as they are; so is
@@ -168,12 +209,7 @@ impl ImapSession {
             code: Some(code),
             text: text.clone(),
         };
-        let permission = {
-            let lower = text.to_ascii_lowercase();
-            ["permission", "denied", "not allowed", "access"]
-                .iter()
-                .any(|word| lower.contains(word))
-        };
+        let permission = mentions_permission(&text);
         let explained = match refused {
             Refused::Open(name) | Refused::Delete(name) => match self.mailbox_exists(name).await {
                 Ok(false) => Ok(with(RespCode::NonExistent)),

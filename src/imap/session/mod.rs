@@ -35,7 +35,6 @@ use super::mailbox_locks::MailboxLocks;
 use super::profile::{Naming, ServerKind, ServerProfile};
 use super::types::{MailboxName, ServerMailbox};
 use super::ImapStream;
-use mailboxes::Refused;
 
 pub use super::completion::Completion;
 pub use super::fetched::{fetched_from_wire, FetchedMessage, SectionKind};
@@ -471,17 +470,7 @@ impl ImapSession {
                 })
                 .await;
             match result {
-                Err(err @ ImapError::No { .. }) => {
-                    // A `\Noselect` mailbox (a level that only holds others) is
-                    // refused like a missing one by most servers; say what it is.
-                    if let Ok(listed) = self.list_mailboxes(Some(name), false).await {
-                        if listed.first().is_some_and(|m| !m.selectable) {
-                            return Err(ImapError::NotSelectable(name.as_str().to_owned()));
-                        }
-                    }
-                    return Err(self.explain_refusal(err, Refused::Open(name)).await);
-                }
-                Err(err) => return Err(err),
+                Err(err) => return Err(self.explain_open_refusal(err, name).await),
                 Ok(completion) => {
                     selected.highest_modseq =
                         selected.highest_modseq.max(completion.highest_modseq);
