@@ -145,3 +145,42 @@ async fn every_route_keeps_its_budget() {
     let sent = command_names(&dovecot)[before..].to_vec();
     assert_eq!(sent, ["UID FETCH", "UID STORE"], "PATCH flags again");
 }
+
+/// A mailbox list on a session with nothing selected EXAMINEs INBOX first (about what
+/// Dovecot's STATUS of an unselected INBOX costs), so the session keeps INBOX selected:
+/// its next list is answered from the session's view of INBOX, and its next INBOX page
+/// needs no EXAMINE. The token request's LOGIN left such a session in the pool.
+#[tokio::test]
+async fn a_mailbox_list_leaves_inbox_selected() {
+    let dovecot = dovecot();
+    let mut config = common::config_for(&dovecot);
+    config.max_sessions_per_user = 1;
+    let gateway = Gateway::start(config).await;
+    let alice = Auth::alice();
+    let token = gateway
+        .post(
+            "/v1/auth/token",
+            &Auth::None,
+            serde_json::json!({"username": "alice", "password": "alice-pw"}),
+        )
+        .await
+        .ok(200)["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let bearer = Auth::Bearer(token);
+    let before = command_names(&dovecot).len();
+    gateway.get("/v1/mailboxes", &bearer).await.ok(200);
+    let sent = command_names(&dovecot)[before..].to_vec();
+    assert_eq!(sent, ["EXAMINE", "LIST"], "first mailbox list");
+    for (path, want) in [
+        ("/v1/mailboxes", vec!["NOOP", "LIST"]),
+        ("/v1/mailboxes/INBOX/messages?limit=2", vec!["FETCH"]),
+    ] {
+        let before = command_names(&dovecot).len();
+        gateway.get(path, &alice).await.ok(200);
+        let sent = command_names(&dovecot)[before..].to_vec();
+        assert_eq!(sent, want, "{path}");
+    }
+    assert_eq!(dovecot.sessions_opened("alice"), 1);
+}

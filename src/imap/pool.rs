@@ -13,6 +13,9 @@
 //! - a checked-out session that broke (timeout, BYE, I/O, cut-off command) is detached
 //!   when its guard drops, never returned; recycling skips the NOOP for a session used
 //!   moments ago (a NOOP costs a round trip on every request) and never sends CLOSE;
+//! - the queue is LIFO, so a client's next request usually gets the session its
+//!   last one used, with the same mailbox selected (deadpool cannot pick a session
+//!   by what it has selected);
 //! - pools idle longer than the idle TTL are logged out and dropped by a background task.
 
 use std::collections::HashMap;
@@ -23,7 +26,7 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use deadpool::managed::{
-    self, Metrics, Object, Pool, PoolError, RecycleError, RecycleResult, TimeoutType,
+    self, Metrics, Object, Pool, PoolError, QueueMode, RecycleError, RecycleResult, TimeoutType,
 };
 use deadpool::Runtime;
 use secrecy::ExposeSecret;
@@ -299,6 +302,7 @@ impl SessionPools {
             let settings = self.registry.settings;
             let pool = Pool::builder(manager)
                 .max_size(settings.per_identity)
+                .queue_mode(QueueMode::Lifo)
                 .runtime(Runtime::Tokio1)
                 .wait_timeout(Some(settings.wait))
                 .create_timeout(Some(settings.create))

@@ -56,6 +56,14 @@ impl MailboxName {
         &self.wire
     }
 
+    /// The user's `INBOX`.
+    pub fn inbox() -> Self {
+        Self {
+            display: "INBOX".to_owned(),
+            wire: "INBOX".to_owned(),
+        }
+    }
+
     /// True for the user's `INBOX`.
     pub fn is_inbox(&self) -> bool {
         self.display == "INBOX"
@@ -113,10 +121,7 @@ impl TryFrom<&str> for MailboxName {
             ));
         }
         if name.eq_ignore_ascii_case("INBOX") {
-            return Ok(Self {
-                display: "INBOX".to_owned(),
-                wire: "INBOX".to_owned(),
-            });
+            return Ok(Self::inbox());
         }
         Ok(Self {
             display: name.to_owned(),
