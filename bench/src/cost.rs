@@ -10,6 +10,7 @@ use dovecot_harness::raw::RawImap;
 use dovecot_harness::Dovecot;
 use serde_json::{json, Value};
 
+use crate::http1::Http1;
 use crate::{PAGE, SUMMARY};
 
 /// The gateway's `/metrics` text.
@@ -64,6 +65,19 @@ fn dovecot_cpu_ns(dovecot: &Dovecot, user: &str) -> u64 {
         .sum()
 }
 
+/// CPU time of every thread of process `pid` so far (ns), from `/proc/<pid>/task/*/schedstat`.
+fn process_cpu_ns(pid: u32) -> u64 {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .map(|tasks| {
+            tasks
+                .filter_map(Result::ok)
+                .filter_map(|task| std::fs::read_to_string(task.path().join("schedstat")).ok())
+                .filter_map(|text| text.split_whitespace().next()?.parse::<u64>().ok())
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
 /// One route and the raw commands that do the same.
 struct Case {
     name: &'static str,
@@ -72,7 +86,7 @@ struct Case {
     /// The raw commands of request `i` in a mailbox of `inbox` messages.
     raw: fn(usize, usize) -> Vec<String>,
     /// The gateway request `i`: method, path, JSON body.
-    gateway: fn(usize) -> (reqwest::Method, String, Option<Value>),
+    gateway: fn(usize) -> (hyper::Method, String, Option<Value>),
 }
 
 fn cases() -> Vec<Case> {
@@ -88,7 +102,7 @@ fn cases() -> Vec<Case> {
             },
             gateway: |_| {
                 (
-                    reqwest::Method::GET,
+                    hyper::Method::GET,
                     format!("/v1/mailboxes/INBOX/messages?limit={PAGE}"),
                     None,
                 )
@@ -100,7 +114,7 @@ fn cases() -> Vec<Case> {
             raw: |_, _| {
                 vec!["LIST \"\" \"*\" RETURN (SUBSCRIBED SPECIAL-USE CHILDREN STATUS (MESSAGES UNSEEN UIDNEXT UIDVALIDITY HIGHESTMODSEQ))".to_owned()]
             },
-            gateway: |_| (reqwest::Method::GET, "/v1/mailboxes".to_owned(), None),
+            gateway: |_| (hyper::Method::GET, "/v1/mailboxes".to_owned(), None),
         },
         Case {
             name: "one parsed message",
@@ -113,7 +127,7 @@ fn cases() -> Vec<Case> {
             },
             gateway: |_| {
                 (
-                    reqwest::Method::GET,
+                    hyper::Method::GET,
                     "/v1/mailboxes/INBOX/messages/7".to_owned(),
                     None,
                 )
@@ -135,7 +149,7 @@ fn cases() -> Vec<Case> {
                     json!({"remove": ["$CostGw"]})
                 };
                 (
-                    reqwest::Method::PATCH,
+                    hyper::Method::PATCH,
                     "/v1/mailboxes/INBOX/messages/12/flags".to_owned(),
                     Some(body),
                 )
@@ -148,8 +162,10 @@ fn cases() -> Vec<Case> {
 /// sequential, after a warm-up request); returns (name, JSON, text) rows.
 pub async fn run(
     http: &reqwest::Client,
+    h1: &mut Http1,
     base: &str,
     dovecot: &Dovecot,
+    gateway_pid: u32,
     raw: &mut RawImap,
     inbox: usize,
     n: usize,
@@ -157,19 +173,9 @@ pub async fn run(
     let mut rows = Vec::new();
     for case in cases() {
         raw.ok(case.raw_setup).await;
-        let send = |i: usize| {
+        let mut send = async |i: usize| {
             let (method, path, body) = (case.gateway)(i);
-            let mut request = http
-                .request(method, format!("{base}{path}"))
-                .basic_auth("bench", Some("pw"));
-            if let Some(body) = body {
-                request = request.json(&body);
-            }
-            async move {
-                let response = request.send().await.unwrap();
-                assert!(response.status().is_success(), "{}", response.status());
-                response.bytes().await.unwrap();
-            }
+            h1.request(method, &path, body.as_ref()).await;
         };
         send(0).await;
         let cpu = dovecot_cpu_ns(dovecot, "bench");
@@ -184,12 +190,14 @@ pub async fn run(
         let raw_commands = (case.raw)(0, inbox).len();
         let before = command_counts(http, base).await;
         let cpu = dovecot_cpu_ns(dovecot, "bench");
+        let own_cpu = process_cpu_ns(gateway_pid);
         let started = Instant::now();
         for i in 0..n {
             send(i + 1).await;
         }
         let gateway_wall = started.elapsed().as_secs_f64() * 1e3 / n as f64;
         let gateway_cpu = (dovecot_cpu_ns(dovecot, "bench") - cpu) as f64 / 1e6 / n as f64;
+        let own_cpu = (process_cpu_ns(gateway_pid) - own_cpu) as f64 / 1e6 / n as f64;
         let after = command_counts(http, base).await;
         let mut sent: Vec<String> = Vec::new();
         let mut total = 0u64;
@@ -202,7 +210,7 @@ pub async fn run(
         }
         let per_request = total as f64 / n as f64;
         let text = format!(
-            "commands/req raw {raw_commands} gateway {per_request:.2} ({}) | Dovecot CPU/req raw {raw_cpu:.3} gateway {gateway_cpu:.3} ms ({:.2}x) | mean latency raw {raw_wall:.3} gateway {gateway_wall:.3} ms",
+            "commands/req raw {raw_commands} gateway {per_request:.2} ({}) | Dovecot CPU/req raw {raw_cpu:.3} gateway {gateway_cpu:.3} ms ({:.2}x) | gateway's own CPU/req {own_cpu:.3} ms | mean latency raw {raw_wall:.3} gateway {gateway_wall:.3} ms",
             sent.join(", "),
             gateway_cpu / raw_cpu
         );
@@ -215,6 +223,7 @@ pub async fn run(
                 "raw_dovecot_cpu_ms": raw_cpu,
                 "gateway_dovecot_cpu_ms": gateway_cpu,
                 "cpu_ratio": gateway_cpu / raw_cpu,
+                "gateway_own_cpu_ms": own_cpu,
                 "raw_mean_ms": raw_wall,
                 "gateway_mean_ms": gateway_wall,
             }),

@@ -6,9 +6,12 @@
 //! The gateway runs in a child process (this binary re-executed with `gateway`), so its
 //! memory is measured alone; it is the same library the `imap-gateway` binary serves.
 //! Raw baselines use persistent IMAP connections with hand-written commands — the same
-//! commands the gateway sends — interleaved with the gateway requests.
+//! commands the gateway sends — interleaved with the gateway requests, which the
+//! sequential rows send over one keep-alive HTTP/1.1 connection (`http1.rs`); the
+//! concurrent rows use `reqwest`.
 
 mod cost;
+mod http1;
 
 use std::time::{Duration, Instant};
 
@@ -274,10 +277,13 @@ async fn main() {
     };
 
     // Warm-up: indexes and the pool.
+    let mut h1 = http1::Http1::connect(&listen, "bench", "pw").await;
     let mut raw = RawImap::login(dovecot.imap_port, "bench", "pw").await;
     for mailbox in ["INBOX", "Big"] {
         raw.ok(&format!("EXAMINE {mailbox}")).await;
         get(format!("{base}/v1/mailboxes/{mailbox}/messages?limit=1")).await;
+        h1.get(&format!("/v1/mailboxes/{mailbox}/messages?limit=1"))
+            .await;
     }
     let n = sizes.iterations;
     println!("\nsequential latency, {n} interleaved iterations each (ms)");
@@ -290,7 +296,7 @@ async fn main() {
         raw.ok(list).await;
         r.push(t.elapsed());
         let t = Instant::now();
-        get(format!("{base}/v1/mailboxes")).await;
+        h1.get("/v1/mailboxes").await;
         g.push(t.elapsed());
     }
     results.latency("GET /v1/mailboxes (53 mailboxes, counters)", &mut r, &mut g);
@@ -306,10 +312,8 @@ async fn main() {
             raw.ok(&fetch).await;
             r.push(t.elapsed());
             let t = Instant::now();
-            get(format!(
-                "{base}/v1/mailboxes/{mailbox}/messages?limit={PAGE}"
-            ))
-            .await;
+            h1.get(&format!("/v1/mailboxes/{mailbox}/messages?limit={PAGE}"))
+                .await;
             g.push(t.elapsed());
         }
         let g50 = percentile(&mut g.clone(), 0.5);
@@ -333,7 +337,8 @@ async fn main() {
 
     // Next page by cursor.
     let first: Value = serde_json::from_slice(
-        &get(format!("{base}/v1/mailboxes/INBOX/messages?limit={PAGE}")).await,
+        &h1.get(&format!("/v1/mailboxes/INBOX/messages?limit={PAGE}"))
+            .await,
     )
     .unwrap();
     let cursor = first["next_cursor"].as_str().unwrap().to_owned();
@@ -356,8 +361,8 @@ async fn main() {
         .await;
         r.push(t.elapsed());
         let t = Instant::now();
-        get(format!(
-            "{base}/v1/mailboxes/INBOX/messages?limit={PAGE}&cursor={cursor}"
+        h1.get(&format!(
+            "/v1/mailboxes/INBOX/messages?limit={PAGE}&cursor={cursor}"
         ))
         .await;
         g.push(t.elapsed());
@@ -373,7 +378,7 @@ async fn main() {
         raw.ok(&format!("UID FETCH {uid} (UID BODY.PEEK[1])")).await;
         r.push(t.elapsed());
         let t = Instant::now();
-        get(format!("{base}/v1/mailboxes/INBOX/messages/{uid}")).await;
+        h1.get(&format!("/v1/mailboxes/INBOX/messages/{uid}")).await;
         g.push(t.elapsed());
     }
     results.latency("one parsed message (20-50 KB)", &mut r, &mut g);
@@ -385,7 +390,8 @@ async fn main() {
             .await;
         rr.push(t.elapsed());
         let t = Instant::now();
-        get(format!("{base}/v1/mailboxes/INBOX/messages/{uid}/raw")).await;
+        h1.get(&format!("/v1/mailboxes/INBOX/messages/{uid}/raw"))
+            .await;
         gr2.push(t.elapsed());
     }
     results.latency("raw message (20-50 KB)", &mut rr, &mut gr2);
@@ -405,8 +411,8 @@ async fn main() {
             .await;
         r.push(t.elapsed());
         let t = Instant::now();
-        get(format!(
-            "{base}/v1/mailboxes/INBOX/messages?unseen=true&subject=Report%201&limit={PAGE}"
+        h1.get(&format!(
+            "/v1/mailboxes/INBOX/messages?unseen=true&subject=Report%201&limit={PAGE}"
         ))
         .await;
         g.push(t.elapsed());
@@ -430,15 +436,12 @@ async fn main() {
         } else {
             json!({"remove": ["$Gw"]})
         };
-        let response = http
-            .patch(format!("{base}/v1/mailboxes/INBOX/messages/12/flags"))
-            .basic_auth("bench", Some("pw"))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert!(response.status().is_success());
-        response.bytes().await.unwrap();
+        h1.request(
+            hyper::Method::PATCH,
+            "/v1/mailboxes/INBOX/messages/12/flags",
+            Some(&body),
+        )
+        .await;
         g.push(t.elapsed());
     }
     results.latency("flag update", &mut r, &mut g);
@@ -446,7 +449,18 @@ async fn main() {
     println!(
         "\nIMAP cost per request, {n} sequential requests each (raw phase, then gateway phase)"
     );
-    for (name, value, text) in cost::run(&http, &base, &dovecot, &mut raw, sizes.inbox, n).await {
+    for (name, value, text) in cost::run(
+        &http,
+        &mut h1,
+        &base,
+        &dovecot,
+        pid,
+        &mut raw,
+        sizes.inbox,
+        n,
+    )
+    .await
+    {
         results.note(&name, value, text);
     }
     let (name, value, text) = cost::cancelled_burst(&http, &base).await;

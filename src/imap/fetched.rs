@@ -71,12 +71,17 @@ pub fn fetched_from_wire(bytes: &[u8]) -> Option<FetchedMessage> {
 /// Keeps a FETCH response for one of our messages: with a UID (unsolicited FETCHes
 /// about other messages lack one) and not an expunged placeholder.
 pub(crate) fn push_fetched(response: &Response<'_>, messages: &mut Vec<FetchedMessage>) {
-    if let Response::Fetch(_, attributes) = response {
-        let message = fetched_from(attributes);
-        if message.uid != 0 && !message.expunged {
-            messages.push(message);
-        }
-    }
+    messages.extend(fetched_message(response));
+}
+
+/// The message a FETCH response is about, when it is one of ours (see
+/// [`push_fetched`]).
+pub(crate) fn fetched_message(response: &Response<'_>) -> Option<FetchedMessage> {
+    let Response::Fetch(_, attributes) = response else {
+        return None;
+    };
+    let message = fetched_from(attributes);
+    (message.uid != 0 && !message.expunged).then_some(message)
 }
 
 pub(crate) fn fetched_from(attributes: &[AttributeValue<'_>]) -> FetchedMessage {

@@ -110,7 +110,7 @@ async fn top_page_with_status(
         &[],
         uid_validity,
         Page {
-            messages,
+            items: summaries(&messages, uid_validity),
             total,
             more: first > 1,
             state,
@@ -158,15 +158,15 @@ async fn searched_page(
         let more = below.as_ref().is_some_and(|set| set.len() > limit);
         (below.map(|set| set.newest(limit)), total, more)
     };
-    let items = summary_items(session);
-    let messages = fetch_page(session, page.as_ref(), &items).await?;
+    let fetch_items = summary_items(session);
+    let items = fetch_page(session, page.as_ref(), &fetch_items, uid_validity).await?;
     Ok(page_of(
         codec,
         mailbox,
         keys,
         uid_validity,
         Page {
-            messages,
+            items,
             total,
             more,
             state,
@@ -176,7 +176,8 @@ async fn searched_page(
 
 /// A page as read from IMAP, before it is rendered.
 struct Page {
-    messages: Vec<FetchedMessage>,
+    /// The summaries, in any order.
+    items: Vec<MessageSummary>,
     total: u32,
     more: bool,
     state: Option<MailboxState>,
@@ -192,12 +193,12 @@ fn page_of(
     page: Page,
 ) -> MessageList {
     let Page {
-        messages,
+        mut items,
         total,
         more,
         state,
     } = page;
-    let items = summaries(messages, uid_validity);
+    items.sort_by_key(|item| std::cmp::Reverse(item.uid));
     let scope = CursorScope::new(mailbox.wire(), &search_criteria(keys), uid_validity);
     let next_cursor = match items.last() {
         Some(last) if more => Some(codec.encode_cursor(&scope, last.uid)),
@@ -226,18 +227,30 @@ async fn newest_page(
     limit: usize,
 ) -> Result<MessageList, MailError> {
     let items = summary_items(session);
-    let (messages, view) = session
-        .newest_messages(mailbox, limit as u32, &items)
+    // Summaries are built as the FETCH answers arrive; UIDVALIDITY is filled in
+    // from the view afterwards (it is the same unless the selection was lost,
+    // which fails the call).
+    let (mut summaries, view) = session
+        .newest_messages(
+            mailbox,
+            limit as u32,
+            &items,
+            |message| MessageSummary::from_fetch(&message, 0),
+            |summary| summary.uid,
+        )
         .await
         .during(Op::Fetch)?;
     let uid_validity = uid_validity(&view)?;
+    for summary in &mut summaries {
+        summary.uid_validity = uid_validity;
+    }
     let total = view.exists.unwrap_or(0);
     let highest_modseq = if session.tracks_changes() {
         view.highest_modseq.unwrap_or_default()
     } else {
         0
     };
-    let uid_next = messages
+    let uid_next = summaries
         .iter()
         .map(|m| m.uid)
         .max()
@@ -248,14 +261,14 @@ async fn newest_page(
         uid_next,
         messages: total,
     };
-    let more = u32::try_from(messages.len()).unwrap_or(u32::MAX) < total;
+    let more = u32::try_from(summaries.len()).unwrap_or(u32::MAX) < total;
     Ok(page_of(
         codec,
         mailbox,
         &[],
         uid_validity,
         Page {
-            messages,
+            items: summaries,
             total,
             more,
             state: Some(state),
@@ -292,24 +305,28 @@ async fn uids_below(
     }
 }
 
-/// The summary items of `uids` (none without UIDs).
+/// The summaries of `uids` (none without UIDs), built as the FETCH answers arrive.
 async fn fetch_page(
     session: &mut ImapSession,
     uids: Option<&UidSet>,
     items: &[FetchItem<'_>],
-) -> Result<Vec<FetchedMessage>, MailError> {
+    uid_validity: u32,
+) -> Result<Vec<MessageSummary>, MailError> {
     match uids {
-        Some(set) => session.fetch_uids(set, items).await.during(Op::Fetch),
+        Some(set) => session
+            .fetch_uids_as(set, items, |message| {
+                MessageSummary::from_fetch(&message, uid_validity)
+            })
+            .await
+            .during(Op::Fetch),
         None => Ok(Vec::new()),
     }
 }
 
-/// Summaries, newest first.
-fn summaries(messages: Vec<FetchedMessage>, uid_validity: u32) -> Vec<MessageSummary> {
-    let mut items: Vec<MessageSummary> = messages
+/// The summaries of `messages`.
+fn summaries(messages: &[FetchedMessage], uid_validity: u32) -> Vec<MessageSummary> {
+    messages
         .iter()
         .map(|m| MessageSummary::from_fetch(m, uid_validity))
-        .collect();
-    items.sort_by_key(|item| std::cmp::Reverse(item.uid));
-    items
+        .collect()
 }

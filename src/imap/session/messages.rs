@@ -11,7 +11,7 @@ use super::super::command::{Command, FetchItem, StoreMode};
 use super::super::completion::Completion;
 use super::super::date::InternalDate;
 use super::super::error::ImapError;
-use super::super::fetched::{push_fetched, FetchedMessage};
+use super::super::fetched::{fetched_message, push_fetched, FetchedMessage};
 use super::super::flag::Flag;
 use super::super::search::SearchKey;
 use super::super::types::{MailboxName, ValidationError};
@@ -54,10 +54,24 @@ impl ImapSession {
         &mut self,
         command: Command<'_>,
     ) -> Result<Vec<FetchedMessage>, ImapError> {
+        self.collect_fetch_as(command, &mut |message| message).await
+    }
+
+    /// [`Self::collect_fetch`], with each message turned into a `T` as soon as its
+    /// response is read, while the server is still sending the next ones.
+    async fn collect_fetch_as<T: Send>(
+        &mut self,
+        command: Command<'_>,
+        convert: &mut (impl FnMut(FetchedMessage) -> T + Send),
+    ) -> Result<Vec<T>, ImapError> {
         for attempt in 0..2 {
             let mut messages = Vec::new();
             let result = self
-                .execute_with(command, |response| push_fetched(response, &mut messages))
+                .execute_with(command, |response| {
+                    if let Some(message) = fetched_message(response) {
+                        messages.push(convert(message));
+                    }
+                })
                 .await;
             if self.in_selected(result, attempt == 0).await?.is_some() {
                 return Ok(messages);
@@ -75,10 +89,25 @@ impl ImapSession {
         uids: &UidSet,
         items: &[FetchItem<'_>],
     ) -> Result<Vec<FetchedMessage>, ImapError> {
-        let messages = self.collect_fetch(Command::UidFetch(uids, items)).await?;
+        self.fetch_uids_as(uids, items, |message| message).await
+    }
+
+    /// [`Self::fetch_uids`], with each message turned into a `T` as soon as its
+    /// response is read (see [`Self::newest_messages`]).
+    ///
+    /// # Errors
+    /// Server or connection errors.
+    pub async fn fetch_uids_as<T: Send>(
+        &mut self,
+        uids: &UidSet,
+        items: &[FetchItem<'_>],
+        mut convert: impl FnMut(FetchedMessage) -> T + Send,
+    ) -> Result<Vec<T>, ImapError> {
+        let command = Command::UidFetch(uids, items);
+        let messages = self.collect_fetch_as(command, &mut convert).await?;
         if self.may_be_stale(uids, messages.len()) {
             self.refresh_view().await?;
-            return self.collect_fetch(Command::UidFetch(uids, items)).await;
+            return self.collect_fetch_as(command, &mut convert).await;
         }
         Ok(messages)
     }
@@ -163,12 +192,18 @@ impl ImapSession {
     /// # Errors
     /// Server or connection errors; [`ImapError::ConnectionLost`] when the server
     /// dropped the selection meanwhile (the mailbox was deleted or recreated).
-    pub async fn newest_messages(
+    ///
+    /// Each message is turned into a `T` by `convert` as soon as its response is
+    /// read, so that work overlaps the server sending the rest of the page instead of
+    /// following it (`uid_of` tells a `T`'s UID).
+    pub async fn newest_messages<T: Send>(
         &mut self,
         name: &MailboxName,
         count: u32,
         items: &[FetchItem<'_>],
-    ) -> Result<(Vec<FetchedMessage>, SelectedMailbox), ImapError> {
+        mut convert: impl FnMut(FetchedMessage) -> T + Send,
+        uid_of: impl Fn(&T) -> u32 + Send,
+    ) -> Result<(Vec<T>, SelectedMailbox), ImapError> {
         let count = count.max(1);
         let mut known = self.ensure_selected(name, true).await?.exists.unwrap_or(0);
         if known == 0 && !self.view_is_current {
@@ -180,7 +215,13 @@ impl ImapSession {
         let mut messages = Vec::new();
         let mut first = known.saturating_sub(count - 1).max(1);
         while first <= known {
-            messages.extend(self.fetch_sequence(first, known, items).await?);
+            let (Some(low), Some(high)) = (NonZeroU32::new(first), NonZeroU32::new(known)) else {
+                break;
+            };
+            messages.extend(
+                self.collect_fetch_as(Command::FetchSeq(low, high, items), &mut convert)
+                    .await?,
+            );
             let now = self
                 .selected
                 .as_ref()
@@ -192,8 +233,8 @@ impl ImapSession {
             first = (known + 1).max(now.saturating_sub(count - 1));
             known = now;
         }
-        messages.sort_by_key(|m| m.uid);
-        messages.dedup_by_key(|m| m.uid);
+        messages.sort_by_key(&uid_of);
+        messages.dedup_by_key(|m| uid_of(m));
         let keep = messages.len().saturating_sub(count as usize);
         messages.drain(..keep);
         let view = self
