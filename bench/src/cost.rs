@@ -25,8 +25,8 @@ async fn metrics(http: &reqwest::Client, base: &str) -> String {
 }
 
 /// The gateway's IMAP commands so far, by command name.
-pub async fn command_counts(http: &reqwest::Client, base: &str) -> BTreeMap<String, u64> {
-    let text = metrics(http, base).await;
+async fn command_counts(h1: &mut Http1) -> BTreeMap<String, u64> {
+    let text = String::from_utf8_lossy(&h1.get("/metrics").await).into_owned();
     let mut counts = BTreeMap::new();
     for line in text.lines() {
         let Some(rest) = line.strip_prefix("imap_command_duration_seconds_count{") else {
@@ -161,9 +161,7 @@ fn cases() -> Vec<Case> {
 /// Runs every case `n` times raw, then `n` times through the gateway (one client,
 /// sequential, after a warm-up request); returns (name, JSON, text) rows.
 pub async fn run(
-    http: &reqwest::Client,
     h1: &mut Http1,
-    base: &str,
     dovecot: &Dovecot,
     gateway_pid: u32,
     raw: &mut RawImap,
@@ -173,11 +171,11 @@ pub async fn run(
     let mut rows = Vec::new();
     for case in cases() {
         raw.ok(case.raw_setup).await;
-        let mut send = async |i: usize| {
+        let send = async |h1: &mut Http1, i: usize| {
             let (method, path, body) = (case.gateway)(i);
             h1.request(method, &path, body.as_ref()).await;
         };
-        send(0).await;
+        send(h1, 0).await;
         let cpu = dovecot_cpu_ns(dovecot, "bench");
         let started = Instant::now();
         for i in 0..n {
@@ -188,17 +186,17 @@ pub async fn run(
         let raw_wall = started.elapsed().as_secs_f64() * 1e3 / n as f64;
         let raw_cpu = (dovecot_cpu_ns(dovecot, "bench") - cpu) as f64 / 1e6 / n as f64;
         let raw_commands = (case.raw)(0, inbox).len();
-        let before = command_counts(http, base).await;
+        let before = command_counts(h1).await;
         let cpu = dovecot_cpu_ns(dovecot, "bench");
         let own_cpu = process_cpu_ns(gateway_pid);
         let started = Instant::now();
         for i in 0..n {
-            send(i + 1).await;
+            send(h1, i + 1).await;
         }
         let gateway_wall = started.elapsed().as_secs_f64() * 1e3 / n as f64;
         let gateway_cpu = (dovecot_cpu_ns(dovecot, "bench") - cpu) as f64 / 1e6 / n as f64;
         let own_cpu = (process_cpu_ns(gateway_pid) - own_cpu) as f64 / 1e6 / n as f64;
-        let after = command_counts(http, base).await;
+        let after = command_counts(h1).await;
         let mut sent: Vec<String> = Vec::new();
         let mut total = 0u64;
         for (command, count) in &after {

@@ -449,18 +449,7 @@ async fn main() {
     println!(
         "\nIMAP cost per request, {n} sequential requests each (raw phase, then gateway phase)"
     );
-    for (name, value, text) in cost::run(
-        &http,
-        &mut h1,
-        &base,
-        &dovecot,
-        pid,
-        &mut raw,
-        sizes.inbox,
-        n,
-    )
-    .await
-    {
+    for (name, value, text) in cost::run(&mut h1, &dovecot, pid, &mut raw, sizes.inbox, n).await {
         results.note(&name, value, text);
     }
     let (name, value, text) = cost::cancelled_burst(&http, &base).await;
