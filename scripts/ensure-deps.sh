@@ -3,8 +3,8 @@
 # server), curl (README examples), a C compiler (the `ring` crypto crate) and make
 # (jemalloc, the gateway's allocator, builds with configure + make). With
 # ENSURE_SERVERS=1 (scripts/test.sh) also what the cross-server suite needs beside
-# Dovecot, Cyrus's and Courier's supporting packages, and Chromium for the browser
-# test. Their IMAP daemons themselves
+# Dovecot, Cyrus's and Courier's supporting packages, Dovecot's submission service
+# (the SMTP server the send tests submit to), and Chromium for the browser test. Their IMAP daemons themselves
 # (cyrus-imapd, courier-imap) conflict with dovecot-imapd and are never installed:
 # the test harness fetches them with `apt-get download` and unpacks them privately.
 # Sourced by scripts/demo.sh and scripts/test.sh. As root it runs apt-get; otherwise
@@ -20,7 +20,7 @@ command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 [ -e /etc/ssl/certs/ca-certificates.crt ] || missing+=(ca-certificates)
 if [ "${ENSURE_SERVERS:-0}" = 1 ]; then
   for package in cyrus-common sasl2-bin courier-base courier-authlib courier-authdaemon \
-    courier-authlib-userdb gamin util-linux; do
+    courier-authlib-userdb gamin util-linux dovecot-submissiond; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q ' installed$' || missing+=("$package")
   done
   # The browser test drives the reference web inbox in headless Chromium.

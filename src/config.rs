@@ -11,6 +11,7 @@ use secrecy::SecretString;
 
 use crate::auth::TrustedProxies;
 use crate::imap::{BackendUrl, Security};
+use crate::smtp::SmtpUrl;
 
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -42,9 +43,20 @@ pub struct Cli {
     )]
     pub imap_url: String,
 
-    /// Extra trusted CA certificate(s) or a self-signed server certificate, in PEM.
+    /// Extra trusted CA certificate(s) or a self-signed server certificate, in PEM
+    /// (for the IMAP and the SMTP server).
     #[arg(long, env = "IMAP_GATEWAY_IMAP_CA_FILE")]
     pub imap_ca_file: Option<PathBuf>,
+
+    /// SMTP submission server for `POST /v1/send`: smtps://host:465 (TLS),
+    /// smtp://host:587 (STARTTLS, required), smtp://host:587?tls=none (plain; only
+    /// when explicitly asked for). Unset: sending answers 501.
+    #[arg(long, env = "IMAP_GATEWAY_SMTP_URL")]
+    pub smtp_url: Option<String>,
+
+    /// Bound on connecting to the SMTP server and on each of its replies.
+    #[arg(long, env = "IMAP_GATEWAY_SMTP_TIMEOUT", default_value = "60s")]
+    pub smtp_timeout: String,
 
     /// Server secret (at least 32 bytes) that signs tokens and seals credentials.
     #[arg(long, env = "IMAP_GATEWAY_SECRET", hide_env_values = true)]
@@ -171,6 +183,10 @@ pub struct Config {
     pub imap_url: BackendUrl,
     /// Extra CA file.
     pub imap_ca_file: Option<PathBuf>,
+    /// SMTP submission server, when sending is configured.
+    pub smtp_url: Option<SmtpUrl>,
+    /// SMTP connect and reply timeout.
+    pub smtp_timeout: Duration,
     /// Server secret (>= 32 bytes).
     pub secret: SecretString,
     /// True when the secret was generated (`--dev`).
@@ -329,6 +345,13 @@ impl Cli {
             .imap_url
             .parse()
             .map_err(|e| fail("IMAP_GATEWAY_IMAP_URL", e))?;
+        let smtp_url: Option<SmtpUrl> = self
+            .smtp_url
+            .as_deref()
+            .filter(|url| !url.is_empty())
+            .map(str::parse)
+            .transpose()
+            .map_err(|e| fail("IMAP_GATEWAY_SMTP_URL", e))?;
         if let Some(path) = &self.imap_ca_file {
             if !path.is_file() {
                 return Err(fail(
@@ -400,6 +423,8 @@ impl Cli {
             listen,
             imap_url,
             imap_ca_file: self.imap_ca_file,
+            smtp_url,
+            smtp_timeout: duration("IMAP_GATEWAY_SMTP_TIMEOUT", &self.smtp_timeout)?,
             secret: SecretString::from(secret),
             secret_generated,
             token_ttl,
@@ -444,6 +469,8 @@ impl Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             imap_url,
             imap_ca_file: None,
+            smtp_url: None,
+            smtp_timeout: Duration::from_secs(60),
             secret: SecretString::from(secret.into()),
             secret_generated: false,
             token_ttl: Duration::from_secs(3600),

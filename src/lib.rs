@@ -37,8 +37,10 @@ pub mod imap;
 pub mod mail;
 pub mod model;
 pub mod server;
+pub mod smtp;
 pub mod state;
 pub mod telemetry;
+pub mod transport;
 
 use std::future::Future;
 use std::time::Duration;

@@ -34,6 +34,9 @@ async fn main() -> ExitCode {
     if config.is_plaintext_backend() {
         tracing::warn!(backend = %config.imap_url, "IMAP passwords travel UNENCRYPTED to the backend (tls=none)");
     }
+    if let Some(smtp) = config.smtp_url.as_ref().filter(|url| url.is_plaintext()) {
+        tracing::warn!(smtp = %smtp, "SMTP passwords and messages travel UNENCRYPTED to the submission server (tls=none)");
+    }
     let listen = config.listen;
     let state = match AppState::build(config) {
         Ok(state) => state,

@@ -11,6 +11,7 @@ use crate::error::ApiError;
 use crate::imap::mailbox_locks::MailboxLocks;
 use crate::imap::{Backend, PoolSettings, PooledSession, SessionPools, Timeouts, Watchers};
 use crate::mail::{Op, TokenCodec};
+use crate::smtp::SmtpBackend;
 
 /// Shared application state (cheap to clone).
 #[derive(Clone, Debug)]
@@ -27,6 +28,8 @@ pub struct App {
     pub throttle: LoginThrottle,
     /// Per-identity IMAP session pools.
     pub pools: SessionPools,
+    /// The SMTP submission server, when sending is configured.
+    pub smtp: Option<SmtpBackend>,
     /// Issues and checks list cursors and mailbox state tokens.
     pub tokens_codec: TokenCodec,
     /// IDLE watchers behind the event streams.
@@ -90,11 +93,17 @@ impl AppState {
             config.login_failures_per_client,
         );
         let tokens_codec = TokenCodec::new(&config.secret);
+        let smtp = config
+            .smtp_url
+            .clone()
+            .map(|url| SmtpBackend::new(url, config.imap_ca_file.as_deref(), config.smtp_timeout))
+            .transpose()?;
         Ok(Self(Arc::new(App {
             config,
             tokens,
             throttle,
             pools,
+            smtp,
             tokens_codec,
             watchers,
             removal_locks: MailboxLocks::default(),

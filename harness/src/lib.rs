@@ -15,6 +15,7 @@ mod packages;
 pub mod proxy;
 pub mod raw;
 pub mod servers;
+pub mod sink;
 
 use std::fmt::Write as _;
 use std::fs;
@@ -127,6 +128,9 @@ pub struct Options {
     pub max_sessions: Option<u32>,
     /// More top-level settings, appended to the configuration as they are.
     pub extra_config: String,
+    /// Run Dovecot's submission service too, relaying to this loopback port (an
+    /// [`sink::SmtpSink`]); needs `dovecot-submissiond`.
+    pub submission_relay: Option<u16>,
 }
 
 impl Default for Options {
@@ -139,6 +143,7 @@ impl Default for Options {
             special_use: true,
             max_sessions: None,
             extra_config: String::new(),
+            submission_relay: None,
         }
     }
 }
@@ -151,6 +156,9 @@ pub struct Dovecot {
     pub imap_port: u16,
     /// Port of the implicit-TLS listener.
     pub imaps_port: u16,
+    /// Port of the submission service (plain, STARTTLS offered), when started with
+    /// [`Options::submission_relay`].
+    pub submission_port: Option<u16>,
     /// Text in this instance's greeting, to tell it from any other server.
     greeting: String,
     /// False between [`Dovecot::kill`] and [`Dovecot::restart`] (the pid is then
@@ -231,6 +239,13 @@ impl Dovecot {
     /// When Dovecot is not installed (with [`INSTALL_HINT`]) or does not start.
     pub fn start(options: Options) -> Self {
         assert!(dovecot_installed(), "{INSTALL_HINT}");
+        if options.submission_relay.is_some() {
+            assert!(
+                Path::new("/usr/lib/dovecot/submission").exists(),
+                "Dovecot's submission service is not installed: run scripts/test.sh as root, \
+                 or apt-get install -y --no-install-recommends dovecot-submissiond"
+            );
+        }
         let mut dir = tempfile::Builder::new()
             .prefix("imap-gateway-dovecot-")
             .tempdir()
@@ -302,7 +317,13 @@ impl Dovecot {
             attempt += 1;
             let imap_port = free_port();
             let imaps_port = free_port();
-            let config = render_config(&root, &options, imap_port, imaps_port, as_root, &greeting);
+            let submission_port = options.submission_relay.map(|_| free_port());
+            let ports = Ports {
+                imap: imap_port,
+                imaps: imaps_port,
+                submission: submission_port,
+            };
+            let config = render_config(&root, &options, ports, as_root, &greeting);
             let config_path = root.join("dovecot.conf");
             fs::write(&config_path, config).expect("write dovecot.conf");
             let child = spawn_dovecot(&root);
@@ -311,6 +332,7 @@ impl Dovecot {
                 child,
                 imap_port,
                 imaps_port,
+                submission_port,
                 greeting: greeting.clone(),
                 running: true,
             };
@@ -377,7 +399,19 @@ impl Dovecot {
                     && line.starts_with("* OK")
                     && line.contains(greeting)
             });
-            if greeted && TcpStream::connect(("127.0.0.1", self.imaps_port)).is_ok() {
+            // Submission greets only once its login process is up; a bare connect
+            // can succeed earlier, and a send would then meet a closed connection.
+            let submission_up = self.submission_port.is_none_or(|port| {
+                TcpStream::connect(("127.0.0.1", port)).is_ok_and(|stream| {
+                    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+                    let mut line = String::new();
+                    BufReader::new(stream).read_line(&mut line).is_ok() && line.starts_with("220")
+                })
+            });
+            if greeted
+                && submission_up
+                && TcpStream::connect(("127.0.0.1", self.imaps_port)).is_ok()
+            {
                 return Ok(());
             }
             if Instant::now() > deadline {
@@ -400,6 +434,24 @@ impl Dovecot {
     /// `imap://127.0.0.1:port?tls=none`
     pub fn plain_url(&self) -> String {
         format!("imap://127.0.0.1:{}?tls=none", self.imap_port)
+    }
+
+    /// `smtp://127.0.0.1:port?tls=none`: the submission service without TLS.
+    ///
+    /// # Panics
+    /// When started without [`Options::submission_relay`].
+    pub fn submission_plain_url(&self) -> String {
+        let port = self.submission_port.expect("started without submission");
+        format!("smtp://127.0.0.1:{port}?tls=none")
+    }
+
+    /// `smtp://localhost:port` (STARTTLS, required).
+    ///
+    /// # Panics
+    /// When started without [`Options::submission_relay`].
+    pub fn submission_starttls_url(&self) -> String {
+        let port = self.submission_port.expect("started without submission");
+        format!("smtp://localhost:{port}")
     }
 
     /// `imap://localhost:port` (STARTTLS).
@@ -613,15 +665,43 @@ fn seed_user(user_root: &Path, user: &User) {
     }
 }
 
+/// The ports one Dovecot instance listens on.
+#[derive(Clone, Copy)]
+struct Ports {
+    imap: u16,
+    imaps: u16,
+    submission: Option<u16>,
+}
+
 fn render_config(
     root: &Path,
     options: &Options,
-    imap_port: u16,
-    imaps_port: u16,
+    ports: Ports,
     as_root: bool,
     greeting: &str,
 ) -> String {
     let r = root.display();
+    let (imap_port, imaps_port) = (ports.imap, ports.imaps);
+    let (protocols, submission) = match (ports.submission, options.submission_relay) {
+        (Some(port), Some(relay)) => (
+            "imap submission",
+            format!(
+                "hostname = localhost
+submission_relay_host = 127.0.0.1
+submission_relay_port = {relay}
+submission_relay_ssl = no
+submission_max_mail_size = 25M
+service submission-login {{
+  inet_listener submission {{
+    address = 127.0.0.1
+    port = {port}
+  }}
+}}
+"
+            ),
+        ),
+        _ => ("imap", String::new()),
+    };
     let users = if as_root {
         "default_internal_user = dovecot\ndefault_login_user = dovenull\nmail_uid = dovecot\nmail_gid = dovecot\nfirst_valid_uid = 1\n"
             .to_owned()
@@ -662,7 +742,7 @@ fn render_config(
 state_dir = {r}/state
 log_path = {r}/dovecot.log
 listen = 127.0.0.1
-protocols = imap
+protocols = {protocols}
 login_greeting = Dovecot ready {greeting}
 ssl = yes
 ssl_cert = <{r}/cert.pem
@@ -706,7 +786,7 @@ namespace inbox {{
 {special_use}}}
 protocol imap {{
 {protocol}}}
-{extra}
+{submission}{extra}
 ",
         extra = options.extra_config
     )

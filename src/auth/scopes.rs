@@ -1,4 +1,5 @@
-//! Token scopes: `read` (GET), `write` (changes), `delete` (permanent deletion).
+//! Token scopes: `read` (GET), `write` (changes), `delete` (permanent deletion),
+//! `send` (submitting mail; tokens get it only when they ask for it).
 
 use std::fmt;
 
@@ -11,6 +12,8 @@ pub enum Scope {
     Write,
     /// Delete permanently, delete mailboxes.
     Delete,
+    /// Send mail (`POST /v1/send`).
+    Send,
 }
 
 impl Scope {
@@ -20,6 +23,7 @@ impl Scope {
             Self::Read => "read",
             Self::Write => "write",
             Self::Delete => "delete",
+            Self::Send => "send",
         }
     }
 }
@@ -30,14 +34,25 @@ pub struct Scopes {
     read: bool,
     write: bool,
     delete: bool,
+    send: bool,
 }
 
 impl Scopes {
-    /// All three scopes: what a password (Basic auth) grants.
+    /// Every scope: what a password (Basic auth) grants.
     pub const ALL: Self = Self {
         read: true,
         write: true,
         delete: true,
+        send: true,
+    };
+
+    /// What a token gets when it names no scope: everything but `send`, which a
+    /// token must ask for.
+    pub const DEFAULT_TOKEN: Self = Self {
+        read: true,
+        write: true,
+        delete: true,
+        send: false,
     };
 
     /// Reading only: what an event ticket grants.
@@ -45,6 +60,7 @@ impl Scopes {
         read: true,
         write: false,
         delete: false,
+        send: false,
     };
 
     /// True when `scope` is granted.
@@ -53,6 +69,7 @@ impl Scopes {
             Scope::Read => self.read,
             Scope::Write => self.write,
             Scope::Delete => self.delete,
+            Scope::Send => self.send,
         }
     }
 
@@ -61,17 +78,18 @@ impl Scopes {
     /// # Errors
     /// An unknown scope name or an empty set.
     pub fn parse(text: &str) -> Result<Self, String> {
-        let mut scopes = Self {
-            read: false,
-            write: false,
-            delete: false,
-        };
+        let mut scopes = Self::parse_empty();
         for word in text.split_whitespace() {
             match word {
                 "read" => scopes.read = true,
                 "write" => scopes.write = true,
                 "delete" => scopes.delete = true,
-                other => return Err(format!("unknown scope {other:?} (use read, write, delete)")),
+                "send" => scopes.send = true,
+                other => {
+                    return Err(format!(
+                        "unknown scope {other:?} (use read, write, delete, send)"
+                    ))
+                }
             }
         }
         if scopes == Self::parse_empty() {
@@ -85,13 +103,14 @@ impl Scopes {
             read: false,
             write: false,
             delete: false,
+            send: false,
         }
     }
 }
 
 impl fmt::Display for Scopes {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let names: Vec<&str> = [Scope::Read, Scope::Write, Scope::Delete]
+        let names: Vec<&str> = [Scope::Read, Scope::Write, Scope::Delete, Scope::Send]
             .into_iter()
             .filter(|s| self.allows(*s))
             .map(Scope::as_str)
@@ -110,7 +129,8 @@ mod tests {
         assert!(scopes.allows(Scope::Read) && scopes.allows(Scope::Write));
         assert!(!scopes.allows(Scope::Delete));
         assert_eq!(scopes.to_string(), "read write");
-        assert_eq!(Scopes::ALL.to_string(), "read write delete");
+        assert_eq!(Scopes::ALL.to_string(), "read write delete send");
+        assert_eq!(Scopes::DEFAULT_TOKEN.to_string(), "read write delete");
         assert!(Scopes::parse("").is_err());
         assert!(Scopes::parse("admin").is_err());
     }

@@ -21,6 +21,7 @@ use crate::imap::error::SERVER_LIMIT_BACKOFF;
 use crate::imap::{ImapError, PoolFailure, RespCode, ValidationError};
 use crate::mail::changes::ChangesError;
 use crate::mail::{MailError, Op};
+use crate::smtp::{Reply, SmtpError};
 
 tokio::task_local! {
     /// Per-request facts that error bodies need, set by the request-context middleware.
@@ -57,6 +58,12 @@ pub struct ProblemDetails {
     /// The IMAP response code behind the error (e.g. `NONEXISTENT`), when there is one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub imap_code: Option<String>,
+    /// The SMTP reply code behind the error (e.g. 550), when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub smtp_code: Option<u16>,
+    /// The SMTP enhanced status code (RFC 3463, e.g. `5.1.1`), when the server gave one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub smtp_enhanced_code: Option<String>,
     /// The request id (also in the `x-request-id` header).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
@@ -180,9 +187,37 @@ pub enum ApiError {
         #[source]
         source: ImapError,
     },
+    /// An SMTP failure: 422 for a permanent refusal, 503 for a temporary one, 502
+    /// or 504 when the server cannot be reached or does not answer.
+    #[error("{0}")]
+    Smtp(SmtpError),
+    /// 501: the gateway is not set up for this (e.g. sending without an SMTP server).
+    #[error("not implemented: {detail}")]
+    NotImplemented {
+        /// Our explanation.
+        detail: String,
+    },
     /// 500: a bug or an unexpected failure; details are logged, never sent.
     #[error("internal error: {0:#}")]
     Internal(#[from] anyhow::Error),
+}
+
+/// The HTTP status of an SMTP failure.
+fn smtp_status(err: &SmtpError) -> StatusCode {
+    match err {
+        SmtpError::Refused(reply) if reply.is_permanent() => StatusCode::UNPROCESSABLE_ENTITY,
+        SmtpError::Refused(_) => StatusCode::SERVICE_UNAVAILABLE,
+        SmtpError::NoRecipient(refusals) if refusals.iter().any(|r| r.reply.is_permanent()) => {
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
+        SmtpError::NoRecipient(_) => StatusCode::SERVICE_UNAVAILABLE,
+        SmtpError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+        SmtpError::Timeout => StatusCode::GATEWAY_TIMEOUT,
+        SmtpError::Connect(_)
+        | SmtpError::Tls(_)
+        | SmtpError::AuthFailed(_)
+        | SmtpError::Protocol(_) => StatusCode::BAD_GATEWAY,
+    }
 }
 
 /// Attached to 5xx responses so the request middleware (`http/mod.rs`) logs the cause.
@@ -244,6 +279,8 @@ impl ApiError {
             Self::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Imap { op, source } => imap_status(*op, source),
+            Self::Smtp(err) => smtp_status(err),
+            Self::NotImplemented { .. } => StatusCode::NOT_IMPLEMENTED,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -274,6 +311,22 @@ impl ApiError {
                 507 => "over-quota",
                 _ => "backend-error",
             },
+            Self::Smtp(err) => match err {
+                SmtpError::Refused(_) | SmtpError::NoRecipient(_) => {
+                    if self.status() == StatusCode::UNPROCESSABLE_ENTITY {
+                        "smtp-refused"
+                    } else {
+                        "smtp-deferred"
+                    }
+                }
+                SmtpError::TooLarge { .. } => "payload-too-large",
+                SmtpError::Timeout => "smtp-timeout",
+                SmtpError::AuthFailed(_) => "smtp-auth-failed",
+                SmtpError::Connect(_) | SmtpError::Tls(_) | SmtpError::Protocol(_) => {
+                    "smtp-unavailable"
+                }
+            },
+            Self::NotImplemented { .. } => "not-configured",
             Self::Internal(_) => "internal",
         }
     }
@@ -286,6 +339,9 @@ impl ApiError {
                 ..
             } => Some(SERVER_LIMIT_BACKOFF.as_secs()),
             Self::Imap { .. } if self.status() == StatusCode::SERVICE_UNAVAILABLE => Some(1),
+            // A temporary SMTP refusal or an unreachable server: try again in a minute.
+            Self::Smtp(_) if self.status() == StatusCode::SERVICE_UNAVAILABLE => Some(60),
+            Self::Smtp(SmtpError::Connect(_)) => Some(60),
             _ => None,
         }
     }
@@ -301,7 +357,9 @@ impl ApiError {
             | Self::PreconditionFailed { detail, .. }
             | Self::PayloadTooLarge { detail }
             | Self::UnsupportedMediaType { detail }
+            | Self::NotImplemented { detail }
             | Self::TooManyRequests { detail, .. } => detail.clone(),
+            Self::Smtp(err) => smtp_detail(err),
             Self::MethodNotAllowed => "this method is not allowed on this resource".to_owned(),
             Self::RangeNotSatisfiable { size } => {
                 format!("the range is outside the {size}-byte body")
@@ -346,6 +404,15 @@ impl ApiError {
         }
     }
 
+    /// The SMTP reply behind the error: code and enhanced status code.
+    fn smtp_reply(&self) -> Option<&Reply> {
+        match self {
+            Self::Smtp(SmtpError::Refused(reply) | SmtpError::AuthFailed(reply)) => Some(reply),
+            Self::Smtp(SmtpError::NoRecipient(refusals)) => refusals.first().map(|r| &r.reply),
+            _ => None,
+        }
+    }
+
     fn imap_code(&self) -> Option<String> {
         match self {
             Self::Imap { source, .. } => source.code().map(|c| c.name().to_owned()),
@@ -375,6 +442,7 @@ impl From<ValidationError> for ApiError {
 impl From<MailError> for ApiError {
     fn from(err: MailError) -> Self {
         match err {
+            MailError::Smtp(err) => Self::Smtp(err),
             MailError::Invalid(v) => v.into(),
             MailError::Unacceptable(v) => Self::unprocessable_field(v.field, v.message),
             MailError::NotFound(detail) => Self::NotFound { detail },
@@ -462,6 +530,8 @@ impl IntoResponse for ApiError {
             detail: self.detail(),
             instance: context.as_ref().map(|c| c.path.clone()),
             imap_code: self.imap_code(),
+            smtp_code: self.smtp_reply().map(|r| r.code),
+            smtp_enhanced_code: self.smtp_reply().and_then(|r| r.enhanced.clone()),
             request_id: context.as_ref().map(|c| c.request_id.clone()),
             errors: self.errors(),
             current: match &self {
@@ -504,6 +574,44 @@ impl IntoResponse for ApiError {
                 .insert(LoggedError(Arc::new(format!("{self:#}"))));
         }
         response
+    }
+}
+
+/// What an SMTP failure means for the client, with the server's words for refusals
+/// (never for failed logins).
+fn smtp_detail(err: &SmtpError) -> String {
+    match err {
+        SmtpError::Refused(reply) if reply.is_permanent() => format!(
+            "the submission server refused the message; sending it again will fail the same way (server said: {} {})",
+            reply.code, reply.text
+        ),
+        SmtpError::Refused(reply) => format!(
+            "the submission server deferred the message; nothing was sent, try again later (server said: {} {})",
+            reply.code, reply.text
+        ),
+        SmtpError::NoRecipient(refusals) => {
+            let list: Vec<String> = refusals
+                .iter()
+                .map(|r| format!("{}: {} {}", r.address, r.reply.code, r.reply.text))
+                .collect();
+            format!(
+                "the submission server refused every recipient; nothing was sent ({})",
+                list.join("; ")
+            )
+        }
+        SmtpError::AuthFailed(_) => {
+            "the submission server refused the credentials that the IMAP server accepted".to_owned()
+        }
+        SmtpError::TooLarge { size, limit } => format!(
+            "the message is {size} bytes; the submission server takes at most {limit}; nothing was sent"
+        ),
+        SmtpError::Timeout => {
+            "the submission server did not answer in time; the message may or may not have been sent".to_owned()
+        }
+        SmtpError::Connect(_) | SmtpError::Tls(_) => {
+            "the submission server cannot be reached; nothing was sent".to_owned()
+        }
+        SmtpError::Protocol(_) => "the submission server failed; nothing was sent".to_owned(),
     }
 }
 

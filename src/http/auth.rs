@@ -39,7 +39,7 @@ pub async fn create_token(
         .map_err(|err| ApiError::bad_field("username", err.message))?;
     check_credential_text("password", &request.password, 1024)?;
     let scopes = match request.scope.as_deref() {
-        None => Scopes::ALL,
+        None => Scopes::DEFAULT_TOKEN,
         Some(text) => Scopes::parse(text).map_err(|msg| ApiError::bad_field("scope", msg))?,
     };
     let max_ttl = state.config.token_ttl.as_secs();

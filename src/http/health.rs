@@ -27,7 +27,8 @@ pub async fn healthz() -> Json<Health> {
 }
 
 /// Readiness: the IMAP backend accepts a connection and sends its greeting
-/// (after the TLS handshake for TLS backends).
+/// (after the TLS handshake for TLS backends), and so does the SMTP server when
+/// sending is configured.
 #[utoipa::path(get, path = "/readyz", tag = "service",
     responses(
         (status = 200, description = "The IMAP backend is reachable", body = Health),
@@ -40,6 +41,9 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Health>, ApiEr
         .probe()
         .await
         .map_err(|err| ApiError::imap(Op::Probe, err))?;
+    if let Some(smtp) = state.smtp.as_ref() {
+        smtp.probe().await.map_err(ApiError::Smtp)?;
+    }
     Ok(Json(Health {
         status: "ready".to_owned(),
     }))

@@ -40,6 +40,7 @@ pub mod health;
 pub mod mailboxes;
 pub mod messages;
 pub mod metrics;
+pub mod send;
 pub mod transfer;
 
 use std::time::Instant;
@@ -125,6 +126,7 @@ impl Modify for SecuritySchemes {
         (name = "messages", description = "Messages: list, search, read, download, append, move, copy, delete"),
         (name = "flags", description = "Message flags"),
         (name = "changes", description = "Live changes: a changes-since API and Server-Sent Events"),
+        (name = "send", description = "Sending mail over SMTP submission"),
         (name = "service", description = "Health and readiness"),
     )
 )]
@@ -160,6 +162,7 @@ fn api_router() -> OpenApiRouter<AppState> {
             flags::replace_flags,
             flags::update_flags
         ))
+        .routes(routes!(send::send_message).layer(DefaultBodyLimit::max(send::MAX_SEND_BYTES)))
         .routes(routes!(flags::bulk_update_flags))
         .routes(routes!(transfer::move_message))
         .routes(routes!(transfer::copy_message))

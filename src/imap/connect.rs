@@ -9,14 +9,11 @@ use std::future::Future;
 use std::net::IpAddr;
 use std::path::Path;
 use std::str::FromStr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_imap::imap_proto::{Capability, Response, ResponseCode, Status};
 use tokio::net::TcpStream;
-use tokio_rustls::rustls::pki_types::pem::PemObject;
-use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
-use tokio_rustls::rustls::{ClientConfig, RootCertStore};
+use tokio_rustls::rustls::pki_types::ServerName;
 use tokio_rustls::TlsConnector;
 
 use super::command;
@@ -26,16 +23,16 @@ use super::status::from_async_imap;
 use super::types::Username;
 use super::ImapStream;
 
-/// How the connection to the backend is protected.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Security {
-    /// `imaps://`: TLS from the first byte.
-    ImplicitTls,
-    /// `imap://`: plain TCP upgraded with STARTTLS, which must succeed.
-    StartTls,
-    /// `imap://...?tls=none`: no encryption; only when explicitly asked for.
-    Plain,
-}
+pub use crate::transport::Security;
+use crate::transport::{Endpoint, Schemes};
+
+/// The IMAP schemes: `imap://` (STARTTLS, or plain with `tls=none`), `imaps://`.
+const IMAP_SCHEMES: Schemes = Schemes {
+    starttls: "imap",
+    starttls_port: 143,
+    implicit: "imaps",
+    implicit_port: 993,
+};
 
 /// A parsed backend address such as `imaps://mail.example.org:993`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,41 +49,14 @@ impl FromStr for BackendUrl {
     type Err = String;
 
     fn from_str(raw: &str) -> Result<Self, Self::Err> {
-        let url = url::Url::parse(raw).map_err(|e| format!("not a URL ({e})"))?;
-        let (default_port, mut security) = match url.scheme() {
-            "imaps" => (993, Security::ImplicitTls),
-            "imap" => (143, Security::StartTls),
-            other => return Err(format!("scheme must be imap or imaps, not {other:?}")),
-        };
-        let host = url
-            .host_str()
-            .filter(|h| !h.is_empty())
-            .ok_or("a host is required")?
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_owned();
-        if !url.username().is_empty() || url.password().is_some() {
-            return Err("credentials do not belong in the URL".to_owned());
-        }
-        if !matches!(url.path(), "" | "/") {
-            return Err("a path is not allowed".to_owned());
-        }
-        for (key, value) in url.query_pairs() {
-            match (key.as_ref(), value.as_ref()) {
-                ("tls", "none") if security == Security::StartTls => security = Security::Plain,
-                ("tls", "starttls") if security == Security::StartTls => {}
-                ("tls", other) => {
-                    return Err(format!(
-                        "tls={other} is not supported for {} (use tls=none or tls=starttls with imap://)",
-                        url.scheme()
-                    ))
-                }
-                (other, _) => return Err(format!("unknown parameter {other:?}")),
-            }
-        }
+        let Endpoint {
+            host,
+            port,
+            security,
+        } = Endpoint::parse(raw, IMAP_SCHEMES)?;
         Ok(Self {
             host,
-            port: url.port().unwrap_or(default_port),
+            port,
             security,
         })
     }
@@ -94,16 +64,12 @@ impl FromStr for BackendUrl {
 
 impl fmt::Display for BackendUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let host = if self.host.contains(':') {
-            format!("[{}]", self.host)
-        } else {
-            self.host.clone()
+        let endpoint = Endpoint {
+            host: self.host.clone(),
+            port: self.port,
+            security: self.security,
         };
-        match self.security {
-            Security::ImplicitTls => write!(f, "imaps://{host}:{}", self.port),
-            Security::StartTls => write!(f, "imap://{host}:{}", self.port),
-            Security::Plain => write!(f, "imap://{host}:{}?tls=none", self.port),
-        }
+        f.write_str(&endpoint.to_url(IMAP_SCHEMES))
     }
 }
 
@@ -156,33 +122,10 @@ impl Backend {
         ca_file: Option<&Path>,
         timeouts: Timeouts,
     ) -> anyhow::Result<Self> {
-        let mut roots = RootCertStore::empty();
-        // System roots are optional: a loopback test server is trusted through the CA file.
-        for cert in rustls_native_certs::load_native_certs().certs {
-            let _ = roots.add(cert);
-        }
-        if let Some(path) = ca_file {
-            let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
-                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?
-                .collect::<Result<_, _>>()
-                .map_err(|e| anyhow::anyhow!("cannot parse {}: {e}", path.display()))?;
-            if certs.is_empty() {
-                anyhow::bail!("{} holds no PEM certificate", path.display());
-            }
-            for cert in certs {
-                roots
-                    .add(cert)
-                    .map_err(|e| anyhow::anyhow!("bad certificate in {}: {e}", path.display()))?;
-            }
-        }
-        let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
-        let config = ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+        let tls = crate::transport::tls_connector(ca_file)?;
         Ok(Self {
             url,
-            tls: TlsConnector::from(Arc::new(config)),
+            tls,
             timeouts,
             forward_client_ip: false,
         })

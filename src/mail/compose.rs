@@ -86,6 +86,33 @@ fn address_list(
 /// A header value with a line break, a malformed address, media type or base64
 /// content (400); no body at all (422).
 pub fn compose(request: &ComposeRequest) -> Result<Vec<u8>, MailError> {
+    compose_with_id(request, None)
+}
+
+/// The address part of a compose address, validated as a header value.
+///
+/// # Errors
+/// As [`compose`] for addresses.
+pub fn address_of(field: &'static str, address: &ComposeAddress) -> Result<String, MailError> {
+    let built = compose_address(field, address)?;
+    match built {
+        Address::Address(a) => Ok(a.email.into_owned()),
+        _ => Err(MailError::Invalid(ValidationError::new(
+            field,
+            "not a single address",
+        ))),
+    }
+}
+
+/// As [`compose`], with `message_id` (without angle brackets) as its Message-ID when
+/// given (mail-builder makes one up otherwise).
+///
+/// # Errors
+/// As [`compose`].
+pub fn compose_with_id(
+    request: &ComposeRequest,
+    message_id: Option<&str>,
+) -> Result<Vec<u8>, MailError> {
     if request.text.is_none() && request.html.is_none() && request.attachments.is_empty() {
         return Err(MailError::unacceptable(
             "body",
@@ -94,6 +121,9 @@ pub fn compose(request: &ComposeRequest) -> Result<Vec<u8>, MailError> {
     }
     let mut builder =
         mail_builder::MessageBuilder::new().from(compose_address("from", &request.from)?);
+    if let Some(id) = message_id {
+        builder = builder.message_id(id.to_owned());
+    }
     if !request.to.is_empty() {
         builder = builder.to(address_list("to", &request.to)?);
     }

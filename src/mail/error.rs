@@ -110,6 +110,9 @@ pub enum MailError {
         #[source]
         source: ImapError,
     },
+    /// An SMTP failure while submitting.
+    #[error("{0}")]
+    Smtp(#[from] crate::smtp::SmtpError),
     /// A bug or an unexpected failure (500).
     #[error("internal error: {0:#}")]
     Internal(anyhow::Error),

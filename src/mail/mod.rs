@@ -29,6 +29,7 @@ pub mod list;
 pub mod mailboxes;
 pub mod open;
 pub mod read;
+pub mod send;
 pub mod stream;
 pub mod targets;
 pub mod tokens;

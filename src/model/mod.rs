@@ -9,4 +9,5 @@ pub mod events;
 pub mod flags;
 pub mod mailbox;
 pub mod message;
+pub mod send;
 pub mod transfer;

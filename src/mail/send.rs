@@ -1,0 +1,335 @@
+//! Sending: a composed or raw message is submitted over SMTP with the caller's own
+//! credentials, and a copy (with its Bcc header) is filed in the Sent mailbox.
+//!
+//! The answer is exact: it comes after the server's final reply and names every
+//! recipient it accepted or refused. What happens after that reply (the Sent copy)
+//! never turns a sent message into an error: it is reported as a warning, so a client
+//! never sends twice because a copy failed.
+
+use mail_parser::MessageParser;
+
+use super::append::{append, NewMessage};
+use super::compose::{address_of, compose_with_id};
+use super::error::{ImapResultExt as _, MailError, Op};
+use crate::imap::{ImapSession, MailboxName, SpecialUse, ValidationError};
+use crate::model::compose::{AppendResponse, ComposeRequest};
+use crate::model::send::{RefusedRecipient, SendQuery, SendResponse, SentCopy};
+use crate::smtp::{EnvelopeAddress, SmtpBackend, SmtpError, Submission};
+
+/// Most recipients (To, Cc and Bcc together) one message may have.
+pub const MAX_RECIPIENTS: usize = 100;
+
+/// A validated message ready to submit.
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    /// What is transmitted: the message without its Bcc header.
+    transmitted: Vec<u8>,
+    /// What the Sent copy holds: the message as composed, Bcc included.
+    stored: Vec<u8>,
+    sender: EnvelopeAddress,
+    recipients: Vec<EnvelopeAddress>,
+    message_id: String,
+    /// Flags of the Sent copy beside `\Seen`.
+    flags: Vec<String>,
+}
+
+fn invalid(field: &'static str, message: impl Into<String>) -> MailError {
+    MailError::Invalid(ValidationError::new(field, message))
+}
+
+/// A new Message-ID (without angle brackets) in the sender's domain.
+fn new_message_id(sender: &EnvelopeAddress) -> String {
+    use rand::RngCore as _;
+    let mut bytes = [0u8; 16];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    let unique: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let domain = sender
+        .as_str()
+        .rsplit_once('@')
+        .map_or("imap-gateway.invalid", |(_, d)| d);
+    format!("{unique}@{domain}")
+}
+
+/// The envelope recipients: each address once (case-insensitively), at most
+/// [`MAX_RECIPIENTS`].
+fn envelope_recipients(
+    field: &'static str,
+    addresses: impl IntoIterator<Item = String>,
+) -> Result<Vec<EnvelopeAddress>, MailError> {
+    let mut seen = std::collections::HashSet::new();
+    let mut recipients = Vec::new();
+    for address in addresses {
+        let address = EnvelopeAddress::new(address.trim()).map_err(|e| invalid(field, e))?;
+        if seen.insert(address.as_str().to_ascii_lowercase()) {
+            recipients.push(address);
+        }
+    }
+    if recipients.is_empty() {
+        return Err(MailError::unacceptable(
+            field,
+            "give at least one recipient",
+        ));
+    }
+    if recipients.len() > MAX_RECIPIENTS {
+        return Err(MailError::unacceptable(
+            field,
+            format!(
+                "{} recipients; a message may have at most {MAX_RECIPIENTS}",
+                recipients.len()
+            ),
+        ));
+    }
+    Ok(recipients)
+}
+
+/// `message` without its `Bcc:` header field (and the field's folded lines).
+fn without_bcc(message: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(message.len());
+    let mut rest = message;
+    let mut skipping = false;
+    while !rest.is_empty() {
+        let end = memchr::memchr(b'\n', rest).map_or(rest.len(), |i| i + 1);
+        let line = &rest[..end];
+        rest = &rest[end..];
+        if line == b"\r\n" || line == b"\n" {
+            out.extend_from_slice(line);
+            out.extend_from_slice(rest);
+            break;
+        }
+        let folded = line.first().is_some_and(|b| *b == b' ' || *b == b'\t');
+        if !folded {
+            skipping = line.len() >= 4 && line[..4].eq_ignore_ascii_case(b"bcc:");
+        }
+        if !skipping {
+            out.extend_from_slice(line);
+        }
+    }
+    out
+}
+
+impl Outgoing {
+    /// A message composed from JSON; the envelope comes from its headers (To, Cc and
+    /// Bcc recipients, the From address as sender).
+    ///
+    /// # Errors
+    /// As composing does (400/422); no recipient or too many (422).
+    pub fn compose(request: &ComposeRequest) -> Result<Self, MailError> {
+        let sender = EnvelopeAddress::new(&address_of("from", &request.from)?)
+            .map_err(|e| invalid("from", e))?;
+        let addresses = [
+            ("to", &request.to),
+            ("cc", &request.cc),
+            ("bcc", &request.bcc),
+        ]
+        .into_iter()
+        .flat_map(|(field, list)| list.iter().map(move |a| address_of(field, a)))
+        .collect::<Result<Vec<String>, MailError>>()?;
+        let recipients = envelope_recipients("to", addresses)?;
+        let message_id = new_message_id(&sender);
+        let stored = compose_with_id(request, Some(&message_id))?;
+        // Checked here, before anything is sent, so the Sent copy cannot fail on them.
+        NewMessage::new(stored.clone(), &request.flags, None)?;
+        Ok(Self {
+            transmitted: without_bcc(&stored),
+            stored,
+            sender,
+            recipients,
+            message_id,
+            flags: request.flags.clone(),
+        })
+    }
+
+    /// A raw RFC 5322 message with the envelope from the query: `to` (required) and
+    /// `from` (default: the address in its `From:` header). A message without a
+    /// Message-ID gets one. Sent as given, Bcc header included if it has one.
+    ///
+    /// # Errors
+    /// 400 for a malformed address; 422 for a message that does not parse, no
+    /// recipients, or no sender.
+    pub fn raw(mut bytes: Vec<u8>, query: &SendQuery) -> Result<Self, MailError> {
+        if bytes.is_empty() || bytes.contains(&0) {
+            return Err(MailError::unacceptable(
+                "body",
+                "the message is empty or contains NUL bytes",
+            ));
+        }
+        let parsed = MessageParser::default()
+            .parse_headers(&bytes)
+            .ok_or_else(|| MailError::unacceptable("body", "not an RFC 5322 message"))?;
+        let header_from = parsed
+            .from()
+            .and_then(|from| from.first())
+            .and_then(|addr| addr.address())
+            .map(str::to_owned);
+        let existing_id = parsed.message_id().map(str::to_owned);
+        let sender = match (query.from.as_deref(), header_from) {
+            (Some(from), _) => from.to_owned(),
+            (None, Some(from)) => from,
+            (None, None) => {
+                return Err(MailError::unacceptable(
+                    "from",
+                    "the message has no From address; give ?from=",
+                ))
+            }
+        };
+        let sender = EnvelopeAddress::new(&sender).map_err(|e| invalid("from", e))?;
+        let to = query.to.as_deref().ok_or_else(|| {
+            MailError::unacceptable("to", "raw uploads name their recipients in ?to=")
+        })?;
+        let recipients = envelope_recipients("to", to.split(',').map(str::to_owned))?;
+        let message_id = match existing_id {
+            Some(id) => id,
+            None => {
+                let id = new_message_id(&sender);
+                let mut with_id = format!("Message-ID: <{id}>\r\n").into_bytes();
+                with_id.extend_from_slice(&bytes);
+                bytes = with_id;
+                id
+            }
+        };
+        Ok(Self {
+            transmitted: bytes.clone(),
+            stored: bytes,
+            sender,
+            recipients,
+            message_id,
+            flags: Vec::new(),
+        })
+    }
+
+    /// The bytes the server receives (tests and the Sent copy compare them).
+    pub fn transmitted(&self) -> &[u8] {
+        &self.transmitted
+    }
+}
+
+/// Submits `outgoing` with the caller's credentials.
+///
+/// # Errors
+/// [`MailError::Smtp`]: refusals, connection failures, timeouts.
+pub async fn submit(
+    smtp: &SmtpBackend,
+    username: &str,
+    password: &str,
+    outgoing: &Outgoing,
+) -> Result<Submission, MailError> {
+    let started = std::time::Instant::now();
+    let result = smtp
+        .submit(
+            username,
+            password,
+            &outgoing.sender,
+            &outgoing.recipients,
+            &outgoing.transmitted,
+        )
+        .await;
+    let outcome = match &result {
+        Ok(s) if s.refused.is_empty() => "sent",
+        Ok(_) => "partly_refused",
+        Err(SmtpError::Refused(reply)) if reply.is_permanent() => "refused",
+        Err(SmtpError::Refused(_)) => "deferred",
+        Err(SmtpError::NoRecipient(_)) => "refused",
+        Err(SmtpError::AuthFailed(_)) => "auth_failed",
+        Err(SmtpError::TooLarge { .. }) => "too_large",
+        Err(_) => "error",
+    };
+    metrics::counter!("smtp_sends_total", "outcome" => outcome).increment(1);
+    metrics::histogram!("smtp_send_duration_seconds").record(started.elapsed().as_secs_f64());
+    result.map_err(MailError::Smtp)
+}
+
+/// The user's Sent mailbox: `\Sent` (SPECIAL-USE) or a conventional name.
+async fn find_sent(session: &mut ImapSession) -> Result<Option<MailboxName>, MailError> {
+    let mailboxes = session
+        .list_mailboxes(None, false)
+        .await
+        .during(Op::ListMailboxes)?;
+    Ok(mailboxes
+        .into_iter()
+        .find(|m| m.special_use == Some(SpecialUse::Sent) && m.selectable)
+        .map(|m| m.name))
+}
+
+/// Files the Sent copy (`\Seen`), as `mode` asks; `Ok(None)` when none is wanted.
+///
+/// # Errors
+/// No Sent mailbox (as a conflict), IMAP failures.
+pub async fn file_sent_copy(
+    session: &mut ImapSession,
+    outgoing: &Outgoing,
+    mode: SentCopy,
+) -> Result<Option<AppendResponse>, MailError> {
+    let files_itself = session.profile().capabilities.has("X-GM-EXT-1");
+    if mode == SentCopy::Never || (mode == SentCopy::Auto && files_itself) {
+        return Ok(None);
+    }
+    let Some(sent) = find_sent(session).await? else {
+        return Err(MailError::Conflict {
+            detail: "there is no Sent mailbox".to_owned(),
+            slug: "no-sent-mailbox",
+        });
+    };
+    let mut flags = vec!["\\Seen".to_owned()];
+    flags.extend(outgoing.flags.iter().cloned());
+    let message = NewMessage::new(outgoing.stored.clone(), &flags, None)?;
+    append(session, &sent, &message).await.map(Some)
+}
+
+/// The answer for a submitted message.
+pub fn response(
+    outgoing: &Outgoing,
+    submission: Submission,
+    sent_copy: Option<AppendResponse>,
+    warnings: Vec<String>,
+) -> SendResponse {
+    let reply = submission.reply;
+    SendResponse {
+        message_id: outgoing.message_id.clone(),
+        accepted: submission.accepted,
+        refused: submission
+            .refused
+            .into_iter()
+            .map(|r| RefusedRecipient {
+                address: r.address,
+                smtp_code: r.reply.code,
+                enhanced_code: r.reply.enhanced,
+                message: r.reply.text,
+            })
+            .collect(),
+        smtp_reply: match reply.enhanced {
+            Some(enhanced) => format!("{} {enhanced} {}", reply.code, reply.text),
+            None => format!("{} {}", reply.code, reply.text),
+        },
+        sent_copy,
+        warnings,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bcc_is_removed_with_its_folded_lines_and_nothing_else() {
+        let message = b"From: a@example.org\r\nBcc: x@example.org,\r\n y@example.org\r\nSubject: Bcc: not a header\r\n\r\nBcc: body line\r\n";
+        assert_eq!(
+            without_bcc(message),
+            b"From: a@example.org\r\nSubject: Bcc: not a header\r\n\r\nBcc: body line\r\n"
+        );
+    }
+
+    #[test]
+    fn recipients_are_deduplicated_and_bounded() {
+        let list = envelope_recipients(
+            "to",
+            ["A@example.org", "a@example.org", "b@example.org"].map(str::to_owned),
+        )
+        .unwrap();
+        assert_eq!(list.len(), 2);
+        let many = (0..=MAX_RECIPIENTS).map(|i| format!("r{i}@example.org"));
+        assert!(matches!(
+            envelope_recipients("to", many),
+            Err(MailError::Unacceptable(_))
+        ));
+    }
+}

@@ -1,0 +1,310 @@
+//! Submitting mail over SMTP (RFC 6409) with the caller's own credentials: one
+//! connection per submission, the transaction run command by command so that every
+//! recipient's answer is known, and no text reaching the wire that was not validated
+//! ([`EnvelopeAddress`]).
+//!
+//! Knows nothing of HTTP or IMAP; `crate::mail::send` decides what a send means.
+
+mod address;
+mod error;
+
+use std::time::Duration;
+
+use mail_send::{Credentials, SmtpClient};
+use smtp_proto::{EhloResponse, Response};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+
+pub use address::EnvelopeAddress;
+pub use error::{Reply, SmtpError};
+
+use crate::transport::{Endpoint, Schemes, Security};
+
+/// The SMTP schemes: `smtp://` (STARTTLS, or plain with `tls=none`), `smtps://`.
+const SMTP_SCHEMES: Schemes = Schemes {
+    starttls: "smtp",
+    starttls_port: 587,
+    implicit: "smtps",
+    implicit_port: 465,
+};
+
+/// A parsed submission address such as `smtps://mail.example.org:465`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmtpUrl(Endpoint);
+
+impl std::str::FromStr for SmtpUrl {
+    type Err = String;
+
+    fn from_str(raw: &str) -> Result<Self, Self::Err> {
+        Endpoint::parse(raw, SMTP_SCHEMES).map(Self)
+    }
+}
+
+impl std::fmt::Display for SmtpUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0.to_url(SMTP_SCHEMES))
+    }
+}
+
+impl SmtpUrl {
+    /// True when the connection is unencrypted (`tls=none`).
+    pub fn is_plaintext(&self) -> bool {
+        self.0.security == Security::Plain
+    }
+}
+
+/// One recipient the server refused, with its reply.
+#[derive(Debug, Clone)]
+pub struct Refusal {
+    /// The recipient.
+    pub address: String,
+    /// What the server answered to its `RCPT TO`.
+    pub reply: Reply,
+}
+
+/// What the server did with a submitted message.
+#[derive(Debug, Clone)]
+pub struct Submission {
+    /// Recipients the server accepted (the message went to these).
+    pub accepted: Vec<String>,
+    /// Recipients the server refused.
+    pub refused: Vec<Refusal>,
+    /// The server's final reply to the message (`250 ...`).
+    pub reply: Reply,
+}
+
+/// The configured submission server.
+#[derive(Clone)]
+pub struct SmtpBackend {
+    url: SmtpUrl,
+    tls: TlsConnector,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for SmtpBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmtpBackend")
+            .field("url", &self.url.to_string())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The name the gateway gives in EHLO.
+const EHLO_NAME: &str = "imap-gateway";
+
+impl SmtpBackend {
+    /// The server at `url`, trusting the system's roots plus `ca_file`; `timeout`
+    /// bounds the connection and every command.
+    ///
+    /// # Errors
+    /// The CA file cannot be loaded.
+    pub fn new(
+        url: SmtpUrl,
+        ca_file: Option<&std::path::Path>,
+        timeout: Duration,
+    ) -> anyhow::Result<Self> {
+        Ok(Self {
+            url,
+            tls: crate::transport::tls_connector(ca_file)?,
+            timeout,
+        })
+    }
+
+    /// The configured URL.
+    pub fn url(&self) -> &SmtpUrl {
+        &self.url
+    }
+
+    /// Connects, secures the connection and reads the greeting: what `/readyz` checks.
+    ///
+    /// # Errors
+    /// Connection, TLS, greeting or timeout failures.
+    pub async fn probe(&self) -> Result<(), SmtpError> {
+        match self.connect().await? {
+            Connection::Plain(client) => client.quit().await.map_err(SmtpError::from),
+            Connection::Tls(client) => (*client).quit().await.map_err(SmtpError::from),
+        }
+        .or(Ok(()))
+    }
+
+    /// Submits `message` from `sender` to `recipients`, authenticated as `username`.
+    /// Every recipient is offered; the message is sent when at least one is accepted.
+    ///
+    /// # Errors
+    /// [`SmtpError::Refused`] when the server refuses the login, the sender, every
+    /// recipient or the message; connection, TLS and timeout failures.
+    pub async fn submit(
+        &self,
+        username: &str,
+        password: &str,
+        sender: &EnvelopeAddress,
+        recipients: &[EnvelopeAddress],
+        message: &[u8],
+    ) -> Result<Submission, SmtpError> {
+        let credentials = Credentials::new(username.to_owned(), password.to_owned());
+        match self.connect().await? {
+            Connection::Plain(mut client) => {
+                transaction(&mut client, &credentials, sender, recipients, message).await
+            }
+            Connection::Tls(mut client) => {
+                transaction(&mut *client, &credentials, sender, recipients, message).await
+            }
+        }
+    }
+
+    async fn connect(&self) -> Result<Connection, SmtpError> {
+        let endpoint = &self.url.0;
+        let tcp = tokio::time::timeout(
+            self.timeout,
+            TcpStream::connect((endpoint.host.as_str(), endpoint.port)),
+        )
+        .await
+        .map_err(|_| SmtpError::Timeout)?
+        .map_err(|e| SmtpError::Connect(e.to_string()))?;
+        let _ = tcp.set_nodelay(true);
+        let mut client = SmtpClient {
+            stream: tcp,
+            timeout: self.timeout,
+        };
+        match endpoint.security {
+            Security::Plain => {
+                expect_greeting(&mut client).await?;
+                Ok(Connection::Plain(client))
+            }
+            Security::StartTls => {
+                expect_greeting(&mut client).await?;
+                let ehlo = client.ehlo(EHLO_NAME).await.map_err(SmtpError::from)?;
+                if !ehlo.has_capability(smtp_proto::EXT_START_TLS) {
+                    return Err(SmtpError::Tls(
+                        "the server does not offer STARTTLS (use smtps:// or, on a trusted network only, ?tls=none)".to_owned(),
+                    ));
+                }
+                let client = client
+                    .start_tls(&self.tls, &endpoint.host)
+                    .await
+                    .map_err(|e| SmtpError::Tls(e.to_string()))?;
+                Ok(Connection::Tls(Box::new(client)))
+            }
+            Security::ImplicitTls => {
+                let mut client = client
+                    .into_tls(&self.tls, &endpoint.host)
+                    .await
+                    .map_err(|e| SmtpError::Tls(e.to_string()))?;
+                expect_greeting(&mut client).await?;
+                Ok(Connection::Tls(Box::new(client)))
+            }
+        }
+    }
+}
+
+enum Connection {
+    Plain(SmtpClient<TcpStream>),
+    Tls(Box<SmtpClient<tokio_rustls::client::TlsStream<TcpStream>>>),
+}
+
+async fn expect_greeting<T: AsyncRead + AsyncWrite + Unpin>(
+    client: &mut SmtpClient<T>,
+) -> Result<(), SmtpError> {
+    let greeting = client.read().await.map_err(SmtpError::from)?;
+    if greeting.code() == 220 {
+        Ok(())
+    } else {
+        Err(SmtpError::Refused(Reply::from(&greeting)))
+    }
+}
+
+/// Sends `command` and returns the server's reply, whatever it is.
+async fn command<T: AsyncRead + AsyncWrite + Unpin>(
+    client: &mut SmtpClient<T>,
+    command: &str,
+) -> Result<Response<String>, SmtpError> {
+    client
+        .cmd(command.as_bytes())
+        .await
+        .map_err(SmtpError::from)
+}
+
+async fn transaction<T: AsyncRead + AsyncWrite + Unpin>(
+    client: &mut SmtpClient<T>,
+    credentials: &Credentials<String>,
+    sender: &EnvelopeAddress,
+    recipients: &[EnvelopeAddress],
+    message: &[u8],
+) -> Result<Submission, SmtpError> {
+    let ehlo: EhloResponse<String> = client.ehlo(EHLO_NAME).await.map_err(SmtpError::from)?;
+    if ehlo.size > 0 && message.len() > ehlo.size {
+        return Err(SmtpError::TooLarge {
+            size: message.len(),
+            limit: ehlo.size,
+        });
+    }
+    client
+        .authenticate(credentials, &ehlo)
+        .await
+        .map_err(SmtpError::from)?;
+    let mail_from = command(client, &format!("MAIL FROM:<{}>\r\n", sender.as_str())).await?;
+    if mail_from.code() != 250 {
+        return Err(SmtpError::Refused(Reply::from(&mail_from)));
+    }
+    let mut accepted = Vec::new();
+    let mut refused = Vec::new();
+    for recipient in recipients {
+        let reply = command(client, &format!("RCPT TO:<{}>\r\n", recipient.as_str())).await?;
+        if matches!(reply.code(), 250 | 251) {
+            accepted.push(recipient.as_str().to_owned());
+        } else {
+            refused.push(Refusal {
+                address: recipient.as_str().to_owned(),
+                reply: Reply::from(&reply),
+            });
+        }
+    }
+    if accepted.is_empty() {
+        let _ = command(client, "RSET\r\n").await;
+        return Err(SmtpError::NoRecipient(refused));
+    }
+    let data = command(client, "DATA\r\n").await?;
+    if data.code() != 354 {
+        return Err(SmtpError::Refused(Reply::from(&data)));
+    }
+    let reply = tokio::time::timeout(client.timeout, async {
+        client.write_message(message).await?;
+        client.read().await
+    })
+    .await
+    .map_err(|_| SmtpError::Timeout)?
+    .map_err(SmtpError::from)?;
+    if reply.code() != 250 {
+        return Err(SmtpError::Refused(Reply::from(&reply)));
+    }
+    let _ = command(client, "QUIT\r\n").await;
+    Ok(Submission {
+        accepted,
+        refused,
+        reply: Reply::from(&reply),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_submission_urls() {
+        let url: SmtpUrl = "smtps://mail.example.org".parse().unwrap();
+        assert_eq!(url.to_string(), "smtps://mail.example.org:465");
+        let url: SmtpUrl = "smtp://mail.example.org".parse().unwrap();
+        assert_eq!(url.to_string(), "smtp://mail.example.org:587");
+        let url: SmtpUrl = "smtp://127.0.0.1:2525?tls=none".parse().unwrap();
+        assert!(url.is_plaintext());
+        for bad in [
+            "imap://mail.example.org",
+            "smtps://mail.example.org?tls=none",
+            "smtp://user:pw@mail.example.org",
+            "smtp://mail.example.org/path",
+        ] {
+            assert!(bad.parse::<SmtpUrl>().is_err(), "{bad} must be refused");
+        }
+    }
+}

@@ -1,0 +1,299 @@
+//! `POST /v1/send` against Dovecot's own submission service (`dovecot-submissiond`,
+//! same users and passwords as IMAP), which relays to an SMTP sink the harness runs
+//! (it keeps what it receives and refuses the recipients a test names).
+
+mod common;
+
+use common::{standard_users, Auth, Gateway};
+use dovecot_harness::raw::RawImap;
+use dovecot_harness::sink::SmtpSink;
+use dovecot_harness::{Dovecot, Options};
+use serde_json::json;
+
+struct Setup {
+    sink: SmtpSink,
+    dovecot: Dovecot,
+    gateway: Gateway,
+}
+
+async fn setup() -> Setup {
+    let sink = SmtpSink::start();
+    let dovecot = Dovecot::start(Options {
+        users: standard_users(),
+        submission_relay: Some(sink.port),
+        ..Options::default()
+    });
+    let mut config = common::config_for(&dovecot);
+    config.smtp_url = Some(dovecot.submission_plain_url().parse().unwrap());
+    let gateway = Gateway::start(config).await;
+    Setup {
+        sink,
+        dovecot,
+        gateway,
+    }
+}
+
+/// The UID and the FETCH answer (flags and whole message) of alice's newest Sent message.
+async fn newest_in_sent(dovecot: &Dovecot) -> (u32, String) {
+    let mut raw = RawImap::login(dovecot.imap_port, "alice", "alice-pw").await;
+    raw.ok("EXAMINE Sent").await;
+    let answer = raw.ok("FETCH * (UID FLAGS BODY.PEEK[])").await.join("\n");
+    let uid: u32 = answer
+        .split("UID ")
+        .nth(1)
+        .and_then(|r| r.split([' ', ')']).next())
+        .and_then(|n| n.parse().ok())
+        .expect("a message in Sent");
+    (uid, answer)
+}
+
+#[tokio::test]
+async fn a_sent_message_reaches_every_recipient_and_sent_keeps_the_bcc() {
+    let Setup {
+        sink,
+        dovecot,
+        gateway,
+    } = setup().await;
+    let reply = gateway
+        .post(
+            "/v1/send",
+            &Auth::alice(),
+            json!({
+                "from": "Alice <alice@example.org>",
+                "to": ["Bob <bob@example.org>"],
+                "cc": ["carol@example.org"],
+                "bcc": ["dave@example.org"],
+                "subject": "Lunch on Friday?",
+                "text": "Shall we?\n.\nA line with a lone dot above.",
+            }),
+        )
+        .await;
+    let body = reply.ok(200);
+    let message_id = body["message_id"].as_str().unwrap().to_owned();
+    assert!(message_id.ends_with("@example.org"), "{message_id}");
+    assert_eq!(
+        body["accepted"],
+        json!(["bob@example.org", "carol@example.org", "dave@example.org"])
+    );
+    assert_eq!(body["refused"], json!([]));
+    assert_eq!(body["warnings"], json!([]));
+    assert!(body["smtp_reply"].as_str().unwrap().starts_with("250"));
+
+    // What the relay received: every recipient in the envelope, no Bcc header.
+    let received = sink.received();
+    assert_eq!(received.len(), 1);
+    let relayed = &received[0];
+    assert_eq!(relayed.mail_from, "alice@example.org");
+    assert_eq!(
+        relayed.recipients,
+        ["bob@example.org", "carol@example.org", "dave@example.org"]
+    );
+    let text = relayed.text();
+    assert!(text.contains("Subject: Lunch on Friday?"), "{text}");
+    assert!(
+        text.contains(&format!("Message-ID: <{message_id}>")),
+        "{text}"
+    );
+    assert!(!text.to_ascii_lowercase().contains("bcc:"), "{text}");
+    assert!(!text.contains("dave@example.org"), "{text}");
+    assert!(
+        text.contains("\r\n.\r\n") || text.contains("\n.\n"),
+        "lone dot kept: {text}"
+    );
+
+    // The Sent copy: \Seen, the same message plus its Bcc header.
+    let copy = &body["sent_copy"];
+    assert_eq!(copy["mailbox"], "Sent");
+    let (uid, fetched) = newest_in_sent(&dovecot).await;
+    assert_eq!(copy["uid"], uid);
+    assert!(fetched.contains("\\Seen"), "{fetched}");
+    let (status, _, stored) = gateway
+        .get_bytes(
+            &format!("/v1/mailboxes/Sent/messages/{uid}/raw"),
+            &Auth::alice(),
+            &[],
+        )
+        .await;
+    assert_eq!(status, 200);
+    let stored = String::from_utf8(stored).unwrap();
+    let bcc: Vec<&str> = stored.lines().filter(|l| l.starts_with("Bcc:")).collect();
+    assert_eq!(bcc, ["Bcc: <dave@example.org>"], "{stored}");
+    // Byte for byte what was transmitted, plus the Bcc line (the relay's copy also
+    // has the Received line Dovecot added, and the CRLF that ends DATA).
+    let without_bcc = stored.replace("Bcc: <dave@example.org>\r\n", "");
+    let (_, transmitted) = text.split_once("\r\nFrom: ").expect("a From line");
+    assert_eq!(format!("From: {transmitted}"), format!("{without_bcc}\r\n"));
+}
+
+#[tokio::test]
+async fn refused_recipients_are_reported_one_by_one() {
+    let Setup { sink, gateway, .. } = setup().await;
+    sink.refuse("nobody@example.org", "550 5.1.1 No such user here");
+    let partly = gateway
+        .post(
+            "/v1/send",
+            &Auth::alice(),
+            json!({
+                "from": "alice@example.org",
+                "to": ["bob@example.org", "nobody@example.org"],
+                "subject": "Partly",
+                "text": "hi",
+                "flags": ["$Sent"]
+            }),
+        )
+        .await;
+    let body = partly.ok(200);
+    assert_eq!(body["accepted"], json!(["bob@example.org"]));
+    assert_eq!(body["refused"][0]["address"], "nobody@example.org");
+    assert_eq!(body["refused"][0]["smtp_code"], 550);
+    assert_eq!(body["refused"][0]["enhanced_code"], "5.1.1");
+    assert_eq!(sink.received()[0].recipients, ["bob@example.org"]);
+
+    // Every recipient refused permanently: 422 with the SMTP codes, nothing sent.
+    let all = gateway
+        .post(
+            "/v1/send",
+            &Auth::alice(),
+            json!({"from": "alice@example.org", "to": ["nobody@example.org"], "text": "x"}),
+        )
+        .await;
+    assert_eq!(all.status, 422, "{}", all.text);
+    assert_eq!(all.body["type"], "urn:imap-gateway:problem:smtp-refused");
+    assert_eq!(all.body["smtp_code"], 550);
+    assert_eq!(all.body["smtp_enhanced_code"], "5.1.1");
+
+    // A temporary refusal: 503 with Retry-After, nothing sent.
+    sink.refuse("full@example.org", "452 4.2.2 Mailbox full");
+    let later = gateway
+        .post(
+            "/v1/send",
+            &Auth::alice(),
+            json!({"from": "alice@example.org", "to": ["full@example.org"], "text": "x"}),
+        )
+        .await;
+    assert_eq!(later.status, 503, "{}", later.text);
+    assert_eq!(later.body["type"], "urn:imap-gateway:problem:smtp-deferred");
+    assert_eq!(later.headers["retry-after"], "60");
+    assert_eq!(sink.received().len(), 1);
+}
+
+#[tokio::test]
+async fn injection_attempts_never_reach_the_wire() {
+    let Setup { sink, gateway, .. } = setup().await;
+    for (body, field) in [
+        (
+            json!({"from": "alice@example.org", "to": ["bob@example.org\r\nRCPT TO:<eve@example.org>"], "text": "x"}),
+            "to",
+        ),
+        (
+            json!({"from": "alice@example.org", "to": ["bob@example.org"], "subject": "Hi\r\nBcc: eve@example.org", "text": "x"}),
+            "subject",
+        ),
+        (
+            json!({"from": {"name": "Alice\r\nX-Evil: 1", "address": "alice@example.org"}, "to": ["bob@example.org"], "text": "x"}),
+            "from",
+        ),
+        (
+            json!({"from": "alice@example.org> SIZE=1", "to": ["bob@example.org"], "text": "x"}),
+            "from",
+        ),
+    ] {
+        let reply = gateway.post("/v1/send", &Auth::alice(), body).await;
+        assert_eq!(reply.status, 400, "{}", reply.text);
+        assert_eq!(reply.body["errors"][0]["field"], field, "{}", reply.text);
+    }
+    let none = gateway
+        .post(
+            "/v1/send",
+            &Auth::alice(),
+            json!({"from": "alice@example.org", "text": "x"}),
+        )
+        .await;
+    assert_eq!(none.status, 422, "{}", none.text);
+    assert!(sink.received().is_empty());
+    assert!(
+        sink.commands().iter().all(|c| !c.contains("eve@")),
+        "{:?}",
+        sink.commands()
+    );
+}
+
+#[tokio::test]
+async fn sending_needs_the_send_scope_and_a_configured_server() {
+    let Setup {
+        sink,
+        dovecot,
+        gateway,
+    } = setup().await;
+    let message = json!({"from": "alice@example.org", "to": ["bob@example.org"], "text": "x"});
+    let plain = gateway.token("alice", "alice-pw", None).await;
+    let refused = gateway
+        .post("/v1/send", &Auth::Bearer(plain), message.clone())
+        .await;
+    assert_eq!(refused.status, 403, "{}", refused.text);
+    let sending = gateway.token("alice", "alice-pw", Some("read send")).await;
+    gateway
+        .post("/v1/send", &Auth::Bearer(sending), message.clone())
+        .await
+        .ok(200);
+    assert_eq!(sink.received().len(), 1);
+
+    // Raw upload: the envelope comes from ?to=.
+    let raw = b"From: alice@example.org\r\nTo: bob@example.org\r\nSubject: Raw\r\n\r\nraw body\r\n"
+        .to_vec();
+    let sent = gateway
+        .send_raw(
+            reqwest::Method::POST,
+            "/v1/send?to=bob@example.org&sent_copy=never",
+            &Auth::alice(),
+            "message/rfc822",
+            raw,
+        )
+        .await;
+    let body = sent.ok(200);
+    assert_eq!(body["sent_copy"], serde_json::Value::Null);
+    let relayed = &sink.received()[1];
+    assert!(relayed.text().contains("Subject: Raw"));
+    assert!(relayed.text().contains(&format!(
+        "Message-ID: <{}>",
+        body["message_id"].as_str().unwrap()
+    )));
+
+    // No SMTP server configured: 501.
+    let unconfigured = Gateway::start(common::config_for(&dovecot)).await;
+    let reply = unconfigured.post("/v1/send", &Auth::alice(), message).await;
+    assert_eq!(reply.status, 501, "{}", reply.text);
+    assert_eq!(
+        reply.body["type"],
+        "urn:imap-gateway:problem:not-configured"
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_server_is_502_and_nothing_is_filed() {
+    let Setup { dovecot, .. } = setup().await;
+    let mut config = common::config_for(&dovecot);
+    // A port nothing listens on.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    config.smtp_url = Some(format!("smtp://127.0.0.1:{port}?tls=none").parse().unwrap());
+    let gateway = Gateway::start(config).await;
+    let reply = gateway
+        .post(
+            "/v1/send",
+            &Auth::alice(),
+            json!({"from": "alice@example.org", "to": ["bob@example.org"], "text": "x"}),
+        )
+        .await;
+    assert_eq!(reply.status, 502, "{}", reply.text);
+    assert_eq!(
+        reply.body["type"],
+        "urn:imap-gateway:problem:smtp-unavailable"
+    );
+    let ready = gateway.get("/readyz", &Auth::None).await;
+    assert_eq!(ready.status, 502, "{}", ready.text);
+    let mut raw = RawImap::login(dovecot.imap_port, "alice", "alice-pw").await;
+    let status = raw.ok("STATUS Sent (MESSAGES)").await.join("\n");
+    assert!(status.contains("MESSAGES 0"), "{status}");
+}
