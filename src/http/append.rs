@@ -6,7 +6,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
 
-use super::extract::{mailbox_location, AppBytes, AppQuery, MailboxPath};
+use super::extract::{json_body, mailbox_location, media_type, AppBytes, AppQuery, MailboxPath};
 use super::ProblemResponses;
 use crate::auth::{AuthUser, Scope};
 use crate::error::ApiError;
@@ -39,15 +39,7 @@ pub async fn append_message(
     AppBytes(body): AppBytes,
 ) -> Result<impl IntoResponse, ApiError> {
     user.require(Scope::Write)?;
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
+    let content_type = media_type(&headers);
     let message = match content_type.as_str() {
         "message/rfc822" => {
             let flags: Vec<String> = query
@@ -63,13 +55,7 @@ pub async fn append_message(
             NewMessage::new(body.to_vec(), &flags, query.internal_date.as_deref())?
         }
         "application/json" => {
-            let request: ComposeRequest = serde_json::from_slice(&body).map_err(|e| {
-                if e.is_syntax() || e.is_eof() {
-                    ApiError::bad_field("body", format!("malformed JSON: {e}"))
-                } else {
-                    ApiError::unprocessable_field("body", e.to_string())
-                }
-            })?;
+            let request: ComposeRequest = json_body(&body)?;
             NewMessage::new(
                 compose(&request)?,
                 &request.flags,

@@ -173,3 +173,32 @@ impl<S: Send + Sync> FromRequestParts<S> for PartPath {
         })
     }
 }
+
+/// The request's media type (`Content-Type` without parameters), lower case; empty
+/// when there is none.
+pub fn media_type(headers: &axum::http::HeaderMap) -> String {
+    headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase()
+}
+
+/// A JSON body read by hand (routes that also take other media types): malformed
+/// JSON is 400, well-formed JSON of the wrong shape 422.
+///
+/// # Errors
+/// As above.
+pub fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|e| {
+        if e.is_syntax() || e.is_eof() {
+            ApiError::bad_field("body", format!("malformed JSON: {e}"))
+        } else {
+            ApiError::unprocessable_field("body", e.to_string())
+        }
+    })
+}

@@ -2,12 +2,12 @@
 //! file a copy in Sent. Answers only after the server's final reply.
 
 use axum::extract::State;
-use axum::http::{header, HeaderMap};
+use axum::http::HeaderMap;
 use axum::Json;
 use secrecy::ExposeSecret as _;
 
 use super::append::MAX_APPEND_BYTES;
-use super::extract::{AppBytes, AppQuery};
+use super::extract::{json_body, media_type, AppBytes, AppQuery};
 use super::ProblemResponses;
 use crate::auth::{AuthUser, Scope};
 use crate::error::ApiError;
@@ -45,15 +45,7 @@ pub async fn send_message(
             detail: "sending is not configured on this gateway (IMAP_GATEWAY_SMTP_URL)".to_owned(),
         });
     };
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
+    let content_type = media_type(&headers);
     let outgoing = match content_type.as_str() {
         "application/json" => {
             if query.to.is_some() || query.from.is_some() {
@@ -62,13 +54,7 @@ pub async fn send_message(
                     "?to= and ?from= are for raw uploads; a composed message names its recipients in the body",
                 ));
             }
-            let request: ComposeRequest = serde_json::from_slice(&body).map_err(|e| {
-                if e.is_syntax() || e.is_eof() {
-                    ApiError::bad_field("body", format!("malformed JSON: {e}"))
-                } else {
-                    ApiError::unprocessable_field("body", e.to_string())
-                }
-            })?;
+            let request: ComposeRequest = json_body(&body)?;
             Outgoing::compose(&request)?
         }
         "message/rfc822" => Outgoing::raw(body.to_vec(), &query)?,
