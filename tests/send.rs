@@ -10,6 +10,8 @@ use dovecot_harness::sink::SmtpSink;
 use dovecot_harness::{Dovecot, Options};
 use serde_json::json;
 
+/// Bind every field a test needs alive by name: `let Setup { sink, .. } = ...` would
+/// drop the unnamed fields (stopping Dovecot) at the end of that statement.
 struct Setup {
     sink: SmtpSink,
     dovecot: Dovecot,
@@ -127,7 +129,11 @@ async fn a_sent_message_reaches_every_recipient_and_sent_keeps_the_bcc() {
 
 #[tokio::test]
 async fn refused_recipients_are_reported_one_by_one() {
-    let Setup { sink, gateway, .. } = setup().await;
+    let Setup {
+        sink,
+        gateway,
+        dovecot: _dovecot,
+    } = setup().await;
     sink.refuse("nobody@example.org", "550 5.1.1 No such user here");
     let partly = gateway
         .post(
@@ -179,7 +185,11 @@ async fn refused_recipients_are_reported_one_by_one() {
 
 #[tokio::test]
 async fn injection_attempts_never_reach_the_wire() {
-    let Setup { sink, gateway, .. } = setup().await;
+    let Setup {
+        sink,
+        gateway,
+        dovecot: _dovecot,
+    } = setup().await;
     for (body, field) in [
         (
             json!({"from": "alice@example.org", "to": ["bob@example.org\r\nRCPT TO:<eve@example.org>"], "text": "x"}),
