@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use common::{enc, Dovecot, Gateway, Options, SeedMessage, User};
 use dovecot_harness::raw::RawImap;
+use dovecot_harness::sink::SmtpSink;
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -232,6 +233,40 @@ fn routes() -> Vec<Route> {
             .raw()
             .slot(Query("flags"), MessageText)
             .slot(Query("internal_date"), Reject)
+            .slot(RawBody, MessageText),
+        route(Method::POST, "/v1/send")
+            .body(json!({
+                "from": "alice@example.org",
+                "to": ["x@example.org"],
+                "cc": [{"name": "C", "address": "c@example.org"}],
+                "bcc": ["b@example.org"],
+                "subject": "s",
+                "text": "t",
+                "html": "<p>t</p>",
+                "flags": ["$Sent"],
+                "attachments": [{"filename": "a.txt", "content_type": "text/plain", "content_base64": "aGk="}],
+            }))
+            .slot(Query("sent_copy"), Reject)
+            .slot(Body("/from"), Reject)
+            .slot(Body("/to"), Reject)
+            .slot(Body("/to/0"), Reject)
+            .slot(Body("/cc/0/address"), Reject)
+            .slot(Body("/cc/0/name"), MessageText)
+            .slot(Body("/bcc/0"), Reject)
+            .slot(Body("/subject"), MessageText)
+            .slot(Body("/text"), MessageText)
+            .slot(Body("/html"), MessageText)
+            .slot(Body("/flags"), Reject)
+            .slot(Body("/flags/0"), MessageText)
+            .slot(Body("/internal_date"), Reject)
+            .slot(Body("/attachments"), Reject)
+            .slot(Body("/attachments/0/filename"), MessageText)
+            .slot(Body("/attachments/0/content_type"), MessageText)
+            .slot(Body("/attachments/0/content_base64"), MessageText),
+        route(Method::POST, "/v1/send")
+            .raw()
+            .slot(Query("to"), Reject)
+            .slot(Query("from"), Reject)
             .slot(RawBody, MessageText),
         route(Method::GET, "/v1/mailboxes/{mailbox}/messages/{uid}")
             .path(INBOX_1)
@@ -490,6 +525,16 @@ async fn send(
         (Loc::RawBody, Input::Text(text)) => raw_body = Some(text.as_bytes().to_vec()),
         _ => return None,
     }
+    if route.template == "/v1/send" && !matches!(loc, Loc::Query("sent_copy")) {
+        // What is sent is checked at the relay; no Sent copy, so the mailboxes stay
+        // as they were.
+        query.push("sent_copy=never".to_owned());
+    }
+    if route.template == "/v1/send" && route.raw_body && !matches!(loc, Loc::Query("to")) {
+        // Raw uploads name their recipients in ?to=: a valid one, so only the hostile
+        // value can be wrong.
+        query.push("to=b%40example.org".to_owned());
+    }
     if route.template.ends_with("/changes") && !matches!(loc, Loc::Query("since")) {
         // A valid starting point, so only the hostile value can be wrong.
         let mailbox: Value = client
@@ -555,7 +600,7 @@ fn describe(loc: Loc, value: &Input) -> String {
 
 /// alice with INBOX (3 messages, the first seen), an empty Archive, Scratch (to
 /// rename and delete) and Sandbox (2 messages; where free text and flags may land).
-fn alice_dovecot() -> Dovecot {
+fn alice_dovecot(submission_relay: Option<u16>) -> Dovecot {
     let inbox = vec![
         SeedMessage::text("carol@example.org", "alice@example.org", "Hello", "one").with_flags("S"),
         SeedMessage::text("dave@example.org", "alice@example.org", "Invoice", "two"),
@@ -574,14 +619,19 @@ fn alice_dovecot() -> Dovecot {
                 ],
             )],
         rawlog: false,
+        submission_relay,
         ..Options::default()
     })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_parameter_of_every_route_refuses_hostile_input_and_changes_nothing() {
-    let dovecot = alice_dovecot();
+    // Sending goes through Dovecot's submission service to a sink: a hostile value
+    // that is accepted is sent, and must arrive as data, never as a header.
+    let sink = SmtpSink::start();
+    let dovecot = alice_dovecot(Some(sink.port));
     let mut config = common::config_for(&dovecot);
+    config.smtp_url = Some(dovecot.submission_plain_url().parse().unwrap());
     // Usernames and passwords from the corpus are failed logins; they must not
     // throttle the rest of the run.
     config.login_failures_per_user = 100_000;
@@ -680,10 +730,20 @@ async fn every_parameter_of_every_route_refuses_hostile_input_and_changes_nothin
                         }
                     }
                     (Expect::MessageText, _) => {
-                        stored_texts += 1;
+                        if route.template != "/v1/send" {
+                            stored_texts += 1;
+                        }
                         // Composed messages must hold the text as data; a raw upload
                         // is the client's own message, headers and all.
-                        if !matches!(loc, Loc::RawBody) {
+                        if route.template == "/v1/send" {
+                            // Sent: what the relay received must hold the text as data.
+                            let sent = sink.received().pop().expect("a sent message");
+                            let text = sent.text();
+                            let header = text.split("\r\n\r\n").next().unwrap_or_default();
+                            if !matches!(loc, Loc::RawBody) && header.contains("X-Injected") {
+                                failures.push(format!("{label}: header injected: {header}"));
+                            }
+                        } else if !matches!(loc, Loc::RawBody) {
                             let appended: Value = serde_json::from_str(&outcome.body).unwrap();
                             composed_uids.push(appended["uid"].as_u64().unwrap());
                         }
@@ -706,6 +766,14 @@ async fn every_parameter_of_every_route_refuses_hostile_input_and_changes_nothin
             }
         }
     }
+    // Nothing hostile became an SMTP command.
+    let commands = sink.commands();
+    assert!(
+        commands
+            .iter()
+            .all(|c| !c.contains("DELETE") && !c.contains("X-Injected")),
+        "{commands:?}"
+    );
     // Messages accepted into Sandbox hold the hostile text as data, never as headers.
     raw.ok("SELECT Sandbox").await;
     let injected: Vec<u32> = raw
@@ -739,8 +807,11 @@ async fn every_parameter_of_every_route_refuses_hostile_input_and_changes_nothin
     // The baselines were valid requests (so each refusal above came from the one
     // hostile value): each succeeds on a fresh server.
     for route in &routes {
-        let dovecot = alice_dovecot();
-        let gateway = Gateway::start(common::config_for(&dovecot)).await;
+        let sink = SmtpSink::start();
+        let dovecot = alice_dovecot(Some(sink.port));
+        let mut config = common::config_for(&dovecot);
+        config.smtp_url = Some(dovecot.submission_plain_url().parse().unwrap());
+        let gateway = Gateway::start(config).await;
         let outcome = send(
             &client,
             &gateway.base,

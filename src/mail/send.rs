@@ -31,6 +31,8 @@ pub struct Outgoing {
     message_id: String,
     /// Flags of the Sent copy beside `\Seen`.
     flags: Vec<String>,
+    /// INTERNALDATE of the Sent copy (RFC 3339; default: now).
+    internal_date: Option<String>,
 }
 
 fn invalid(field: &'static str, message: impl Into<String>) -> MailError {
@@ -128,7 +130,11 @@ impl Outgoing {
         let message_id = new_message_id(&sender);
         let stored = compose_with_id(request, Some(&message_id))?;
         // Checked here, before anything is sent, so the Sent copy cannot fail on them.
-        NewMessage::new(stored.clone(), &request.flags, None)?;
+        NewMessage::new(
+            stored.clone(),
+            &request.flags,
+            request.internal_date.as_deref(),
+        )?;
         Ok(Self {
             transmitted: without_bcc(&stored),
             stored,
@@ -136,6 +142,7 @@ impl Outgoing {
             recipients,
             message_id,
             flags: request.flags.clone(),
+            internal_date: request.internal_date.clone(),
         })
     }
 
@@ -194,6 +201,7 @@ impl Outgoing {
             recipients,
             message_id,
             flags: Vec::new(),
+            internal_date: None,
         })
     }
 
@@ -271,7 +279,11 @@ pub async fn file_sent_copy(
     };
     let mut flags = vec!["\\Seen".to_owned()];
     flags.extend(outgoing.flags.iter().cloned());
-    let message = NewMessage::new(outgoing.stored.clone(), &flags, None)?;
+    let message = NewMessage::new(
+        outgoing.stored.clone(),
+        &flags,
+        outgoing.internal_date.as_deref(),
+    )?;
     append(session, &sent, &message).await.map(Some)
 }
 
