@@ -10,6 +10,7 @@ use crate::config::Config;
 use crate::error::ApiError;
 use crate::imap::mailbox_locks::MailboxLocks;
 use crate::imap::{Backend, PoolSettings, PooledSession, SessionPools, Timeouts, Watchers};
+use crate::mail::idempotency::SendLedger;
 use crate::mail::{Op, TokenCodec};
 use crate::smtp::SmtpBackend;
 
@@ -30,6 +31,8 @@ pub struct App {
     pub pools: SessionPools,
     /// The SMTP submission server, when sending is configured.
     pub smtp: Option<SmtpBackend>,
+    /// Message-IDs of idempotent sends, and the sends running on this instance.
+    pub send_ledger: SendLedger,
     /// Issues and checks list cursors and mailbox state tokens.
     pub tokens_codec: TokenCodec,
     /// IDLE watchers behind the event streams.
@@ -93,6 +96,10 @@ impl AppState {
             config.login_failures_per_client,
         );
         let tokens_codec = TokenCodec::new(&config.secret);
+        let send_ledger = SendLedger::new(crate::auth::token::derive_key(
+            &config.secret,
+            b"idempotent message ids",
+        ));
         let smtp = config
             .smtp_url
             .clone()
@@ -104,6 +111,7 @@ impl AppState {
             throttle,
             pools,
             smtp,
+            send_ledger,
             tokens_codec,
             watchers,
             removal_locks: MailboxLocks::default(),

@@ -247,6 +247,9 @@ fn routes() -> Vec<Route> {
                 "attachments": [{"filename": "a.txt", "content_type": "text/plain", "content_base64": "aGk="}],
             }))
             .slot(Query("sent_copy"), Reject)
+            // Any visible-ASCII key is valid (it is only hashed); with the sweep's
+            // sent_copy=never every request is refused, which must be a 4xx.
+            .slot(Header("Idempotency-Key"), ReadOnly)
             .slot(Body("/from"), Reject)
             .slot(Body("/to"), Reject)
             .slot(Body("/to/0"), Reject)

@@ -120,8 +120,16 @@ async fn a_sent_message_reaches_every_recipient_and_sent_keeps_the_bcc() {
     let stored = String::from_utf8(stored).unwrap();
     let bcc: Vec<&str> = stored.lines().filter(|l| l.starts_with("Bcc:")).collect();
     assert_eq!(bcc, ["Bcc: <dave@example.org>"], "{stored}");
-    // Byte for byte what was transmitted, plus the Bcc line (the relay's copy also
-    // has the Received line Dovecot added, and the CRLF that ends DATA).
+    // Byte for byte what was transmitted, plus the Bcc line and, on top, the
+    // outcome (the relay's copy also has the Received line Dovecot added, and the
+    // CRLF that ends DATA).
+    let reply_line = format!(
+        "X-Imap-Gateway-Reply: {}\r\n",
+        body["smtp_reply"].as_str().unwrap()
+    );
+    let stored = stored
+        .strip_prefix(&reply_line)
+        .expect("the outcome on top");
     let without_bcc = stored.replace("Bcc: <dave@example.org>\r\n", "");
     let (_, transmitted) = text.split_once("\r\nFrom: ").expect("a From line");
     assert_eq!(format!("From: {transmitted}"), format!("{without_bcc}\r\n"));
@@ -306,4 +314,103 @@ async fn an_unreachable_server_is_502_and_nothing_is_filed() {
     let mut raw = RawImap::login(dovecot.imap_port, "alice", "alice-pw").await;
     let status = raw.ok("STATUS Sent (MESSAGES)").await.join("\n");
     assert!(status.contains("MESSAGES 0"), "{status}");
+}
+
+#[tokio::test]
+async fn a_retried_send_is_sent_once_and_answers_the_first_result() {
+    let Setup {
+        sink,
+        dovecot,
+        gateway,
+    } = setup().await;
+    sink.refuse("nobody@example.org", "550 5.1.1 No such user here");
+    let message = json!({
+        "from": "alice@example.org",
+        "to": ["bob@example.org", "nobody@example.org"],
+        "subject": "Once only",
+        "text": "hi",
+    });
+    let send = async |key: &str| {
+        gateway
+            .request(
+                reqwest::Method::POST,
+                "/v1/send",
+                &Auth::alice(),
+                &[("Idempotency-Key", key)],
+                Some(message.clone()),
+            )
+            .await
+    };
+    let first = send("order-42").await.ok(200).clone();
+    assert_eq!(first["replayed"], false);
+    assert_eq!(sink.received().len(), 1);
+
+    // The retry (say the first answer was lost): nothing is sent, the answer is the
+    // first one, read back from the Sent copy.
+    let again = send("order-42").await.ok(200).clone();
+    assert_eq!(sink.received().len(), 1, "sent twice");
+    assert_eq!(again["replayed"], true);
+    for field in [
+        "message_id",
+        "accepted",
+        "refused",
+        "smtp_reply",
+        "sent_copy",
+    ] {
+        assert_eq!(again[field], first[field], "{field}");
+    }
+    assert_eq!(again["refused"][0]["smtp_code"], 550);
+    let mut raw = RawImap::login(dovecot.imap_port, "alice", "alice-pw").await;
+    let status = raw.ok("STATUS Sent (MESSAGES)").await.join("\n");
+    assert!(status.contains("MESSAGES 1"), "{status}");
+
+    // Another key is another message; the same key from another user would be too.
+    let other = send("order-43").await.ok(200).clone();
+    assert_ne!(other["message_id"], first["message_id"]);
+    assert_eq!(sink.received().len(), 2);
+
+    // A raw upload's own Message-ID works the same way.
+    let raw_message = b"From: alice@example.org\r\nTo: bob@example.org\r\nMessage-ID: <raw-1@example.org>\r\nSubject: Raw once\r\n\r\nbody\r\n".to_vec();
+    for expected_replay in [false, true] {
+        let body = gateway
+            .send_raw(
+                reqwest::Method::POST,
+                "/v1/send?to=bob@example.org",
+                &Auth::alice(),
+                "message/rfc822",
+                raw_message.clone(),
+            )
+            .await
+            .ok(200)
+            .clone();
+        assert_eq!(body["replayed"], expected_replay);
+        assert_eq!(body["message_id"], "raw-1@example.org");
+    }
+    assert_eq!(sink.received().len(), 3);
+
+    // The record needs the Sent copy; a malformed key is refused. Nothing sent.
+    let never = gateway
+        .request(
+            reqwest::Method::POST,
+            "/v1/send?sent_copy=never",
+            &Auth::alice(),
+            &[("Idempotency-Key", "order-44")],
+            Some(message.clone()),
+        )
+        .await;
+    assert_eq!(never.status, 422, "{}", never.text);
+    assert_eq!(never.body["errors"][0]["field"], "sent_copy");
+    let long = "k".repeat(201);
+    let malformed = gateway
+        .request(
+            reqwest::Method::POST,
+            "/v1/send",
+            &Auth::alice(),
+            &[("Idempotency-Key", long.as_str())],
+            Some(message.clone()),
+        )
+        .await;
+    assert_eq!(malformed.status, 400, "{}", malformed.text);
+    assert_eq!(malformed.body["errors"][0]["field"], "Idempotency-Key");
+    assert_eq!(sink.received().len(), 3);
 }

@@ -11,9 +11,11 @@ use super::extract::{json_body, media_type, AppBytes, AppQuery};
 use super::ProblemResponses;
 use crate::auth::{AuthUser, Scope};
 use crate::error::ApiError;
-use crate::mail::send::{file_sent_copy, response, submit, Outgoing};
+use crate::mail::idempotency::IdempotencyKey;
+use crate::mail::send::{response, submit, Outgoing};
+use crate::mail::sent::{file_sent_copy, find_record, replayed_response};
 use crate::model::compose::ComposeRequest;
-use crate::model::send::{SendQuery, SendResponse};
+use crate::model::send::{SendQuery, SendResponse, SentCopy};
 use crate::state::AppState;
 
 /// Largest message `POST /v1/send` accepts, in bytes (the server's SIZE may be lower).
@@ -23,9 +25,17 @@ pub const MAX_SEND_BYTES: usize = MAX_APPEND_BYTES;
 /// not transmitted but kept in the Sent copy), or a raw `message/rfc822` with the
 /// recipients in `?to=`. Needs the `send` scope. Answers 200 after the server's final
 /// reply, naming the accepted and refused recipients and the Sent copy; anything that
-/// failed after the message was accepted is in `warnings` (do not send again).
+/// failed after the message was accepted is in `warnings` (do not send again). With an
+/// `Idempotency-Key` (or a raw message's own Message-ID) a retry of a message already
+/// in Sent sends nothing and answers the first result (`replayed: true`).
 #[utoipa::path(post, path = "/v1/send", tag = "send",
-    params(SendQuery),
+    params(
+        SendQuery,
+        ("Idempotency-Key" = Option<String>, Header,
+            description = "Makes a retry answer the first result instead of sending again \
+            (1-200 visible ASCII characters, per user). The message's Message-ID is derived \
+            from it, and its Sent copy is the record: needs sent_copy auto or always."),
+    ),
     request_body(content(
         (ComposeRequest = "application/json"),
         (Vec<u8> = "message/rfc822"),
@@ -45,6 +55,11 @@ pub async fn send_message(
             detail: "sending is not configured on this gateway (IMAP_GATEWAY_SMTP_URL)".to_owned(),
         });
     };
+    let idempotency_key = idempotency_key(&headers)?;
+    let username = user.identity.username().as_str();
+    let unique = idempotency_key
+        .as_ref()
+        .map(|key| state.send_ledger.unique_part(username, key));
     let content_type = media_type(&headers);
     let outgoing = match content_type.as_str() {
         "application/json" => {
@@ -55,9 +70,9 @@ pub async fn send_message(
                 ));
             }
             let request: ComposeRequest = json_body(&body)?;
-            Outgoing::compose(&request)?
+            Outgoing::compose(&request, unique.as_deref())?
         }
-        "message/rfc822" => Outgoing::raw(body.to_vec(), &query)?,
+        "message/rfc822" => Outgoing::raw(body.to_vec(), &query, unique.as_deref())?,
         _ => {
             return Err(ApiError::UnsupportedMediaType {
                 detail:
@@ -65,6 +80,26 @@ pub async fn send_message(
                         .to_owned(),
             })
         }
+    };
+    let sent_copy = query.sent_copy.unwrap_or_default();
+    // A retry of an earlier send is recognised by its Message-ID in Sent.
+    let ledgered = idempotency_key.is_some() || outgoing.has_own_message_id();
+    let _running = if ledgered {
+        if sent_copy == SentCopy::Never {
+            return Err(ApiError::unprocessable_field(
+                "sent_copy",
+                "an idempotent send (Idempotency-Key, or a raw message with its own \
+                 Message-ID) is recorded by its Sent copy; use sent_copy=auto or always",
+            ));
+        }
+        let running = state.send_ledger.claim(username, outgoing.message_id())?;
+        let mut session = state.session(&user).await?;
+        if let Some(record) = find_record(&mut session, outgoing.message_id()).await? {
+            return Ok(Json(replayed_response(&outgoing, record)));
+        }
+        Some(running)
+    } else {
+        None
     };
     let identity = &user.identity;
     let submission = submit(
@@ -78,8 +113,7 @@ pub async fn send_message(
     let mut warnings = Vec::new();
     let copy = match state.session(&user).await {
         Ok(mut session) => {
-            match file_sent_copy(&mut session, &outgoing, query.sent_copy.unwrap_or_default()).await
-            {
+            match file_sent_copy(&mut session, &outgoing, &submission, sent_copy).await {
                 Ok(copy) => copy,
                 Err(err) => {
                     warnings.push(format!("the Sent copy was not stored: {err}"));
@@ -96,4 +130,18 @@ pub async fn send_message(
         }
     };
     Ok(Json(response(&outgoing, submission, copy, warnings)))
+}
+
+/// The `Idempotency-Key` header, validated (400 when malformed).
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<IdempotencyKey>, ApiError> {
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let text = value.to_str().map_err(|_| {
+        ApiError::from(crate::imap::ValidationError::new(
+            "Idempotency-Key",
+            "may hold visible ASCII characters only",
+        ))
+    })?;
+    Ok(Some(IdempotencyKey::new(text)?))
 }

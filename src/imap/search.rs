@@ -151,6 +151,8 @@ pub enum SearchKey {
     Smaller(u32),
     /// `UID set`
     Uid(UidSet),
+    /// `HEADER Message-ID text`
+    MessageId(SearchText),
 }
 
 impl SearchKey {
@@ -162,7 +164,8 @@ impl SearchKey {
             | Self::Cc(t)
             | Self::Subject(t)
             | Self::Text(t)
-            | Self::Body(t) => Some(t),
+            | Self::Body(t)
+            | Self::MessageId(t) => Some(t),
             _ => None,
         }
     }

@@ -1,5 +1,5 @@
 //! Sending: a composed or raw message is submitted over SMTP with the caller's own
-//! credentials, and a copy (with its Bcc header) is filed in the Sent mailbox.
+//! credentials; [`super::sent`] files the copy (with its Bcc header) in Sent.
 //!
 //! The answer is exact: it comes after the server's final reply and names every
 //! recipient it accepted or refused. What happens after that reply (the Sent copy)
@@ -8,12 +8,12 @@
 
 use mail_parser::MessageParser;
 
-use super::append::{append, NewMessage};
+use super::append::NewMessage;
 use super::compose::{address_of, compose_with_id};
-use super::error::{ImapResultExt as _, MailError, Op};
-use crate::imap::{ImapSession, MailboxName, SpecialUse, ValidationError};
+use super::error::MailError;
+use crate::imap::ValidationError;
 use crate::model::compose::{AppendResponse, ComposeRequest};
-use crate::model::send::{RefusedRecipient, SendQuery, SendResponse, SentCopy};
+use crate::model::send::{RefusedRecipient, SendQuery, SendResponse};
 use crate::smtp::{EnvelopeAddress, SmtpBackend, SmtpError, Submission};
 
 /// Most recipients (To, Cc and Bcc together) one message may have.
@@ -33,18 +33,26 @@ pub struct Outgoing {
     flags: Vec<String>,
     /// INTERNALDATE of the Sent copy (RFC 3339; default: now).
     internal_date: Option<String>,
+    /// Whether the Message-ID came with the client's raw message.
+    own_message_id: bool,
 }
 
 fn invalid(field: &'static str, message: impl Into<String>) -> MailError {
     MailError::Invalid(ValidationError::new(field, message))
 }
 
-/// A new Message-ID (without angle brackets) in the sender's domain.
-fn new_message_id(sender: &EnvelopeAddress) -> String {
-    use rand::RngCore as _;
-    let mut bytes = [0u8; 16];
-    rand::thread_rng().fill_bytes(&mut bytes);
-    let unique: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+/// A Message-ID (without angle brackets) in the sender's domain: `unique@domain`,
+/// with a random unique part unless one is given (an idempotent request's).
+fn new_message_id(sender: &EnvelopeAddress, unique: Option<&str>) -> String {
+    let unique = unique.map_or_else(
+        || {
+            use rand::RngCore as _;
+            let mut bytes = [0u8; 16];
+            rand::thread_rng().fill_bytes(&mut bytes);
+            bytes.iter().map(|b| format!("{b:02x}")).collect()
+        },
+        str::to_owned,
+    );
     let domain = sender
         .as_str()
         .rsplit_once('@')
@@ -111,11 +119,12 @@ fn without_bcc(message: &[u8]) -> Vec<u8> {
 
 impl Outgoing {
     /// A message composed from JSON; the envelope comes from its headers (To, Cc and
-    /// Bcc recipients, the From address as sender).
+    /// Bcc recipients, the From address as sender). `unique` is the Message-ID's part
+    /// before `@` (random when `None`).
     ///
     /// # Errors
     /// As composing does (400/422); no recipient or too many (422).
-    pub fn compose(request: &ComposeRequest) -> Result<Self, MailError> {
+    pub fn compose(request: &ComposeRequest, unique: Option<&str>) -> Result<Self, MailError> {
         let sender = EnvelopeAddress::new(&address_of("from", &request.from)?)
             .map_err(|e| invalid("from", e))?;
         let addresses = [
@@ -127,7 +136,7 @@ impl Outgoing {
         .flat_map(|(field, list)| list.iter().map(move |a| address_of(field, a)))
         .collect::<Result<Vec<String>, MailError>>()?;
         let recipients = envelope_recipients("to", addresses)?;
-        let message_id = new_message_id(&sender);
+        let message_id = new_message_id(&sender, unique);
         let stored = compose_with_id(request, Some(&message_id))?;
         // Checked here, before anything is sent, so the Sent copy cannot fail on them.
         NewMessage::new(
@@ -143,17 +152,23 @@ impl Outgoing {
             message_id,
             flags: request.flags.clone(),
             internal_date: request.internal_date.clone(),
+            own_message_id: false,
         })
     }
 
     /// A raw RFC 5322 message with the envelope from the query: `to` (required) and
     /// `from` (default: the address in its `From:` header). A message without a
-    /// Message-ID gets one. Sent as given, Bcc header included if it has one.
+    /// Message-ID gets one (`unique@domain`, random unless `unique` is given). Sent as
+    /// given, Bcc header included if it has one.
     ///
     /// # Errors
     /// 400 for a malformed address; 422 for a message that does not parse, no
     /// recipients, or no sender.
-    pub fn raw(mut bytes: Vec<u8>, query: &SendQuery) -> Result<Self, MailError> {
+    pub fn raw(
+        mut bytes: Vec<u8>,
+        query: &SendQuery,
+        unique: Option<&str>,
+    ) -> Result<Self, MailError> {
         if bytes.is_empty() || bytes.contains(&0) {
             return Err(MailError::unacceptable(
                 "body",
@@ -184,10 +199,11 @@ impl Outgoing {
             MailError::unacceptable("to", "raw uploads name their recipients in ?to=")
         })?;
         let recipients = envelope_recipients("to", to.split(',').map(str::to_owned))?;
+        let own_message_id = existing_id.is_some();
         let message_id = match existing_id {
             Some(id) => id,
             None => {
-                let id = new_message_id(&sender);
+                let id = new_message_id(&sender, unique);
                 let mut with_id = format!("Message-ID: <{id}>\r\n").into_bytes();
                 with_id.extend_from_slice(&bytes);
                 bytes = with_id;
@@ -202,12 +218,44 @@ impl Outgoing {
             message_id,
             flags: Vec::new(),
             internal_date: None,
+            own_message_id,
         })
     }
 
     /// The bytes the server receives (tests and the Sent copy compare them).
     pub fn transmitted(&self) -> &[u8] {
         &self.transmitted
+    }
+
+    /// What the Sent copy holds (before the outcome is recorded in it).
+    pub fn stored(&self) -> &[u8] {
+        &self.stored
+    }
+
+    /// The Message-ID, without angle brackets.
+    pub fn message_id(&self) -> &str {
+        &self.message_id
+    }
+
+    /// True when the Message-ID came with a raw upload (it can then serve as the
+    /// client's idempotency key).
+    pub fn has_own_message_id(&self) -> bool {
+        self.own_message_id
+    }
+
+    /// The envelope recipients.
+    pub fn recipients(&self) -> &[EnvelopeAddress] {
+        &self.recipients
+    }
+
+    /// Flags of the Sent copy beside `\Seen`.
+    pub fn flags(&self) -> &[String] {
+        &self.flags
+    }
+
+    /// INTERNALDATE of the Sent copy (RFC 3339), when the request gave one.
+    pub fn internal_date(&self) -> Option<&str> {
+        self.internal_date.as_deref()
     }
 }
 
@@ -246,47 +294,6 @@ pub async fn submit(
     result.map_err(MailError::Smtp)
 }
 
-/// The user's Sent mailbox: `\Sent` (SPECIAL-USE) or a conventional name.
-async fn find_sent(session: &mut ImapSession) -> Result<Option<MailboxName>, MailError> {
-    let mailboxes = session
-        .list_mailboxes(None, false)
-        .await
-        .during(Op::ListMailboxes)?;
-    Ok(mailboxes
-        .into_iter()
-        .find(|m| m.special_use == Some(SpecialUse::Sent) && m.selectable)
-        .map(|m| m.name))
-}
-
-/// Files the Sent copy (`\Seen`), as `mode` asks; `Ok(None)` when none is wanted.
-///
-/// # Errors
-/// No Sent mailbox (as a conflict), IMAP failures.
-pub async fn file_sent_copy(
-    session: &mut ImapSession,
-    outgoing: &Outgoing,
-    mode: SentCopy,
-) -> Result<Option<AppendResponse>, MailError> {
-    let files_itself = session.profile().capabilities.has("X-GM-EXT-1");
-    if mode == SentCopy::Never || (mode == SentCopy::Auto && files_itself) {
-        return Ok(None);
-    }
-    let Some(sent) = find_sent(session).await? else {
-        return Err(MailError::Conflict {
-            detail: "there is no Sent mailbox".to_owned(),
-            slug: "no-sent-mailbox",
-        });
-    };
-    let mut flags = vec!["\\Seen".to_owned()];
-    flags.extend(outgoing.flags.iter().cloned());
-    let message = NewMessage::new(
-        outgoing.stored.clone(),
-        &flags,
-        outgoing.internal_date.as_deref(),
-    )?;
-    append(session, &sent, &message).await.map(Some)
-}
-
 /// The answer for a submitted message.
 pub fn response(
     outgoing: &Outgoing,
@@ -314,6 +321,7 @@ pub fn response(
         },
         sent_copy,
         warnings,
+        replayed: false,
     }
 }
 

@@ -60,4 +60,8 @@ pub struct SendResponse {
     /// What went wrong after the server accepted the message. The message was sent:
     /// do not send it again.
     pub warnings: Vec<String>,
+    /// True when this answers a retry (same `Idempotency-Key`, or the same
+    /// Message-ID in a raw upload) of a message sent before: nothing was sent now,
+    /// and the answer is the first one, read back from the Sent copy.
+    pub replayed: bool,
 }

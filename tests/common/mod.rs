@@ -219,7 +219,22 @@ impl Gateway {
         auth: &Auth,
         body: Option<Value>,
     ) -> Reply {
+        self.request(method, path, auth, &[], body).await
+    }
+
+    /// [`Self::send`] with extra request headers.
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        auth: &Auth,
+        headers: &[(&str, &str)],
+        body: Option<Value>,
+    ) -> Reply {
         let mut request = self.http.request(method, format!("{}{path}", self.base));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
         request = match auth {
             Auth::None => request,
             Auth::Basic(user, password) => {

@@ -517,6 +517,7 @@ fn push_search_key<'a>(w: &mut Writer<'a>, key: &'a SearchKey) {
         SearchKey::Subject(t) => ("SUBJECT", Some(t)),
         SearchKey::Text(t) => ("TEXT", Some(t)),
         SearchKey::Body(t) => ("BODY", Some(t)),
+        SearchKey::MessageId(t) => ("HEADER Message-ID", Some(t)),
         SearchKey::Since(date) => {
             let _ = write!(w.line, "SINCE {date}");
             return;
