@@ -227,7 +227,8 @@ fn routes() -> Vec<Route> {
             .slot(Body("/attachments"), Reject)
             .slot(Body("/attachments/0/filename"), MessageText)
             .slot(Body("/attachments/0/content_type"), MessageText)
-            .slot(Body("/attachments/0/content_base64"), MessageText),
+            .slot(Body("/attachments/0/content_base64"), MessageText)
+            .slot(Body("/reference"), Reject),
         route(Method::POST, "/v1/mailboxes/{mailbox}/messages")
             .path(&[("mailbox", "Sandbox")])
             .raw()
@@ -265,7 +266,8 @@ fn routes() -> Vec<Route> {
             .slot(Body("/attachments"), Reject)
             .slot(Body("/attachments/0/filename"), MessageText)
             .slot(Body("/attachments/0/content_type"), MessageText)
-            .slot(Body("/attachments/0/content_base64"), MessageText),
+            .slot(Body("/attachments/0/content_base64"), MessageText)
+            .slot(Body("/reference"), Reject),
         route(Method::POST, "/v1/send")
             .raw()
             .slot(Query("to"), Reject)

@@ -414,3 +414,184 @@ async fn a_retried_send_is_sent_once_and_answers_the_first_result() {
     assert_eq!(malformed.body["errors"][0]["field"], "Idempotency-Key");
     assert_eq!(sink.received().len(), 3);
 }
+
+/// A message from Bob to alice and carol (cc dave) in a thread, with a PDF attached;
+/// returns its UID and its mailbox's UIDVALIDITY.
+async fn seed_original(gateway: &Gateway, dovecot: &Dovecot) -> (u32, u64) {
+    let original = b"From: Bob <bob@example.org>\r\nTo: alice@example.org, Carol <carol@example.org>\r\nCc: dave@example.org\r\nSubject: Plans\r\nMessage-ID: <orig-2@example.org>\r\nIn-Reply-To: <root-1@example.org>\r\nReferences: <root-1@example.org>\r\nDate: Thu, 26 Nov 2026 09:00:00 +0000\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nShall we meet on Monday?\r\nBob\r\n--b\r\nContent-Type: application/pdf; name=\"plan.pdf\"\r\nContent-Disposition: attachment; filename=\"plan.pdf\"\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQKJcOkw7w=\r\n--b--\r\n";
+    let mut raw = RawImap::login(dovecot.imap_port, "alice", "alice-pw").await;
+    let uid = raw.append_message("INBOX", "", original).await;
+    let inbox = gateway.get("/v1/mailboxes/INBOX", &Auth::alice()).await;
+    let uid_validity = inbox.ok(200)["status"]["uid_validity"].as_u64().unwrap();
+    (uid, uid_validity)
+}
+
+#[tokio::test]
+async fn a_reply_all_threads_quotes_and_marks_the_original_answered() {
+    let Setup {
+        sink,
+        dovecot,
+        gateway,
+    } = setup().await;
+    let (uid, uid_validity) = seed_original(&gateway, &dovecot).await;
+    let body = gateway
+        .post(
+            "/v1/send",
+            &Auth::alice(),
+            json!({
+                "from": "Alice <alice@example.org>",
+                "text": "Monday works.",
+                "reference": {"mailbox": "INBOX", "uid": uid, "uid_validity": uid_validity,
+                              "action": "reply_all", "quote": true},
+            }),
+        )
+        .await
+        .ok(200)
+        .clone();
+    // To the author, cc everyone else but alice herself.
+    assert_eq!(
+        body["accepted"],
+        json!(["bob@example.org", "carol@example.org", "dave@example.org"])
+    );
+    let text = sink.received()[0].text();
+    assert!(text.contains("Subject: Re: Plans\r\n"), "{text}");
+    assert!(
+        text.contains("In-Reply-To: <orig-2@example.org>\r\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("References: <root-1@example.org> <orig-2@example.org>\r\n"),
+        "{text}"
+    );
+    assert!(text.contains("Monday works."), "{text}");
+    assert!(text.contains("> Shall we meet on Monday?"), "{text}");
+    assert!(
+        !text.contains("plan.pdf"),
+        "a reply carries no attachments: {text}"
+    );
+    let mut raw = RawImap::login(dovecot.imap_port, "alice", "alice-pw").await;
+    raw.ok("EXAMINE INBOX").await;
+    assert!(raw.flags(uid).await.contains("\\Answered"));
+
+    // A plain reply goes to the author only and quotes nothing.
+    gateway
+        .post(
+            "/v1/send",
+            &Auth::alice(),
+            json!({
+                "from": "alice@example.org",
+                "text": "Just you.",
+                "reference": {"mailbox": "INBOX", "uid": uid, "uid_validity": uid_validity, "action": "reply"},
+            }),
+        )
+        .await
+        .ok(200);
+    let reply = &sink.received()[1];
+    assert_eq!(reply.recipients, ["bob@example.org"]);
+    assert!(!reply.text().contains("> Shall we"), "{}", reply.text());
+}
+
+#[tokio::test]
+async fn a_forward_carries_text_and_attachments_and_marks_the_original() {
+    let Setup {
+        sink,
+        dovecot,
+        gateway,
+    } = setup().await;
+    let (uid, uid_validity) = seed_original(&gateway, &dovecot).await;
+    let body = gateway
+        .post(
+            "/v1/send",
+            &Auth::alice(),
+            json!({
+                "from": "alice@example.org",
+                "to": ["erin@example.org"],
+                "text": "FYI",
+                "reference": {"mailbox": "INBOX", "uid": uid, "uid_validity": uid_validity, "action": "forward"},
+            }),
+        )
+        .await
+        .ok(200)
+        .clone();
+    assert_eq!(body["accepted"], json!(["erin@example.org"]));
+    assert_eq!(body["warnings"], json!([]));
+    let text = sink.received()[0].text();
+    assert!(text.contains("Subject: Fwd: Plans\r\n"), "{text}");
+    assert!(
+        text.contains("---------- Forwarded message ----------"),
+        "{text}"
+    );
+    assert!(text.contains("Shall we meet on Monday?"), "{text}");
+    assert!(text.contains("plan.pdf"), "{text}");
+    // The attachment arrives with the original's bytes.
+    let relayed = sink.received().remove(0);
+    let message = mail_parser::MessageParser::default()
+        .parse(relayed.data.as_slice())
+        .unwrap();
+    let pdf = message.attachments().next().expect("an attachment");
+    assert_eq!(pdf.contents(), b"%PDF-1.4\n%\xc3\xa4\xc3\xbc");
+    let mut raw = RawImap::login(dovecot.imap_port, "alice", "alice-pw").await;
+    raw.ok("EXAMINE INBOX").await;
+    assert!(raw.flags(uid).await.contains("$Forwarded"));
+}
+
+#[tokio::test]
+async fn a_stale_or_missing_reference_is_refused_before_anything_is_sent() {
+    let Setup {
+        sink,
+        dovecot,
+        gateway,
+    } = setup().await;
+    let (uid, uid_validity) = seed_original(&gateway, &dovecot).await;
+    let send = async |uid: u32, uid_validity: u64| {
+        gateway
+            .post(
+                "/v1/send",
+                &Auth::alice(),
+                json!({
+                    "from": "alice@example.org",
+                    "text": "x",
+                    "reference": {"mailbox": "INBOX", "uid": uid, "uid_validity": uid_validity, "action": "reply"},
+                }),
+            )
+            .await
+    };
+    let changed = send(uid, uid_validity + 1).await;
+    assert_eq!(changed.status, 409, "{}", changed.text);
+    assert_eq!(
+        changed.body["type"],
+        "urn:imap-gateway:problem:reference-changed"
+    );
+    let missing = send(uid + 100, uid_validity).await;
+    assert_eq!(missing.status, 404, "{}", missing.text);
+    let zero = send(0, uid_validity).await;
+    assert_eq!(zero.status, 400, "{}", zero.text);
+    let hostile = gateway
+        .post(
+            "/v1/send",
+            &Auth::alice(),
+            json!({
+                "from": "alice@example.org", "text": "x",
+                "reference": {"mailbox": "INBOX\r\nA1 DELETE INBOX", "uid": uid, "uid_validity": uid_validity, "action": "reply"},
+            }),
+        )
+        .await;
+    assert_eq!(hostile.status, 400, "{}", hostile.text);
+    assert_eq!(hostile.body["errors"][0]["field"], "reference.mailbox");
+    // Storing a draft takes no reference: replies are sent.
+    let draft = gateway
+        .post(
+            "/v1/mailboxes/Drafts/messages",
+            &Auth::alice(),
+            json!({
+                "from": "alice@example.org", "text": "x",
+                "reference": {"mailbox": "INBOX", "uid": uid, "uid_validity": uid_validity, "action": "reply"},
+            }),
+        )
+        .await;
+    assert_eq!(draft.status, 422, "{}", draft.text);
+    assert!(sink.received().is_empty());
+    let mut raw = RawImap::login(dovecot.imap_port, "alice", "alice-pw").await;
+    raw.ok("EXAMINE INBOX").await;
+    assert!(!raw.flags(uid).await.contains("\\Answered"));
+}

@@ -56,6 +56,12 @@ pub async fn append_message(
         }
         "application/json" => {
             let request: ComposeRequest = json_body(&body)?;
+            if request.reference.is_some() {
+                return Err(ApiError::unprocessable_field(
+                    "reference",
+                    "replies and forwards are sent with POST /v1/send",
+                ));
+            }
             NewMessage::new(
                 compose(&request)?,
                 &request.flags,

@@ -11,7 +11,9 @@ use super::extract::{json_body, media_type, AppBytes, AppQuery};
 use super::ProblemResponses;
 use crate::auth::{AuthUser, Scope};
 use crate::error::ApiError;
+use crate::mail::compose::{address_of, Extras};
 use crate::mail::idempotency::IdempotencyKey;
+use crate::mail::reply::load_original;
 use crate::mail::send::{response, submit, Outgoing};
 use crate::mail::sent::{file_sent_copy, find_record, replayed_response};
 use crate::model::compose::ComposeRequest;
@@ -61,6 +63,7 @@ pub async fn send_message(
         .as_ref()
         .map(|key| state.send_ledger.unique_part(username, key));
     let content_type = media_type(&headers);
+    let mut original = None;
     let outgoing = match content_type.as_str() {
         "application/json" => {
             if query.to.is_some() || query.from.is_some() {
@@ -69,8 +72,24 @@ pub async fn send_message(
                     "?to= and ?from= are for raw uploads; a composed message names its recipients in the body",
                 ));
             }
-            let request: ComposeRequest = json_body(&body)?;
-            Outgoing::compose(&request, unique.as_deref())?
+            let mut request: ComposeRequest = json_body(&body)?;
+            let extras = match &request.reference {
+                Some(reference) => {
+                    // Read (and checked) before anything is sent.
+                    let mut session = state.session(&user).await?;
+                    let mut loaded = load_original(&mut session, reference, MAX_SEND_BYTES).await?;
+                    drop(session);
+                    let mut own = vec![address_of("from", &request.from)?];
+                    if username.contains('@') {
+                        own.push(username.to_owned());
+                    }
+                    let extras = loaded.complete(&mut request, &own);
+                    original = Some(loaded);
+                    extras
+                }
+                None => Extras::default(),
+            };
+            Outgoing::compose(&request, unique.as_deref(), &extras)?
         }
         "message/rfc822" => Outgoing::raw(body.to_vec(), &query, unique.as_deref())?,
         _ => {
@@ -113,17 +132,28 @@ pub async fn send_message(
     let mut warnings = Vec::new();
     let copy = match state.session(&user).await {
         Ok(mut session) => {
-            match file_sent_copy(&mut session, &outgoing, &submission, sent_copy).await {
+            let copy = match file_sent_copy(&mut session, &outgoing, &submission, sent_copy).await {
                 Ok(copy) => copy,
                 Err(err) => {
                     warnings.push(format!("the Sent copy was not stored: {err}"));
                     None
                 }
+            };
+            if let Some(original) = &original {
+                if let Err(err) = original.mark(&mut session).await {
+                    warnings.push(format!("the original message was not flagged: {err}"));
+                }
             }
+            copy
         }
         Err(err) => {
             warnings.push(format!(
-                "the Sent copy was not stored: the IMAP server could not be used ({})",
+                "the Sent copy was not stored{}: the IMAP server could not be used ({})",
+                if original.is_some() {
+                    " and the original was not flagged"
+                } else {
+                    ""
+                },
                 err.status()
             ));
             None

@@ -80,13 +80,45 @@ fn address_list(
     list.iter().map(|a| compose_address(field, a)).collect()
 }
 
+/// What a reply or forward adds to a composed message (see `super::reply`).
+#[derive(Debug, Default)]
+pub struct Extras {
+    /// `In-Reply-To` (a Message-ID without angle brackets).
+    pub in_reply_to: Option<String>,
+    /// `References`, oldest first.
+    pub references: Vec<String>,
+    /// Attachments carried over from the original, decoded.
+    pub attachments: Vec<CarriedAttachment>,
+}
+
+/// An attachment of an original message, carried into a forward.
+#[derive(Debug)]
+pub struct CarriedAttachment {
+    /// File name (checked to be one line).
+    pub filename: String,
+    /// Media type (checked to be `type/subtype`).
+    pub content_type: String,
+    /// The decoded content.
+    pub content: Vec<u8>,
+}
+
+/// True for a Message-ID (without angle brackets) that is safe to write into a
+/// header: visible ASCII, no angle brackets, not too long.
+pub fn is_message_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 250
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'<' && b != b'>')
+}
+
 /// Builds the message `request` describes.
 ///
 /// # Errors
 /// A header value with a line break, a malformed address, media type or base64
 /// content (400); no body at all (422).
 pub fn compose(request: &ComposeRequest) -> Result<Vec<u8>, MailError> {
-    compose_with_id(request, None)
+    compose_with_id(request, None, &Extras::default())
 }
 
 /// The address part of a compose address, validated as a header value.
@@ -105,15 +137,20 @@ pub fn address_of(field: &'static str, address: &ComposeAddress) -> Result<Strin
 }
 
 /// As [`compose`], with `message_id` (without angle brackets) as its Message-ID when
-/// given (mail-builder makes one up otherwise).
+/// given (mail-builder makes one up otherwise), and a reply's or forward's `extras`.
 ///
 /// # Errors
 /// As [`compose`].
 pub fn compose_with_id(
     request: &ComposeRequest,
     message_id: Option<&str>,
+    extras: &Extras,
 ) -> Result<Vec<u8>, MailError> {
-    if request.text.is_none() && request.html.is_none() && request.attachments.is_empty() {
+    if request.text.is_none()
+        && request.html.is_none()
+        && request.attachments.is_empty()
+        && extras.attachments.is_empty()
+    {
         return Err(MailError::unacceptable(
             "body",
             "give text, html or attachments",
@@ -136,6 +173,19 @@ pub fn compose_with_id(
     if let Some(subject) = &request.subject {
         check_header_text("subject", subject)?;
         builder = builder.subject(subject.clone());
+    }
+    // Taken from the original message: written only when they are plain IDs.
+    if let Some(id) = extras.in_reply_to.as_deref().filter(|id| is_message_id(id)) {
+        builder = builder.in_reply_to(id.to_owned());
+    }
+    let references: Vec<String> = extras
+        .references
+        .iter()
+        .filter(|id| is_message_id(id))
+        .cloned()
+        .collect();
+    if !references.is_empty() {
+        builder = builder.references(references);
     }
     if let Some(text) = &request.text {
         builder = builder.text_body(text.clone());
@@ -163,6 +213,19 @@ pub fn compose_with_id(
             attachment.content_type.clone(),
             attachment.filename.clone(),
             content,
+        );
+    }
+    for carried in &extras.attachments {
+        check_header_text("reference", &carried.filename)?;
+        let content_type = if is_media_type(&carried.content_type) {
+            carried.content_type.as_str()
+        } else {
+            "application/octet-stream"
+        };
+        builder = builder.attachment(
+            content_type.to_owned(),
+            carried.filename.clone(),
+            carried.content.as_slice(),
         );
     }
     builder

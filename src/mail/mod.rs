@@ -30,6 +30,7 @@ pub mod list;
 pub mod mailboxes;
 pub mod open;
 pub mod read;
+pub mod reply;
 pub mod send;
 pub mod sent;
 pub mod stream;

@@ -9,7 +9,7 @@
 use mail_parser::MessageParser;
 
 use super::append::NewMessage;
-use super::compose::{address_of, compose_with_id};
+use super::compose::{address_of, compose_with_id, Extras};
 use super::error::MailError;
 use crate::imap::ValidationError;
 use crate::model::compose::{AppendResponse, ComposeRequest};
@@ -120,11 +120,15 @@ fn without_bcc(message: &[u8]) -> Vec<u8> {
 impl Outgoing {
     /// A message composed from JSON; the envelope comes from its headers (To, Cc and
     /// Bcc recipients, the From address as sender). `unique` is the Message-ID's part
-    /// before `@` (random when `None`).
+    /// before `@` (random when `None`); `extras` are a reply's or forward's.
     ///
     /// # Errors
     /// As composing does (400/422); no recipient or too many (422).
-    pub fn compose(request: &ComposeRequest, unique: Option<&str>) -> Result<Self, MailError> {
+    pub fn compose(
+        request: &ComposeRequest,
+        unique: Option<&str>,
+        extras: &Extras,
+    ) -> Result<Self, MailError> {
         let sender = EnvelopeAddress::new(&address_of("from", &request.from)?)
             .map_err(|e| invalid("from", e))?;
         let addresses = [
@@ -137,7 +141,7 @@ impl Outgoing {
         .collect::<Result<Vec<String>, MailError>>()?;
         let recipients = envelope_recipients("to", addresses)?;
         let message_id = new_message_id(&sender, unique);
-        let stored = compose_with_id(request, Some(&message_id))?;
+        let stored = compose_with_id(request, Some(&message_id), extras)?;
         // Checked here, before anything is sent, so the Sent copy cannot fail on them.
         NewMessage::new(
             stored.clone(),

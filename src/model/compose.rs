@@ -30,6 +30,37 @@ pub struct ComposeAttachment {
     pub content_base64: String,
 }
 
+/// What a message sent with a `reference` does with the original.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReferenceAction {
+    /// Reply to the sender (`Reply-To`, else `From`); the original gets `\Answered`.
+    Reply,
+    /// Reply to the sender and every other recipient except yourself; `\Answered`.
+    ReplyAll,
+    /// Forward with the original's text and attachments; the original gets
+    /// `$Forwarded`.
+    Forward,
+}
+
+/// The message a reply or forward refers to.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MessageReference {
+    /// The original's mailbox.
+    pub mailbox: String,
+    /// The original's UID.
+    pub uid: u32,
+    /// The UIDVALIDITY the UID belongs to (a changed one is refused with 409).
+    pub uid_validity: u32,
+    /// `reply`, `reply_all` or `forward`.
+    pub action: ReferenceAction,
+    /// Replies: quote the original's text below yours (default false). Forwards
+    /// always carry the original's text.
+    #[serde(default)]
+    pub quote: bool,
+}
+
 /// A message composed from JSON (`Content-Type: application/json`).
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -59,6 +90,11 @@ pub struct ComposeRequest {
     pub flags: Vec<String>,
     /// INTERNALDATE, RFC 3339 (default: now).
     pub internal_date: Option<String>,
+    /// `POST /v1/send` only: the message this one replies to or forwards. Fills
+    /// `In-Reply-To`, `References`, a `Re:`/`Fwd:` subject when none is given, the
+    /// recipients of a reply when none are given, and a forward's text and
+    /// attachments.
+    pub reference: Option<MessageReference>,
 }
 
 /// Query of `POST .../messages` for raw uploads.

@@ -1,0 +1,296 @@
+//! Replies and forwards: what a message sent with a `reference` takes from the
+//! original (threading headers, subject, recipients, quoted text, a forward's
+//! attachments), checked before anything is sent, and the flag the original gets
+//! after the server accepted the new message.
+
+use super::compose::{CarriedAttachment, Extras};
+use super::error::MailError;
+use super::flags::{set_flags, FlagChange};
+use super::open::fetch_one;
+use super::read::{read_message, ReadOptions};
+use super::stream::TransferDecoder;
+use crate::imap::session::SectionKind;
+use crate::imap::{FetchItem, ImapSession, MailboxName, PartNumber, Section, Uid, ValidationError};
+use crate::model::compose::{ComposeAddress, ComposeRequest, MessageReference, ReferenceAction};
+use crate::model::message::{EmailAddress, HtmlMode, Message};
+
+/// Most Message-IDs kept in `References` (the oldest one and the newest others).
+const MAX_REFERENCES: usize = 20;
+
+/// The original message of a reply or forward, as read before sending.
+pub struct Original {
+    mailbox: MailboxName,
+    uid: Uid,
+    action: ReferenceAction,
+    quote: bool,
+    message: Message,
+    attachments: Vec<CarriedAttachment>,
+}
+
+fn invalid(field: &'static str, message: impl Into<String>) -> MailError {
+    MailError::Invalid(ValidationError::new(field, message))
+}
+
+/// Reads the original `reference` names; a forward's attachments too (their encoded
+/// sizes together at most `max_bytes`).
+///
+/// # Errors
+/// 400 for a malformed mailbox name or UID; 404 when the message does not exist;
+/// 409 `reference-changed` when the mailbox's UIDVALIDITY is no longer the one
+/// given; 413 when a forward's attachments are too large; IMAP failures.
+pub async fn load_original(
+    session: &mut ImapSession,
+    reference: &MessageReference,
+    max_bytes: usize,
+) -> Result<Original, MailError> {
+    let mailbox = MailboxName::try_from(reference.mailbox.clone())
+        .map_err(|e| invalid("reference.mailbox", e.to_string()))?;
+    let uid = Uid::try_from(reference.uid).map_err(|e| invalid("reference.uid", e.to_string()))?;
+    let options = ReadOptions {
+        mark_seen: false,
+        html: HtmlMode::Sanitized,
+        remote_images: false,
+        attachment_base: String::new(),
+    };
+    let message = read_message(session, &mailbox, uid, &options).await?;
+    if message.summary.uid_validity != reference.uid_validity {
+        return Err(MailError::Conflict {
+            detail: format!(
+                "the mailbox was recreated since (UIDVALIDITY {} is now {}): UID {uid} is \
+                 no longer that message",
+                reference.uid_validity, message.summary.uid_validity
+            ),
+            slug: "reference-changed",
+        });
+    }
+    let attachments = if reference.action == ReferenceAction::Forward {
+        carried_attachments(session, uid, &message, max_bytes).await?
+    } else {
+        Vec::new()
+    };
+    Ok(Original {
+        mailbox,
+        uid,
+        action: reference.action,
+        quote: reference.quote,
+        message,
+        attachments,
+    })
+}
+
+/// The original's attachments, decoded (the mailbox is selected by the read).
+async fn carried_attachments(
+    session: &mut ImapSession,
+    uid: Uid,
+    message: &Message,
+    max_bytes: usize,
+) -> Result<Vec<CarriedAttachment>, MailError> {
+    let total: u64 = message.attachments.iter().map(|a| u64::from(a.size)).sum();
+    if total > max_bytes as u64 {
+        return Err(MailError::Smtp(crate::smtp::SmtpError::TooLarge {
+            size: usize::try_from(total).unwrap_or(usize::MAX),
+            limit: max_bytes,
+        }));
+    }
+    let structure = fetch_one(session, uid, &[FetchItem::Uid, FetchItem::BodyStructure]).await?;
+    let parts = structure.parts.unwrap_or_default();
+    let mut carried = Vec::new();
+    for attachment in &message.attachments {
+        let Some(part) = parts
+            .iter()
+            .find(|p| p.part_number() == attachment.part && !p.is_multipart)
+        else {
+            continue;
+        };
+        let number = PartNumber::from_path(part.path.clone())?;
+        let fetched = fetch_one(
+            session,
+            uid,
+            &[
+                FetchItem::Uid,
+                FetchItem::Body(Section::Part(&number), None),
+            ],
+        )
+        .await?;
+        let encoded = fetched
+            .section(&SectionKind::Part(part.path.clone()))
+            .unwrap_or_default();
+        let mut decoder = TransferDecoder::for_encoding(&part.encoding);
+        let mut content = decoder.feed(encoded);
+        content.extend(decoder.finish());
+        carried.push(CarriedAttachment {
+            filename: attachment
+                .filename
+                .clone()
+                .filter(|name| !name.contains(['\r', '\n', '\0']))
+                .unwrap_or_else(|| format!("attachment-{}", attachment.part)),
+            content_type: attachment.content_type.clone(),
+            content,
+        });
+    }
+    Ok(carried)
+}
+
+fn as_compose(address: &EmailAddress) -> Option<ComposeAddress> {
+    let email = address.address.clone()?;
+    Some(ComposeAddress::Named {
+        name: address.name.clone().filter(|n| !n.contains(['\r', '\n'])),
+        address: email,
+    })
+}
+
+/// `subject` with `prefix` (`Re:`, `Fwd:`) unless it has it already.
+fn prefixed(prefix: &str, subject: Option<&str>) -> String {
+    let subject = subject.unwrap_or_default().replace(['\r', '\n'], " ");
+    let has_prefix = subject
+        .get(..prefix.len())
+        .is_some_and(|start| start.eq_ignore_ascii_case(prefix));
+    if has_prefix {
+        subject
+    } else {
+        format!("{prefix} {subject}").trim_end().to_owned()
+    }
+}
+
+fn describe(addresses: &[EmailAddress]) -> String {
+    addresses
+        .iter()
+        .map(|a| match (&a.name, &a.address) {
+            (Some(name), Some(address)) => format!("{name} <{address}>"),
+            (None, Some(address)) => address.clone(),
+            (Some(name), None) => name.clone(),
+            (None, None) => String::new(),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl Original {
+    /// Completes `request` from the original: subject and (replies) recipients when
+    /// the request has none, the quoted or forwarded text below the request's own.
+    /// `own` are the sender's addresses, left out of a reply-all. Returns the
+    /// threading headers and a forward's attachments.
+    pub fn complete(&mut self, request: &mut ComposeRequest, own: &[String]) -> Extras {
+        let envelope = &self.message.summary.envelope;
+        let is_own = |a: &EmailAddress| {
+            a.address
+                .as_deref()
+                .is_some_and(|x| own.iter().any(|o| o.eq_ignore_ascii_case(x)))
+        };
+        let prefix = match self.action {
+            ReferenceAction::Forward => "Fwd:",
+            _ => "Re:",
+        };
+        if request.subject.is_none() {
+            request.subject = Some(prefixed(prefix, envelope.subject.as_deref()));
+        }
+        if self.action != ReferenceAction::Forward && request.to.is_empty() && request.cc.is_empty()
+        {
+            let author = if envelope.reply_to.is_empty() {
+                &envelope.from
+            } else {
+                &envelope.reply_to
+            };
+            request.to = author.iter().filter_map(as_compose).collect();
+            if self.action == ReferenceAction::ReplyAll {
+                let mut seen: Vec<String> = author
+                    .iter()
+                    .filter_map(|a| a.address.as_deref().map(str::to_ascii_lowercase))
+                    .collect();
+                for address in envelope.to.iter().chain(&envelope.cc) {
+                    let Some(email) = address.address.as_deref() else {
+                        continue;
+                    };
+                    if is_own(address) || seen.contains(&email.to_ascii_lowercase()) {
+                        continue;
+                    }
+                    seen.push(email.to_ascii_lowercase());
+                    request.cc.extend(as_compose(address));
+                }
+            }
+        }
+        let original_text = self.message.text.clone().unwrap_or_default();
+        let block = match self.action {
+            ReferenceAction::Forward => Some(format!(
+                "---------- Forwarded message ----------\nFrom: {}\nDate: {}\nSubject: {}\nTo: {}\n\n{original_text}",
+                describe(&envelope.from),
+                envelope.date.as_deref().unwrap_or_default(),
+                envelope.subject.as_deref().unwrap_or_default(),
+                describe(&envelope.to),
+            )),
+            _ if self.quote => {
+                let quoted: String = original_text
+                    .lines()
+                    .map(|line| format!("> {line}\n"))
+                    .collect();
+                Some(format!(
+                    "On {}, {} wrote:\n{quoted}",
+                    envelope.date.as_deref().unwrap_or("an earlier date"),
+                    describe(&envelope.from)
+                ))
+            }
+            _ => None,
+        };
+        if let Some(block) = block {
+            request.text = Some(match request.text.take() {
+                Some(own_text) => format!("{own_text}\n\n{block}"),
+                None => block,
+            });
+        }
+        let mut references: Vec<String> = self
+            .message
+            .headers
+            .iter()
+            .filter(|h| h.name.eq_ignore_ascii_case("References"))
+            .flat_map(|h| h.value.split_whitespace())
+            .map(|id| id.trim_matches(['<', '>']).to_owned())
+            .collect();
+        if references.is_empty() {
+            references.extend(envelope.in_reply_to.iter().cloned());
+        }
+        references.extend(envelope.message_id.iter().cloned());
+        if references.len() > MAX_REFERENCES {
+            // Keep the thread's root and the newest ones (RFC 5322 3.6.4 allows
+            // trimming the middle).
+            let root = references[0].clone();
+            let tail = references.split_off(references.len() - (MAX_REFERENCES - 1));
+            references = std::iter::once(root).chain(tail).collect();
+        }
+        Extras {
+            in_reply_to: envelope.message_id.clone(),
+            references,
+            attachments: std::mem::take(&mut self.attachments),
+        }
+    }
+
+    /// Marks the original `\Answered` (replies) or `$Forwarded` after the new
+    /// message was sent.
+    ///
+    /// # Errors
+    /// The message is gone meanwhile (404) or IMAP failures: the caller reports
+    /// them as warnings.
+    pub async fn mark(&self, session: &mut ImapSession) -> Result<(), MailError> {
+        let flag = match self.action {
+            ReferenceAction::Forward => "$Forwarded",
+            _ => "\\Answered",
+        };
+        let change = FlagChange::change(&[flag.to_owned()], &[])?;
+        set_flags(session, &self.mailbox, self.uid, &change, None)
+            .await
+            .map(drop)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subjects_get_one_prefix() {
+        assert_eq!(prefixed("Re:", Some("Lunch")), "Re: Lunch");
+        assert_eq!(prefixed("Re:", Some("RE: Lunch")), "RE: Lunch");
+        assert_eq!(prefixed("Fwd:", Some("Re: Lunch")), "Fwd: Re: Lunch");
+        assert_eq!(prefixed("Re:", None), "Re:");
+        assert_eq!(prefixed("Re:", Some("a\r\nBcc: x")), "Re: a  Bcc: x");
+    }
+}
