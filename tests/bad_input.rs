@@ -273,6 +273,11 @@ fn routes() -> Vec<Route> {
             .slot(Query("to"), Reject)
             .slot(Query("from"), Reject)
             .slot(RawBody, MessageText),
+        route(Method::POST, "/v1/mailboxes/{mailbox}/messages/{uid}/send")
+            .path(&[("mailbox", "Sandbox"), ("uid", "1")])
+            .slot(Path("mailbox"), Reject)
+            .slot(Path("uid"), Reject)
+            .slot(Query("sent_copy"), Reject),
         route(Method::GET, "/v1/mailboxes/{mailbox}/messages/{uid}")
             .path(INBOX_1)
             .slot(Path("mailbox"), ReadOnly)

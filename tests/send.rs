@@ -595,3 +595,77 @@ async fn a_stale_or_missing_reference_is_refused_before_anything_is_sent() {
     raw.ok("EXAMINE INBOX").await;
     assert!(!raw.flags(uid).await.contains("\\Answered"));
 }
+
+#[tokio::test]
+async fn a_stored_draft_is_sent_as_it_is_filed_in_sent_and_removed() {
+    let Setup {
+        sink,
+        dovecot,
+        gateway,
+    } = setup().await;
+    let stored = gateway
+        .post(
+            "/v1/mailboxes/Drafts/messages",
+            &Auth::alice(),
+            json!({
+                "from": "alice@example.org",
+                "to": ["bob@example.org"],
+                "bcc": ["dave@example.org"],
+                "subject": "Draft to send",
+                "text": "Written earlier.",
+                "flags": ["\\Draft"],
+            }),
+        )
+        .await
+        .ok(201)
+        .clone();
+    let uid = stored["uid"].as_u64().unwrap();
+    let mut raw = RawImap::login(dovecot.imap_port, "alice", "alice-pw").await;
+    let keep = raw.append("Drafts", "Another draft").await;
+
+    let path = format!("/v1/mailboxes/Drafts/messages/{uid}/send");
+    let body = gateway
+        .post(&path, &Auth::alice(), json!(null))
+        .await
+        .ok(200)
+        .clone();
+    assert_eq!(
+        body["accepted"],
+        json!(["bob@example.org", "dave@example.org"])
+    );
+    assert_eq!(body["warnings"], json!([]));
+    assert_eq!(body["sent_copy"]["mailbox"], "Sent");
+    let relayed = &sink.received()[0];
+    assert_eq!(relayed.recipients, ["bob@example.org", "dave@example.org"]);
+    assert!(relayed.text().contains("Subject: Draft to send"));
+    assert!(!relayed.text().to_ascii_lowercase().contains("bcc:"));
+    // Sent keeps the Bcc; the draft is gone, the other draft is not.
+    let (sent_uid, _) = newest_in_sent(&dovecot).await;
+    let (_, _, copy) = gateway
+        .get_bytes(
+            &format!("/v1/mailboxes/Sent/messages/{sent_uid}/raw"),
+            &Auth::alice(),
+            &[],
+        )
+        .await;
+    let copy = String::from_utf8(copy).unwrap();
+    assert!(copy.contains("Bcc: <dave@example.org>"), "{copy}");
+    raw.ok("SELECT Drafts").await;
+    assert_eq!(raw.search("ALL").await, [keep]);
+
+    // Sending it again: it is gone (the message is in Sent).
+    let again = gateway.post(&path, &Auth::alice(), json!(null)).await;
+    assert_eq!(again.status, 404, "{}", again.text);
+    assert_eq!(sink.received().len(), 1);
+
+    // It needs the send scope.
+    let token = gateway.token("alice", "alice-pw", Some("read write")).await;
+    let refused = gateway
+        .post(
+            &format!("/v1/mailboxes/Drafts/messages/{keep}/send"),
+            &Auth::Bearer(token),
+            json!(null),
+        )
+        .await;
+    assert_eq!(refused.status, 403, "{}", refused.text);
+}

@@ -163,6 +163,7 @@ fn api_router() -> OpenApiRouter<AppState> {
             flags::update_flags
         ))
         .routes(routes!(send::send_message).layer(DefaultBodyLimit::max(send::MAX_SEND_BYTES)))
+        .routes(routes!(send::send_draft))
         .routes(routes!(flags::bulk_update_flags))
         .routes(routes!(transfer::move_message))
         .routes(routes!(transfer::copy_message))

@@ -1,5 +1,6 @@
-//! `POST /v1/send`: submit a message over SMTP with the caller's credentials, then
-//! file a copy in Sent. Answers only after the server's final reply.
+//! `POST /v1/send` and `POST …/messages/{uid}/send`: submit a message (or a stored
+//! draft) over SMTP with the caller's credentials, then file a copy in Sent. Answers
+//! only after the server's final reply.
 
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -7,17 +8,21 @@ use axum::Json;
 use secrecy::ExposeSecret as _;
 
 use super::append::MAX_APPEND_BYTES;
-use super::extract::{json_body, media_type, AppBytes, AppQuery};
+use super::extract::{json_body, media_type, AppBytes, AppQuery, MessagePath};
 use super::ProblemResponses;
 use crate::auth::{AuthUser, Scope};
 use crate::error::ApiError;
+use crate::imap::{MailboxName, Uid};
 use crate::mail::compose::{address_of, Extras};
+use crate::mail::drafts::{load_draft, remove_draft};
+use crate::mail::error::MailError;
 use crate::mail::idempotency::IdempotencyKey;
-use crate::mail::reply::load_original;
+use crate::mail::reply::{load_original, Original};
 use crate::mail::send::{response, submit, Outgoing};
 use crate::mail::sent::{file_sent_copy, find_record, replayed_response};
 use crate::model::compose::ComposeRequest;
-use crate::model::send::{SendQuery, SendResponse, SentCopy};
+use crate::model::send::{SendDraftQuery, SendQuery, SendResponse, SentCopy};
+use crate::smtp::SmtpBackend;
 use crate::state::AppState;
 
 /// Largest message `POST /v1/send` accepts, in bytes (the server's SIZE may be lower).
@@ -52,11 +57,7 @@ pub async fn send_message(
     AppBytes(body): AppBytes,
 ) -> Result<Json<SendResponse>, ApiError> {
     user.require(Scope::Send)?;
-    let Some(smtp) = state.smtp.as_ref() else {
-        return Err(ApiError::NotImplemented {
-            detail: "sending is not configured on this gateway (IMAP_GATEWAY_SMTP_URL)".to_owned(),
-        });
-    };
+    let smtp = configured(&state)?;
     let idempotency_key = idempotency_key(&headers)?;
     let username = user.identity.username().as_str();
     let unique = idempotency_key
@@ -100,48 +101,134 @@ pub async fn send_message(
             })
         }
     };
-    let sent_copy = query.sent_copy.unwrap_or_default();
-    // A retry of an earlier send is recognised by its Message-ID in Sent.
+    let after = original.map_or(AfterSend::Nothing, |o| AfterSend::MarkOriginal(Box::new(o)));
     let ledgered = idempotency_key.is_some() || outgoing.has_own_message_id();
+    let sent_copy = query.sent_copy.unwrap_or_default();
+    deliver(&state, &user, smtp, &outgoing, sent_copy, ledgered, after)
+        .await
+        .map(Json)
+}
+
+/// Send a stored draft as it is (its To, Cc and Bcc are the recipients; its Bcc is
+/// not transmitted but kept in the Sent copy), file it in Sent, and remove the draft
+/// (`UID EXPUNGE` of exactly this UID). Needs the `send` and `write` scopes. The
+/// draft's Message-ID makes a retry answer the first result, as with
+/// `Idempotency-Key`; a failure after the server accepted it (Sent copy, removal) is a
+/// warning.
+#[utoipa::path(post, path = "/v1/mailboxes/{mailbox}/messages/{uid}/send", tag = "send",
+    params(("mailbox" = String, Path, description = "Full mailbox name, percent-encoded"),
+           ("uid" = u32, Path, description = "The draft's UID"), SendDraftQuery),
+    security(("bearer" = []), ("basic" = [])),
+    responses((status = 200, description = "Sent", body = SendResponse), ProblemResponses))]
+pub async fn send_draft(
+    State(state): State<AppState>,
+    user: AuthUser,
+    MessagePath { mailbox, uid }: MessagePath,
+    AppQuery(query): AppQuery<SendDraftQuery>,
+) -> Result<Json<SendResponse>, ApiError> {
+    user.require(Scope::Send)?;
+    user.require(Scope::Write)?;
+    let smtp = configured(&state)?;
+    let draft = {
+        let mut session = state.session(&user).await?;
+        load_draft(&mut session, &mailbox, uid, MAX_SEND_BYTES).await?
+    };
+    let outgoing = Outgoing::draft(draft)?;
+    let ledgered = outgoing.has_own_message_id();
+    let sent_copy = query.sent_copy.unwrap_or_default();
+    let after = AfterSend::RemoveDraft(mailbox, uid);
+    deliver(&state, &user, smtp, &outgoing, sent_copy, ledgered, after)
+        .await
+        .map(Json)
+}
+
+/// The submission server, or 501 when sending is not configured.
+fn configured(state: &AppState) -> Result<&SmtpBackend, ApiError> {
+    state.smtp.as_ref().ok_or_else(|| ApiError::NotImplemented {
+        detail: "sending is not configured on this gateway (IMAP_GATEWAY_SMTP_URL)".to_owned(),
+    })
+}
+
+/// What happens to the mailbox after a message was sent, besides the Sent copy.
+enum AfterSend {
+    Nothing,
+    /// A reply or forward: flag the original.
+    MarkOriginal(Box<Original>),
+    /// A sent draft: remove it.
+    RemoveDraft(MailboxName, Uid),
+}
+
+/// The part every send shares: look for an earlier send of the same message when
+/// `ledgered` (answering its result instead), submit, file the Sent copy, then
+/// `after`. Everything after the server's acceptance is a warning, never an error.
+async fn deliver(
+    state: &AppState,
+    user: &AuthUser,
+    smtp: &SmtpBackend,
+    outgoing: &Outgoing,
+    sent_copy: SentCopy,
+    ledgered: bool,
+    after: AfterSend,
+) -> Result<SendResponse, ApiError> {
+    let username = user.identity.username().as_str();
     let _running = if ledgered {
         if sent_copy == SentCopy::Never {
             return Err(ApiError::unprocessable_field(
                 "sent_copy",
-                "an idempotent send (Idempotency-Key, or a raw message with its own \
-                 Message-ID) is recorded by its Sent copy; use sent_copy=auto or always",
+                "an idempotent send (Idempotency-Key, a raw message with its own \
+                 Message-ID, or a draft) is recorded by its Sent copy; use sent_copy=auto \
+                 or always",
             ));
         }
         let running = state.send_ledger.claim(username, outgoing.message_id())?;
-        let mut session = state.session(&user).await?;
+        let mut session = state.session(user).await?;
         if let Some(record) = find_record(&mut session, outgoing.message_id()).await? {
-            return Ok(Json(replayed_response(&outgoing, record)));
+            let mut replayed = replayed_response(outgoing, record);
+            // The first request may have failed to remove its draft.
+            if let AfterSend::RemoveDraft(mailbox, uid) = &after {
+                if let Err(err) = remove_draft(&mut session, mailbox, *uid).await {
+                    if !matches!(err, MailError::NotFound(_)) {
+                        replayed
+                            .warnings
+                            .push(format!("the draft was not removed: {err}"));
+                    }
+                }
+            }
+            return Ok(replayed);
         }
         Some(running)
     } else {
         None
     };
-    let identity = &user.identity;
     let submission = submit(
         smtp,
-        identity.username().as_str(),
-        identity.password().expose_secret(),
-        &outgoing,
+        username,
+        user.identity.password().expose_secret(),
+        outgoing,
     )
     .await?;
     // The message is sent: from here on, failures are warnings, never errors.
     let mut warnings = Vec::new();
-    let copy = match state.session(&user).await {
+    let copy = match state.session(user).await {
         Ok(mut session) => {
-            let copy = match file_sent_copy(&mut session, &outgoing, &submission, sent_copy).await {
+            let copy = match file_sent_copy(&mut session, outgoing, &submission, sent_copy).await {
                 Ok(copy) => copy,
                 Err(err) => {
                     warnings.push(format!("the Sent copy was not stored: {err}"));
                     None
                 }
             };
-            if let Some(original) = &original {
-                if let Err(err) = original.mark(&mut session).await {
-                    warnings.push(format!("the original message was not flagged: {err}"));
+            match &after {
+                AfterSend::Nothing => {}
+                AfterSend::MarkOriginal(original) => {
+                    if let Err(err) = original.mark(&mut session).await {
+                        warnings.push(format!("the original message was not flagged: {err}"));
+                    }
+                }
+                AfterSend::RemoveDraft(mailbox, uid) => {
+                    if let Err(err) = remove_draft(&mut session, mailbox, *uid).await {
+                        warnings.push(format!("the draft was not removed: {err}"));
+                    }
                 }
             }
             copy
@@ -149,17 +236,17 @@ pub async fn send_message(
         Err(err) => {
             warnings.push(format!(
                 "the Sent copy was not stored{}: the IMAP server could not be used ({})",
-                if original.is_some() {
-                    " and the original was not flagged"
-                } else {
-                    ""
+                match after {
+                    AfterSend::Nothing => "",
+                    AfterSend::MarkOriginal(_) => " and the original was not flagged",
+                    AfterSend::RemoveDraft(..) => " and the draft was not removed",
                 },
                 err.status()
             ));
             None
         }
     };
-    Ok(Json(response(&outgoing, submission, copy, warnings)))
+    Ok(response(outgoing, submission, copy, warnings))
 }
 
 /// The `Idempotency-Key` header, validated (400 when malformed).

@@ -22,6 +22,7 @@ pub mod append;
 pub mod changes;
 pub mod compose;
 pub mod download;
+pub mod drafts;
 pub mod error;
 pub mod flags;
 pub mod html;

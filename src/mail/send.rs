@@ -226,6 +226,58 @@ impl Outgoing {
         })
     }
 
+    /// A stored draft, sent as it is: the sender is its `From` address, the
+    /// recipients its To, Cc and Bcc; the Bcc header is not transmitted (the Sent copy
+    /// keeps it). A draft without a Message-ID gets one.
+    ///
+    /// # Errors
+    /// 422 for a draft that does not parse, or has no sender or no recipient.
+    pub fn draft(mut bytes: Vec<u8>) -> Result<Self, MailError> {
+        let parsed = MessageParser::default()
+            .parse_headers(&bytes)
+            .ok_or_else(|| MailError::unacceptable("draft", "not an RFC 5322 message"))?;
+        let first_address = |list: Option<&mail_parser::Address<'_>>| {
+            list.map(|l| {
+                l.iter()
+                    .filter_map(|a| a.address().map(str::to_owned))
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default()
+        };
+        let sender = first_address(parsed.from())
+            .into_iter()
+            .next()
+            .ok_or_else(|| MailError::unacceptable("draft", "the draft has no From address"))?;
+        let sender = EnvelopeAddress::new(&sender).map_err(|e| invalid("draft", e))?;
+        let addresses: Vec<String> = [parsed.to(), parsed.cc(), parsed.bcc()]
+            .into_iter()
+            .flat_map(first_address)
+            .collect();
+        let recipients = envelope_recipients("draft", addresses)?;
+        let existing_id = parsed.message_id().map(str::to_owned);
+        let own_message_id = existing_id.is_some();
+        let message_id = match existing_id {
+            Some(id) => id,
+            None => {
+                let id = new_message_id(&sender, None);
+                let mut with_id = format!("Message-ID: <{id}>\r\n").into_bytes();
+                with_id.extend_from_slice(&bytes);
+                bytes = with_id;
+                id
+            }
+        };
+        Ok(Self {
+            transmitted: without_bcc(&bytes),
+            stored: bytes,
+            sender,
+            recipients,
+            message_id,
+            flags: Vec::new(),
+            internal_date: None,
+            own_message_id,
+        })
+    }
+
     /// The bytes the server receives (tests and the Sent copy compare them).
     pub fn transmitted(&self) -> &[u8] {
         &self.transmitted

@@ -31,6 +31,16 @@ pub struct SendQuery {
     pub from: Option<String>,
 }
 
+/// Query of `POST /v1/mailboxes/{mailbox}/messages/{uid}/send`.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct SendDraftQuery {
+    /// `auto` (default) or `always`; a draft's Message-ID is its idempotency key,
+    /// which needs the Sent copy.
+    pub sent_copy: Option<SentCopy>,
+}
+
 /// A recipient the submission server refused.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct RefusedRecipient {
