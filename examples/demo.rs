@@ -1,13 +1,16 @@
 //! The demo: a real Dovecot with a seeded demo mailbox (user `demo`, password
 //! `demo-password`, reached over implicit TLS with a generated certificate) and the
 //! gateway on 127.0.0.1:8080 (or `IMAP_GATEWAY_LISTEN`), allowing the origins of
-//! `IMAP_GATEWAY_CORS_ORIGINS` (any, `*`, when unset), and the reference web inbox
-//! (`web/`) on 127.0.0.1:8090 (or `IMAP_GATEWAY_DEMO_INBOX`). Ctrl-C stops them.
+//! `IMAP_GATEWAY_CORS_ORIGINS` (any, `*`, when unset), sending through Dovecot's
+//! submission service to a local sink that writes each message to a temp directory,
+//! and the reference web inbox (`web/`) on 127.0.0.1:8090 (or
+//! `IMAP_GATEWAY_DEMO_INBOX`). Ctrl-C stops them.
 //!
 //! Run it with `scripts/demo.sh`, which installs Dovecot first when it is missing.
 
 use std::net::SocketAddr;
 
+use dovecot_harness::sink::SmtpSink;
 use dovecot_harness::{demo_users, Dovecot, Options};
 use imap_gateway::config::{parse_cors_origins, Config};
 use imap_gateway::{serve, shutdown_signal, telemetry, AppState};
@@ -26,8 +29,16 @@ async fn main() {
         .unwrap_or_else(|_| "127.0.0.1:8080".to_owned())
         .parse()
         .expect("IMAP_GATEWAY_LISTEN must be an address like 127.0.0.1:8080");
+    // Sent mail goes through Dovecot's submission service to a local sink that keeps
+    // each message as a file, so nothing leaves the machine.
+    let outbox = tempfile::Builder::new()
+        .prefix("imap-gateway-demo-sent-")
+        .tempdir()
+        .expect("temp dir for sent mail");
+    let sink = SmtpSink::start().saving_to(outbox.path().to_path_buf());
     let dovecot = Dovecot::start(Options {
         users: demo_users(),
+        submission_relay: Some(sink.port),
         ..Options::default()
     });
     let mut config = Config::new(
@@ -36,6 +47,12 @@ async fn main() {
     );
     config.listen = listen;
     config.imap_ca_file = Some(dovecot.ca_file());
+    config.smtp_url = Some(
+        dovecot
+            .submission_starttls_url()
+            .parse()
+            .expect("harness URL is valid"),
+    );
     // Any origin unless told otherwise: the demo is for trying the API from a page.
     let cors = std::env::var("IMAP_GATEWAY_CORS_ORIGINS").unwrap_or_else(|_| "*".to_owned());
     config.cors_origins = parse_cors_origins(&cors).unwrap_or_else(|err| {
@@ -70,6 +87,8 @@ async fn main() {
          \n  Web inbox   : http://{inbox}/?gateway=http://{listen} (IMAP_GATEWAY_DEMO_INBOX)\
          \n  CORS origins: {cors} (IMAP_GATEWAY_CORS_ORIGINS)\
          \n  Account     : demo / demo-password\
+         \n  Sending     : {smtp} (Dovecot submission, STARTTLS), relayed to a local sink:\
+         \n                every sent message is written to {outbox}\
          \n\nTry:\n  curl -s -u demo:demo-password http://{listen}/v1/mailboxes\n\
          \nThe real binary against the same Dovecot (on another port):\
          \n  IMAP_GATEWAY_IMAP_URL={url} IMAP_GATEWAY_IMAP_CA_FILE={ca} \\\
@@ -78,6 +97,8 @@ async fn main() {
         dovecot.imaps_url(),
         dovecot.dir().display(),
         cors = config_cors(&cors),
+        smtp = dovecot.submission_starttls_url(),
+        outbox = outbox.path().display(),
         url = dovecot.imaps_url(),
         ca = dovecot.ca_file().display(),
     );
@@ -85,4 +106,5 @@ async fn main() {
         .await
         .expect("server failed");
     drop(dovecot);
+    drop(sink);
 }

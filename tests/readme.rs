@@ -10,6 +10,7 @@ use std::process::Command;
 use common::Gateway;
 use dovecot_harness::raw::RawImap;
 use dovecot_harness::servers::{AnyServer, Kind};
+use dovecot_harness::sink::SmtpSink;
 use dovecot_harness::{demo_users, Dovecot, Options};
 
 fn readme_examples() -> String {
@@ -94,7 +95,7 @@ fn check_run(run: &Run, server: &str) {
         run.statuses,
         [
             200, 200, 200, 200, 200, 200, 200, 201, 200, 204, 401, 200, // mailboxes
-            200, 200, 200, 200, 200, 200, 200, 200, 201, 201, 200, 200, 200, // messages
+            200, 200, 200, 200, 200, 200, 200, 200, 201, 201, 200, 200, 200, 200, // messages
             200, 200, 200, // live changes
         ],
         "{server}: status of each README example, in order:\n{stdout}"
@@ -127,17 +128,54 @@ fn check_run(run: &Run, server: &str) {
     );
     let eml = std::fs::read(run.work.path().join("message.eml")).unwrap();
     assert!(eml.starts_with(b"From: Reports"), "{server}");
+    assert!(
+        stdout.contains("\"accepted\":[\"ada@example.org\"]"),
+        "{server}: the message was sent: {stdout}"
+    );
+}
+
+/// Dovecot's submission service for the demo user, relaying to a sink: the SMTP
+/// server of every run (Cyrus and Courier runs use it beside their IMAP server).
+fn submission() -> (SmtpSink, Dovecot) {
+    let sink = SmtpSink::start();
+    let dovecot = Dovecot::start(Options {
+        users: demo_users(),
+        submission_relay: Some(sink.port),
+        ..Options::default()
+    });
+    (sink, dovecot)
+}
+
+/// The example's message reached the relay, and its Sent copy is in `Sent`.
+fn check_sent(sink: &SmtpSink, sent_count: usize, who: &str) {
+    let received = sink.received();
+    assert_eq!(received.len(), 1, "{who}: one message sent");
+    assert_eq!(received[0].recipients, ["ada@example.org"], "{who}");
+    assert!(
+        received[0].text().contains("Sent through the gateway"),
+        "{who}"
+    );
+    assert_eq!(sent_count, seeded_count("Sent") + 1, "{who}: the Sent copy");
+}
+
+/// How many messages the demo account's `mailbox` is seeded with.
+fn seeded_count(mailbox: &str) -> usize {
+    demo_users()
+        .remove(0)
+        .mailboxes
+        .iter()
+        .find(|seeded| seeded.wire_name == mailbox)
+        .map_or(0, |seeded| seeded.messages.len())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readme_curl_examples_work_as_written() {
-    let dovecot = Dovecot::start(Options {
-        users: demo_users(),
-        ..Options::default()
-    });
+    // As the demo runs: IMAP over TLS, sending over STARTTLS, both with its CA.
+    let (sink, dovecot) = submission();
     let mut config =
         imap_gateway::config::Config::new(dovecot.imaps_url().parse().unwrap(), common::SECRET);
     config.imap_ca_file = Some(dovecot.ca_file());
+    config.smtp_url = Some(dovecot.submission_starttls_url().parse().unwrap());
     let gateway = Gateway::start(config).await;
     let run = run_examples(&gateway.base).await;
     check_run(&run, "Dovecot");
@@ -165,6 +203,7 @@ async fn readme_curl_examples_work_as_written() {
     );
     assert_eq!(dovecot.message_count("demo", "Drafts"), 1);
     assert_eq!(dovecot.message_count("demo", "Trash"), 1);
+    check_sent(&sink, dovecot.message_count("demo", "Sent"), "Dovecot");
 }
 
 /// The same examples, unchanged, on Cyrus and Courier (`INBOX.` prefix, `.`).
@@ -172,8 +211,10 @@ async fn readme_examples_on(kind: Kind) {
     let server = AnyServer::start(kind, &[("demo", "demo-password")]);
     let demo = demo_users().remove(0);
     server.seed("demo", "demo-password", &demo.mailboxes).await;
-    let config =
+    let (sink, smtp) = submission();
+    let mut config =
         imap_gateway::config::Config::new(server.plain_url().parse().unwrap(), common::SECRET);
+    config.smtp_url = Some(smtp.submission_plain_url().parse().unwrap());
     let gateway = Gateway::start(config).await;
     let run = run_examples(&gateway.base).await;
     let who = kind.name();
@@ -190,6 +231,9 @@ async fn readme_examples_on(kind: Kind) {
             "{who}: messages in {mailbox}"
         );
     }
+    raw.ok(&format!("EXAMINE \"{}\"", server.wire_name("Sent")))
+        .await;
+    check_sent(&sink, raw.search("ALL").await.len(), who);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -38,6 +38,8 @@ struct Shared {
     refusals: HashMap<String, String>,
     /// Every command line received, for tests that check what was sent.
     commands: Vec<String>,
+    /// Where accepted messages are also written (`0001.eml`, ...), if anywhere.
+    save_dir: Option<std::path::PathBuf>,
 }
 
 /// A running sink; stops accepting when dropped.
@@ -85,6 +87,14 @@ impl SmtpSink {
         self.lock()
             .refusals
             .insert(recipient.to_ascii_lowercase(), reply.to_owned());
+    }
+
+    /// Also writes every accepted message to `dir` as `0001.eml`, `0002.eml`, ...
+    /// (the demo shows sent mail there).
+    #[must_use]
+    pub fn saving_to(self, dir: std::path::PathBuf) -> Self {
+        self.lock().save_dir = Some(dir);
+        self
     }
 
     /// Every message accepted so far.
@@ -189,11 +199,15 @@ fn serve(stream: TcpStream, shared: &Mutex<Shared>) -> std::io::Result<()> {
                     recipients: std::mem::take(&mut recipients),
                     data,
                 };
-                shared
+                let mut state = shared
                     .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .received
-                    .push(relayed);
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                if let Some(dir) = &state.save_dir {
+                    let file = dir.join(format!("{:04}.eml", state.received.len() + 1));
+                    std::fs::write(file, &relayed.data)?;
+                }
+                state.received.push(relayed);
+                drop(state);
                 "250 2.0.0 Ok: queued".to_owned()
             }
             "RSET" => {
