@@ -669,3 +669,31 @@ async fn a_stored_draft_is_sent_as_it_is_filed_in_sent_and_removed() {
         .await;
     assert_eq!(refused.status, 403, "{}", refused.text);
 }
+
+#[tokio::test]
+async fn the_sent_copy_finds_sent_by_name_when_no_mailbox_is_marked() {
+    // Dovecot advertises SPECIAL-USE but marks no mailbox unless configured to.
+    let sink = SmtpSink::start();
+    let dovecot = Dovecot::start(Options {
+        users: vec![dovecot_harness::User::new("alice", "alice-pw")
+            .with_mailbox("INBOX", Vec::new())
+            .with_mailbox("Sent Items", Vec::new())],
+        special_use: false,
+        submission_relay: Some(sink.port),
+        ..Options::default()
+    });
+    let mut config = common::config_for(&dovecot);
+    config.smtp_url = Some(dovecot.submission_plain_url().parse().unwrap());
+    let gateway = Gateway::start(config).await;
+    let body = gateway
+        .post(
+            "/v1/send",
+            &Auth::alice(),
+            json!({"from": "alice@example.org", "to": ["bob@example.org"], "text": "x"}),
+        )
+        .await
+        .ok(200)
+        .clone();
+    assert_eq!(body["sent_copy"]["mailbox"], "Sent Items", "{body}");
+    assert_eq!(dovecot.message_count("alice", "Sent Items"), 1);
+}

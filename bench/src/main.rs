@@ -12,10 +12,12 @@
 
 mod cost;
 mod http1;
+mod smtp;
 
 use std::time::{Duration, Instant};
 
 use dovecot_harness::raw::RawImap;
+use dovecot_harness::sink::SmtpSink;
 use dovecot_harness::{Dovecot, Options, SeedMessage, User};
 use futures::StreamExt as _;
 use serde_json::{json, Value};
@@ -168,7 +170,7 @@ impl Results {
 }
 
 /// Runs the gateway in this process (the child side of the benchmark).
-fn run_gateway(listen: &str, imap_url: &str) {
+fn run_gateway(listen: &str, imap_url: &str, smtp_url: &str) {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
         let mut config = imap_gateway::config::Config::new(
@@ -177,6 +179,7 @@ fn run_gateway(listen: &str, imap_url: &str) {
         );
         config.listen = listen.parse().unwrap();
         config.max_sessions = 5_000;
+        config.smtp_url = Some(smtp_url.parse().unwrap());
         let state = imap_gateway::AppState::build(config).unwrap();
         let listener = tokio::net::TcpListener::bind(listen).await.unwrap();
         imap_gateway::serve(listener, state, imap_gateway::shutdown_signal())
@@ -190,8 +193,8 @@ async fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).map(String::as_str) == Some("gateway") {
         // Leave the async main's runtime alone: run the server on its own.
-        let (listen, url) = (args[2].clone(), args[3].clone());
-        tokio::task::spawn_blocking(move || run_gateway(&listen, &url))
+        let (listen, url, smtp) = (args[2].clone(), args[3].clone(), args[4].clone());
+        tokio::task::spawn_blocking(move || run_gateway(&listen, &url, &smtp))
             .await
             .unwrap();
         return;
@@ -206,6 +209,7 @@ async fn main() {
     let mut bench = User::new("bench", "pw")
         .with_mailbox("INBOX", inbox(sizes.inbox))
         .with_mailbox("Big", small(sizes.big, "Big"))
+        .with_mailbox("Sent", Vec::new())
         .with_mailbox(
             "Large",
             vec![SeedMessage {
@@ -228,6 +232,9 @@ async fn main() {
         ..Options::default()
     };
     options.max_userip_connections = 5_000;
+    // Sending: Dovecot's submission service relaying to a sink.
+    let sink = SmtpSink::start();
+    options.submission_relay = Some(sink.port);
     options.max_sessions = Some(sizes.users as u32 + 200);
     let dovecot = Dovecot::start(options);
     println!(
@@ -246,7 +253,12 @@ async fn main() {
         .port();
     let listen = format!("127.0.0.1:{port}");
     let mut child = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["gateway", &listen, &dovecot.plain_url()])
+        .args([
+            "gateway",
+            &listen,
+            &dovecot.plain_url(),
+            &dovecot.submission_plain_url(),
+        ])
         .env("RUST_LOG", "warn")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::inherit())
@@ -299,7 +311,7 @@ async fn main() {
         h1.get("/v1/mailboxes").await;
         g.push(t.elapsed());
     }
-    results.latency("GET /v1/mailboxes (53 mailboxes, counters)", &mut r, &mut g);
+    results.latency("GET /v1/mailboxes (54 mailboxes, counters)", &mut r, &mut g);
 
     // Newest page, 10k and 100k.
     let mut newest = Vec::new();
@@ -445,6 +457,36 @@ async fn main() {
         g.push(t.elapsed());
     }
     results.latency("flag update", &mut r, &mut g);
+
+    // Sending: the raw SMTP transaction (new connection, AUTH, one recipient) against
+    // POST /v1/send, with and without the Sent copy.
+    let submission_port = dovecot.submission_port.expect("submission runs");
+    let sends = n.min(100);
+    let text = "From: bench@example.org\r\nTo: x@example.org\r\nSubject: Bench\r\n\r\nHello";
+    let (mut r, mut g, mut g_copy) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..sends {
+        let t = Instant::now();
+        smtp::send_raw(submission_port, "bench", "pw", "x@example.org", text).await;
+        r.push(t.elapsed());
+        let body = json!({"from": "bench@example.org", "to": ["x@example.org"], "subject": "Bench", "text": "Hello"});
+        let t = Instant::now();
+        h1.request(hyper::Method::POST, "/v1/send?sent_copy=never", Some(&body))
+            .await;
+        g.push(t.elapsed());
+        let t = Instant::now();
+        let answer = h1
+            .request(hyper::Method::POST, "/v1/send", Some(&body))
+            .await;
+        g_copy.push(t.elapsed());
+        let answer: Value = serde_json::from_slice(&answer).unwrap();
+        assert!(
+            answer["sent_copy"]["uid"].is_u64(),
+            "no Sent copy: {answer}"
+        );
+    }
+    results.latency("send, no Sent copy (vs raw SMTP)", &mut r.clone(), &mut g);
+    results.latency("send + Sent copy (vs raw SMTP)", &mut r, &mut g_copy);
+    assert_eq!(sink.received().len(), 3 * sends, "every send arrived");
 
     println!(
         "\nIMAP cost per request, {n} sequential requests each (raw phase, then gateway phase)"

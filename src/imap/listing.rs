@@ -147,7 +147,7 @@ pub(crate) fn mailbox_from_list(
 }
 
 /// For servers without SPECIAL-USE: the names mail clients conventionally use.
-pub(crate) fn guess_special_use(name: &MailboxName) -> Option<SpecialUse> {
+pub fn guess_special_use(name: &MailboxName) -> Option<SpecialUse> {
     let full = name.as_str();
     let leaf = full.strip_prefix("INBOX/").unwrap_or(full).to_lowercase();
     match leaf.as_str() {

@@ -13,6 +13,7 @@ use super::append::{append, NewMessage};
 use super::error::{ImapResultExt as _, MailError, Op};
 use super::open::{fetch_one, open};
 use super::send::Outgoing;
+use crate::imap::listing::guess_special_use;
 use crate::imap::search::{SearchKey, SearchText};
 use crate::imap::session::SectionKind;
 use crate::imap::{FetchItem, ImapSession, MailboxName, Section, SpecialUse, Uid};
@@ -25,16 +26,18 @@ const REPLY_FIELD: &str = "X-Imap-Gateway-Reply";
 /// The header field naming one refused recipient and its reply.
 const REFUSED_FIELD: &str = "X-Imap-Gateway-Refused";
 
-/// The user's Sent mailbox: `\Sent` (SPECIAL-USE) or a conventional name.
+/// The user's Sent mailbox: the one marked `\Sent` (SPECIAL-USE), else one with a
+/// conventional name (`Sent`, `Sent Items`, ...): a server may advertise SPECIAL-USE
+/// without marking any mailbox (Dovecot does unless configured to).
 async fn find_sent(session: &mut ImapSession) -> Result<Option<MailboxName>, MailError> {
     let mailboxes = session
         .list_mailboxes(None, false)
         .await
         .during(Op::ListMailboxes)?;
-    Ok(mailboxes
-        .into_iter()
-        .find(|m| m.special_use == Some(SpecialUse::Sent) && m.selectable)
-        .map(|m| m.name))
+    let selectable = || mailboxes.iter().filter(|m| m.selectable);
+    let marked = selectable().find(|m| m.special_use == Some(SpecialUse::Sent));
+    let named = || selectable().find(|m| guess_special_use(&m.name) == Some(SpecialUse::Sent));
+    Ok(marked.or_else(named).map(|m| m.name.clone()))
 }
 
 /// Server text made safe for a header field: one line, no controls, bounded.
