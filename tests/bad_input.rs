@@ -210,6 +210,8 @@ fn routes() -> Vec<Route> {
                 "html": "<p>t</p>",
                 "flags": ["\\Seen"],
                 "attachments": [{"filename": "a.txt", "content_type": "text/plain", "content_base64": "aGk="}],
+                "reply_to": ["r@example.org"],
+                "headers": [{"name": "X-Ticket", "value": "T-1"}],
             }))
             .slot(Path("mailbox"), Reject)
             .slot(Body("/from"), Reject)
@@ -228,7 +230,12 @@ fn routes() -> Vec<Route> {
             .slot(Body("/attachments/0/filename"), MessageText)
             .slot(Body("/attachments/0/content_type"), MessageText)
             .slot(Body("/attachments/0/content_base64"), MessageText)
-            .slot(Body("/reference"), Reject),
+            .slot(Body("/reference"), Reject)
+            .slot(Body("/reply_to"), Reject)
+            .slot(Body("/reply_to/0"), Reject)
+            .slot(Body("/headers"), Reject)
+            .slot(Body("/headers/0/name"), Reject)
+            .slot(Body("/headers/0/value"), MessageText),
         route(Method::POST, "/v1/mailboxes/{mailbox}/messages")
             .path(&[("mailbox", "Sandbox")])
             .raw()
@@ -246,6 +253,8 @@ fn routes() -> Vec<Route> {
                 "html": "<p>t</p>",
                 "flags": ["$Sent"],
                 "attachments": [{"filename": "a.txt", "content_type": "text/plain", "content_base64": "aGk="}],
+                "reply_to": ["r@example.org"],
+                "headers": [{"name": "X-Ticket", "value": "T-1"}],
             }))
             .slot(Query("sent_copy"), Reject)
             // Any visible-ASCII key is valid (it is only hashed); with the sweep's
@@ -267,7 +276,12 @@ fn routes() -> Vec<Route> {
             .slot(Body("/attachments/0/filename"), MessageText)
             .slot(Body("/attachments/0/content_type"), MessageText)
             .slot(Body("/attachments/0/content_base64"), MessageText)
-            .slot(Body("/reference"), Reject),
+            .slot(Body("/reference"), Reject)
+            .slot(Body("/reply_to"), Reject)
+            .slot(Body("/reply_to/0"), Reject)
+            .slot(Body("/headers"), Reject)
+            .slot(Body("/headers/0/name"), Reject)
+            .slot(Body("/headers/0/value"), MessageText),
         route(Method::POST, "/v1/send")
             .raw()
             .slot(Query("to"), Reject)

@@ -67,6 +67,8 @@ async fn a_sent_message_reaches_every_recipient_and_sent_keeps_the_bcc() {
                 "bcc": ["dave@example.org"],
                 "subject": "Lunch on Friday?",
                 "text": "Shall we?\n.\nA line with a lone dot above.",
+                "reply_to": ["lunch@example.org"],
+                "headers": [{"name": "X-Ticket", "value": "T-42"}, {"name": "Importance", "value": "high"}],
             }),
         )
         .await;
@@ -92,6 +94,9 @@ async fn a_sent_message_reaches_every_recipient_and_sent_keeps_the_bcc() {
     );
     let text = relayed.text();
     assert!(text.contains("Subject: Lunch on Friday?"), "{text}");
+    assert!(text.contains("Reply-To: <lunch@example.org>\r\n"), "{text}");
+    assert!(text.contains("X-Ticket: T-42\r\n"), "{text}");
+    assert!(text.contains("Importance: high\r\n"), "{text}");
     assert!(
         text.contains(&format!("Message-ID: <{message_id}>")),
         "{text}"
@@ -214,6 +219,14 @@ async fn injection_attempts_never_reach_the_wire() {
         (
             json!({"from": "alice@example.org> SIZE=1", "to": ["bob@example.org"], "text": "x"}),
             "from",
+        ),
+        (
+            json!({"from": "alice@example.org", "to": ["bob@example.org"], "text": "x", "headers": [{"name": "Bcc", "value": "eve@example.org"}]}),
+            "headers.name",
+        ),
+        (
+            json!({"from": "alice@example.org", "to": ["bob@example.org"], "text": "x", "headers": [{"name": "X-A", "value": "1\r\nBcc: eve@example.org"}]}),
+            "headers.value",
         ),
     ] {
         let reply = gateway.post("/v1/send", &Auth::alice(), body).await;

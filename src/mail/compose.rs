@@ -7,7 +7,7 @@ use mail_builder::headers::address::Address;
 
 use super::error::MailError;
 use crate::imap::ValidationError;
-use crate::model::compose::{ComposeAddress, ComposeRequest};
+use crate::model::compose::{ComposeAddress, ComposeHeader, ComposeRequest};
 
 /// True for a plain `type/subtype` media type made of RFC 6838 token characters.
 pub fn is_media_type(content_type: &str) -> bool {
@@ -78,6 +78,46 @@ fn address_list(
     list: &[ComposeAddress],
 ) -> Result<Vec<Address<'static>>, MailError> {
     list.iter().map(|a| compose_address(field, a)).collect()
+}
+
+/// Most extra header fields a composed message may have.
+pub const MAX_EXTRA_HEADERS: usize = 20;
+
+/// Header fields a client may set besides `X-…` ones: none of them is one the
+/// gateway writes itself or one that changes delivery or threading.
+const SETTABLE_HEADERS: [&str; 9] = [
+    "Importance",
+    "Priority",
+    "Sensitivity",
+    "Auto-Submitted",
+    "Organization",
+    "Keywords",
+    "Comments",
+    "List-Unsubscribe",
+    "List-Unsubscribe-Post",
+];
+
+/// Checks an extra header field: a settable name (letters, digits, `-`) and a
+/// one-line value.
+fn check_extra_header(header: &ComposeHeader) -> Result<(), MailError> {
+    let name = header.name.as_str();
+    let well_formed = !name.is_empty()
+        && name.len() <= 76
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    let settable = name.len() > 2 && name.get(..2).is_some_and(|p| p.eq_ignore_ascii_case("x-"))
+        || SETTABLE_HEADERS
+            .iter()
+            .any(|h| h.eq_ignore_ascii_case(name));
+    if !well_formed || !settable {
+        return Err(MailError::Invalid(ValidationError::new(
+            "headers.name",
+            format!(
+                "{name:?} cannot be set: use an X- name or one of {}",
+                SETTABLE_HEADERS.join(", ")
+            ),
+        )));
+    }
+    check_header_text("headers.value", &header.value)
 }
 
 /// What a reply or forward adds to a composed message (see `super::reply`).
@@ -170,6 +210,22 @@ pub fn compose_with_id(
     if !request.bcc.is_empty() {
         builder = builder.bcc(address_list("bcc", &request.bcc)?);
     }
+    if !request.reply_to.is_empty() {
+        builder = builder.reply_to(address_list("reply_to", &request.reply_to)?);
+    }
+    if request.headers.len() > MAX_EXTRA_HEADERS {
+        return Err(MailError::unacceptable(
+            "headers",
+            format!("at most {MAX_EXTRA_HEADERS} extra header fields"),
+        ));
+    }
+    for header in &request.headers {
+        check_extra_header(header)?;
+        builder = builder.header(
+            header.name.clone(),
+            mail_builder::headers::text::Text::new(header.value.clone()),
+        );
+    }
     if let Some(subject) = &request.subject {
         check_header_text("subject", subject)?;
         builder = builder.subject(subject.clone());
@@ -255,6 +311,31 @@ mod tests {
             split_name_addr(" plain@example.org "),
             (None, "plain@example.org".to_owned())
         );
+    }
+
+    #[test]
+    fn only_settable_headers_with_one_line_values_pass() {
+        let header = |name: &str, value: &str| ComposeHeader {
+            name: name.to_owned(),
+            value: value.to_owned(),
+        };
+        assert!(check_extra_header(&header("X-Ticket", "T-42")).is_ok());
+        assert!(check_extra_header(&header("importance", "high")).is_ok());
+        for (name, value) in [
+            ("Bcc", "eve@example.org"),
+            ("Message-ID", "<x@y>"),
+            ("X-", "v"),
+            ("X Ticket", "v"),
+            ("X-Ticket:", "v"),
+            ("X-Ticket", "a\r\nBcc: eve@example.org"),
+            ("\u{1F600}", "v"),
+            ("é-", "v"),
+        ] {
+            assert!(
+                check_extra_header(&header(name, value)).is_err(),
+                "{name:?} {value:?}"
+            );
+        }
     }
 
     #[test]

@@ -61,6 +61,16 @@ pub struct MessageReference {
     pub quote: bool,
 }
 
+/// An extra header field of a composed message.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ComposeHeader {
+    /// The field name, e.g. `X-Ticket`.
+    pub name: String,
+    /// The value: one line (non-ASCII text is encoded).
+    pub value: String,
+}
+
 /// A message composed from JSON (`Content-Type: application/json`).
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -76,6 +86,14 @@ pub struct ComposeRequest {
     /// Bcc (kept in the stored copy, as drafts need it).
     #[serde(default)]
     pub bcc: Vec<ComposeAddress>,
+    /// Reply-To.
+    #[serde(default)]
+    pub reply_to: Vec<ComposeAddress>,
+    /// Extra header fields: any `X-…` name, or `Importance`, `Priority`,
+    /// `Sensitivity`, `Auto-Submitted`, `Organization`, `Keywords`, `Comments`,
+    /// `List-Unsubscribe`, `List-Unsubscribe-Post`; at most 20, one line each.
+    #[serde(default)]
+    pub headers: Vec<ComposeHeader>,
     /// Subject.
     pub subject: Option<String>,
     /// Plain-text body.
