@@ -290,6 +290,19 @@ async fn sending_needs_the_send_scope_and_a_configured_server() {
         body["message_id"].as_str().unwrap()
     )));
 
+    // A wrong password is found by the IMAP login (throttled), never tried on SMTP.
+    let commands_before = sink.commands().len();
+    let wrong = gateway
+        .post(
+            "/v1/send",
+            &Auth::Basic("alice", "not-her-password"),
+            message.clone(),
+        )
+        .await;
+    assert_eq!(wrong.status, 401, "{}", wrong.text);
+    assert_eq!(sink.commands().len(), commands_before);
+    assert_eq!(sink.received().len(), 2);
+
     // No SMTP server configured: 501.
     let unconfigured = Gateway::start(common::config_for(&dovecot)).await;
     let reply = unconfigured.post("/v1/send", &Auth::alice(), message).await;

@@ -171,6 +171,10 @@ async fn deliver(
     after: AfterSend,
 ) -> Result<SendResponse, ApiError> {
     let username = user.identity.username().as_str();
+    // The IMAP session first, always: it checks the caller's credentials through the
+    // login throttle, so a send can never be used to try passwords on the SMTP
+    // server; its cost is a pool checkout for a warm user.
+    let mut session = state.session(user).await?;
     let _running = if ledgered {
         if sent_copy == SentCopy::Never {
             return Err(ApiError::unprocessable_field(
@@ -181,7 +185,6 @@ async fn deliver(
             ));
         }
         let running = state.send_ledger.claim(username, outgoing.message_id())?;
-        let mut session = state.session(user).await?;
         if let Some(record) = find_record(&mut session, outgoing.message_id()).await? {
             let mut replayed = replayed_response(outgoing, record);
             // The first request may have failed to remove its draft.
@@ -200,6 +203,8 @@ async fn deliver(
     } else {
         None
     };
+    // Not held while the SMTP server works: the user's other requests may need it.
+    drop(session);
     let submission = submit(
         smtp,
         username,
