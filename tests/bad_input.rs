@@ -93,6 +93,49 @@ const INBOX_1: &[(&str, &str)] = &[("mailbox", "INBOX"), ("uid", "1")];
 const RAW_MESSAGE: &str =
     "From: a@example.org\r\nTo: b@example.org\r\nSubject: raw\r\n\r\nbody\r\n";
 
+/// A route taking the compose JSON (storing or sending): its baseline body, with
+/// `flag`, and a slot for every field.
+fn composed(route: Route, flag: &str) -> Route {
+    use Expect::{MessageText, Reject};
+    use Loc::Body;
+    route
+        .body(json!({
+            "from": "alice@example.org",
+            "to": ["x@example.org"],
+            "cc": [{"name": "C", "address": "c@example.org"}],
+            "bcc": ["b@example.org"],
+            "subject": "s",
+            "text": "t",
+            "html": "<p>t</p>",
+            "flags": [flag],
+            "attachments": [{"filename": "a.txt", "content_type": "text/plain", "content_base64": "aGk="}],
+            "reply_to": ["r@example.org"],
+            "headers": [{"name": "X-Ticket", "value": "T-1"}],
+        }))
+        .slot(Body("/from"), Reject)
+        .slot(Body("/to"), Reject)
+        .slot(Body("/to/0"), Reject)
+        .slot(Body("/cc/0/address"), Reject)
+        .slot(Body("/cc/0/name"), MessageText)
+        .slot(Body("/bcc/0"), Reject)
+        .slot(Body("/subject"), MessageText)
+        .slot(Body("/text"), MessageText)
+        .slot(Body("/html"), MessageText)
+        .slot(Body("/flags"), Reject)
+        .slot(Body("/flags/0"), MessageText)
+        .slot(Body("/internal_date"), Reject)
+        .slot(Body("/attachments"), Reject)
+        .slot(Body("/attachments/0/filename"), MessageText)
+        .slot(Body("/attachments/0/content_type"), MessageText)
+        .slot(Body("/attachments/0/content_base64"), MessageText)
+        .slot(Body("/reference"), Reject)
+        .slot(Body("/reply_to"), Reject)
+        .slot(Body("/reply_to/0"), Reject)
+        .slot(Body("/headers"), Reject)
+        .slot(Body("/headers/0/name"), Reject)
+        .slot(Body("/headers/0/value"), MessageText)
+}
+
 /// Every route with a parameter, each parameter with what it may do.
 fn routes() -> Vec<Route> {
     use Expect::{Literal, MessageText, NewName, ReadOnly, Reject, RenameTo};
@@ -198,90 +241,26 @@ fn routes() -> Vec<Route> {
             .slot(Query("larger"), ReadOnly)
             .slot(Query("smaller"), ReadOnly)
             .slot(Query("uid"), ReadOnly),
-        route(Method::POST, "/v1/mailboxes/{mailbox}/messages")
-            .path(&[("mailbox", "Sandbox")])
-            .body(json!({
-                "from": "alice@example.org",
-                "to": ["x@example.org"],
-                "cc": [{"name": "C", "address": "c@example.org"}],
-                "bcc": ["b@example.org"],
-                "subject": "s",
-                "text": "t",
-                "html": "<p>t</p>",
-                "flags": ["\\Seen"],
-                "attachments": [{"filename": "a.txt", "content_type": "text/plain", "content_base64": "aGk="}],
-                "reply_to": ["r@example.org"],
-                "headers": [{"name": "X-Ticket", "value": "T-1"}],
-            }))
-            .slot(Path("mailbox"), Reject)
-            .slot(Body("/from"), Reject)
-            .slot(Body("/to"), Reject)
-            .slot(Body("/to/0"), Reject)
-            .slot(Body("/cc/0/address"), Reject)
-            .slot(Body("/cc/0/name"), MessageText)
-            .slot(Body("/bcc/0"), Reject)
-            .slot(Body("/subject"), MessageText)
-            .slot(Body("/text"), MessageText)
-            .slot(Body("/html"), MessageText)
-            .slot(Body("/flags"), Reject)
-            .slot(Body("/flags/0"), MessageText)
-            .slot(Body("/internal_date"), Reject)
-            .slot(Body("/attachments"), Reject)
-            .slot(Body("/attachments/0/filename"), MessageText)
-            .slot(Body("/attachments/0/content_type"), MessageText)
-            .slot(Body("/attachments/0/content_base64"), MessageText)
-            .slot(Body("/reference"), Reject)
-            .slot(Body("/reply_to"), Reject)
-            .slot(Body("/reply_to/0"), Reject)
-            .slot(Body("/headers"), Reject)
-            .slot(Body("/headers/0/name"), Reject)
-            .slot(Body("/headers/0/value"), MessageText),
+        composed(
+            route(Method::POST, "/v1/mailboxes/{mailbox}/messages")
+                .path(&[("mailbox", "Sandbox")])
+                .slot(Path("mailbox"), Reject),
+            "\\Seen",
+        ),
         route(Method::POST, "/v1/mailboxes/{mailbox}/messages")
             .path(&[("mailbox", "Sandbox")])
             .raw()
             .slot(Query("flags"), MessageText)
             .slot(Query("internal_date"), Reject)
             .slot(RawBody, MessageText),
-        route(Method::POST, "/v1/send")
-            .body(json!({
-                "from": "alice@example.org",
-                "to": ["x@example.org"],
-                "cc": [{"name": "C", "address": "c@example.org"}],
-                "bcc": ["b@example.org"],
-                "subject": "s",
-                "text": "t",
-                "html": "<p>t</p>",
-                "flags": ["$Sent"],
-                "attachments": [{"filename": "a.txt", "content_type": "text/plain", "content_base64": "aGk="}],
-                "reply_to": ["r@example.org"],
-                "headers": [{"name": "X-Ticket", "value": "T-1"}],
-            }))
-            .slot(Query("sent_copy"), Reject)
-            // Any visible-ASCII key is valid (it is only hashed); with the sweep's
-            // sent_copy=never every request is refused, which must be a 4xx.
-            .slot(Header("Idempotency-Key"), ReadOnly)
-            .slot(Body("/from"), Reject)
-            .slot(Body("/to"), Reject)
-            .slot(Body("/to/0"), Reject)
-            .slot(Body("/cc/0/address"), Reject)
-            .slot(Body("/cc/0/name"), MessageText)
-            .slot(Body("/bcc/0"), Reject)
-            .slot(Body("/subject"), MessageText)
-            .slot(Body("/text"), MessageText)
-            .slot(Body("/html"), MessageText)
-            .slot(Body("/flags"), Reject)
-            .slot(Body("/flags/0"), MessageText)
-            .slot(Body("/internal_date"), Reject)
-            .slot(Body("/attachments"), Reject)
-            .slot(Body("/attachments/0/filename"), MessageText)
-            .slot(Body("/attachments/0/content_type"), MessageText)
-            .slot(Body("/attachments/0/content_base64"), MessageText)
-            .slot(Body("/reference"), Reject)
-            .slot(Body("/reply_to"), Reject)
-            .slot(Body("/reply_to/0"), Reject)
-            .slot(Body("/headers"), Reject)
-            .slot(Body("/headers/0/name"), Reject)
-            .slot(Body("/headers/0/value"), MessageText),
+        composed(
+            route(Method::POST, "/v1/send")
+                .slot(Query("sent_copy"), Reject)
+                // Any visible-ASCII key is valid (it is only hashed); with the sweep's
+                // sent_copy=never every request is refused, which must be a 4xx.
+                .slot(Header("Idempotency-Key"), ReadOnly),
+            "$Sent",
+        ),
         route(Method::POST, "/v1/send")
             .raw()
             .slot(Query("to"), Reject)
@@ -304,11 +283,14 @@ fn routes() -> Vec<Route> {
             .slot(Path("mailbox"), Reject)
             .slot(Path("uid"), Reject)
             .slot(Query("permanent"), Reject),
-        route(Method::GET, "/v1/mailboxes/{mailbox}/messages/{uid}/attachments/{part}")
-            .path(&[("mailbox", "INBOX"), ("uid", "1"), ("part", "1")])
-            .slot(Path("mailbox"), ReadOnly)
-            .slot(Path("uid"), ReadOnly)
-            .slot(Path("part"), ReadOnly),
+        route(
+            Method::GET,
+            "/v1/mailboxes/{mailbox}/messages/{uid}/attachments/{part}",
+        )
+        .path(&[("mailbox", "INBOX"), ("uid", "1"), ("part", "1")])
+        .slot(Path("mailbox"), ReadOnly)
+        .slot(Path("uid"), ReadOnly)
+        .slot(Path("part"), ReadOnly),
         route(Method::POST, "/v1/mailboxes/{mailbox}/messages/{uid}/copy")
             .path(INBOX_1)
             .body(json!({"to": "Archive"}))
@@ -333,16 +315,19 @@ fn routes() -> Vec<Route> {
             .slot(Header("If-Match"), Literal)
             .slot(Body("/flags"), Reject)
             .slot(Body("/flags/0"), Literal),
-        route(Method::PATCH, "/v1/mailboxes/{mailbox}/messages/{uid}/flags")
-            .path(&[("mailbox", "Sandbox"), ("uid", "2")])
-            .body(json!({"add": ["$Probe"], "remove": ["$Gone"]}))
-            .slot(Path("mailbox"), Reject)
-            .slot(Path("uid"), Reject)
-            .slot(Header("If-Match"), Literal)
-            .slot(Body("/add"), Reject)
-            .slot(Body("/add/0"), Literal)
-            .slot(Body("/remove"), Reject)
-            .slot(Body("/remove/0"), Literal),
+        route(
+            Method::PATCH,
+            "/v1/mailboxes/{mailbox}/messages/{uid}/flags",
+        )
+        .path(&[("mailbox", "Sandbox"), ("uid", "2")])
+        .body(json!({"add": ["$Probe"], "remove": ["$Gone"]}))
+        .slot(Path("mailbox"), Reject)
+        .slot(Path("uid"), Reject)
+        .slot(Header("If-Match"), Literal)
+        .slot(Body("/add"), Reject)
+        .slot(Body("/add/0"), Literal)
+        .slot(Body("/remove"), Reject)
+        .slot(Body("/remove/0"), Literal),
         route(Method::GET, "/v1/mailboxes/{mailbox}/messages/{uid}/raw")
             .path(INBOX_1)
             .slot(Path("mailbox"), ReadOnly)

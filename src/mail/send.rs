@@ -60,6 +60,24 @@ fn new_message_id(sender: &EnvelopeAddress, unique: Option<&str>) -> String {
     format!("{unique}@{domain}")
 }
 
+/// The message's own Message-ID, or a new one (see [`new_message_id`]) written on
+/// top of `message`.
+fn ensure_message_id(
+    message: &mut Vec<u8>,
+    existing: Option<String>,
+    sender: &EnvelopeAddress,
+    unique: Option<&str>,
+) -> String {
+    if let Some(id) = existing {
+        return id;
+    }
+    let id = new_message_id(sender, unique);
+    let mut with_id = format!("Message-ID: <{id}>\r\n").into_bytes();
+    with_id.append(message);
+    *message = with_id;
+    id
+}
+
 /// The envelope recipients: each address once (case-insensitively), at most
 /// [`MAX_RECIPIENTS`].
 fn envelope_recipients(
@@ -204,16 +222,7 @@ impl Outgoing {
         })?;
         let recipients = envelope_recipients("to", to.split(',').map(str::to_owned))?;
         let own_message_id = existing_id.is_some();
-        let message_id = match existing_id {
-            Some(id) => id,
-            None => {
-                let id = new_message_id(&sender, unique);
-                let mut with_id = format!("Message-ID: <{id}>\r\n").into_bytes();
-                with_id.extend_from_slice(&bytes);
-                bytes = with_id;
-                id
-            }
-        };
+        let message_id = ensure_message_id(&mut bytes, existing_id, &sender, unique);
         Ok(Self {
             transmitted: bytes.clone(),
             stored: bytes,
@@ -256,16 +265,7 @@ impl Outgoing {
         let recipients = envelope_recipients("draft", addresses)?;
         let existing_id = parsed.message_id().map(str::to_owned);
         let own_message_id = existing_id.is_some();
-        let message_id = match existing_id {
-            Some(id) => id,
-            None => {
-                let id = new_message_id(&sender, None);
-                let mut with_id = format!("Message-ID: <{id}>\r\n").into_bytes();
-                with_id.extend_from_slice(&bytes);
-                bytes = with_id;
-                id
-            }
-        };
+        let message_id = ensure_message_id(&mut bytes, existing_id, &sender, None);
         Ok(Self {
             transmitted: without_bcc(&bytes),
             stored: bytes,
