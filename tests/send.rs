@@ -723,3 +723,34 @@ async fn the_sent_copy_finds_sent_by_name_when_no_mailbox_is_marked() {
     assert_eq!(body["sent_copy"]["mailbox"], "Sent Items", "{body}");
     assert_eq!(dovecot.message_count("alice", "Sent Items"), 1);
 }
+
+#[tokio::test]
+async fn submission_works_over_implicit_tls_and_starttls() {
+    let sink = SmtpSink::start();
+    let dovecot = Dovecot::start(Options {
+        users: standard_users(),
+        submission_relay: Some(sink.port),
+        ..Options::default()
+    });
+    for (url, expected) in [
+        (dovecot.submission_tls_url(), 1),
+        (dovecot.submission_starttls_url(), 2),
+    ] {
+        let mut config = common::config_for(&dovecot);
+        config.imap_ca_file = Some(dovecot.ca_file());
+        config.smtp_url = Some(url.parse().unwrap());
+        let gateway = Gateway::start(config).await;
+        let ready = gateway.get("/readyz", &Auth::None).await;
+        assert_eq!(ready.status, 200, "{url}: {}", ready.text);
+        gateway
+            .post(
+                "/v1/send",
+                &Auth::alice(),
+                json!({"from": "alice@example.org", "to": ["bob@example.org"], "text": url}),
+            )
+            .await
+            .ok(200);
+        assert_eq!(sink.received().len(), expected, "{url}");
+        assert!(sink.received()[expected - 1].text().contains(&url));
+    }
+}

@@ -159,6 +159,9 @@ pub struct Dovecot {
     /// Port of the submission service (plain, STARTTLS offered), when started with
     /// [`Options::submission_relay`].
     pub submission_port: Option<u16>,
+    /// Port of the submission service's implicit-TLS listener (`smtps`), beside
+    /// [`Dovecot::submission_port`].
+    pub submissions_port: Option<u16>,
     /// Text in this instance's greeting, to tell it from any other server.
     greeting: String,
     /// False between [`Dovecot::kill`] and [`Dovecot::restart`] (the pid is then
@@ -318,10 +321,11 @@ impl Dovecot {
             let imap_port = free_port();
             let imaps_port = free_port();
             let submission_port = options.submission_relay.map(|_| free_port());
+            let submissions_port = options.submission_relay.map(|_| free_port());
             let ports = Ports {
                 imap: imap_port,
                 imaps: imaps_port,
-                submission: submission_port,
+                submission: submission_port.zip(submissions_port),
             };
             let config = render_config(&root, &options, ports, as_root, &greeting);
             let config_path = root.join("dovecot.conf");
@@ -333,6 +337,7 @@ impl Dovecot {
                 imap_port,
                 imaps_port,
                 submission_port,
+                submissions_port,
                 greeting: greeting.clone(),
                 running: true,
             };
@@ -452,6 +457,15 @@ impl Dovecot {
     pub fn submission_starttls_url(&self) -> String {
         let port = self.submission_port.expect("started without submission");
         format!("smtp://localhost:{port}")
+    }
+
+    /// `smtps://localhost:port`: the submission service with implicit TLS.
+    ///
+    /// # Panics
+    /// When started without [`Options::submission_relay`].
+    pub fn submission_tls_url(&self) -> String {
+        let port = self.submissions_port.expect("started without submission");
+        format!("smtps://localhost:{port}")
     }
 
     /// `imap://localhost:port` (STARTTLS).
@@ -670,7 +684,8 @@ fn seed_user(user_root: &Path, user: &User) {
 struct Ports {
     imap: u16,
     imaps: u16,
-    submission: Option<u16>,
+    /// Submission: plain (STARTTLS offered) and implicit TLS.
+    submission: Option<(u16, u16)>,
 }
 
 fn render_config(
@@ -683,7 +698,7 @@ fn render_config(
     let r = root.display();
     let (imap_port, imaps_port) = (ports.imap, ports.imaps);
     let (protocols, submission) = match (ports.submission, options.submission_relay) {
-        (Some(port), Some(relay)) => (
+        (Some((port, tls_port)), Some(relay)) => (
             "imap submission",
             format!(
                 "hostname = localhost
@@ -695,6 +710,11 @@ service submission-login {{
   inet_listener submission {{
     address = 127.0.0.1
     port = {port}
+  }}
+  inet_listener submissions {{
+    address = 127.0.0.1
+    port = {tls_port}
+    ssl = yes
   }}
 }}
 "
