@@ -549,6 +549,8 @@ async fn a_forward_carries_text_and_attachments_and_marks_the_original() {
     );
     assert!(text.contains("Shall we meet on Monday?"), "{text}");
     assert!(text.contains("plan.pdf"), "{text}");
+    // Passed through as stored: the original's encoded bytes, not re-encoded.
+    assert!(text.contains("\r\nJVBERi0xLjQKJcOkw7w=\r\n"), "{text}");
     // The attachment arrives with the original's bytes.
     let relayed = sink.received().remove(0);
     let message = mail_parser::MessageParser::default()

@@ -74,23 +74,27 @@ pub async fn send_message(
                 ));
             }
             let mut request: ComposeRequest = json_body(&body)?;
-            let extras = match &request.reference {
-                Some(reference) => {
-                    // Read (and checked) before anything is sent.
-                    let mut session = state.session(&user).await?;
-                    let mut loaded = load_original(&mut session, reference, MAX_SEND_BYTES).await?;
-                    drop(session);
-                    let mut own = vec![address_of("from", &request.from)?];
-                    if username.contains('@') {
-                        own.push(username.to_owned());
-                    }
-                    let extras = loaded.complete(&mut request, &own);
-                    original = Some(loaded);
-                    extras
-                }
-                None => Extras::default(),
+            let Some(reference) = request.reference.clone() else {
+                return send_composed(&state, &user, smtp, &request, unique.as_deref(), &query)
+                    .await;
             };
-            Outgoing::compose(&request, unique.as_deref(), &extras)?
+            // A reply or forward: the original is read (and checked) before anything
+            // is sent, and a forward's attachments go into the message straight from
+            // IMAP.
+            let mut session = state.session(&user).await?;
+            let loaded = load_original(&mut session, &reference, MAX_SEND_BYTES).await?;
+            let mut own = vec![address_of("from", &request.from)?];
+            if username.contains('@') {
+                own.push(username.to_owned());
+            }
+            let extras = loaded.complete(&mut request, &own);
+            let mut outgoing = Outgoing::compose(&request, unique.as_deref(), &extras)?;
+            if loaded.carries_parts() {
+                let message = loaded.carry_parts(&mut session, outgoing.stored()).await?;
+                outgoing.replace_message(message);
+            }
+            original = Some(loaded);
+            outgoing
         }
         "message/rfc822" => Outgoing::raw(body.to_vec(), &query, unique.as_deref())?,
         _ => {
@@ -107,6 +111,31 @@ pub async fn send_message(
     deliver(&state, &user, smtp, &outgoing, sent_copy, ledgered, after)
         .await
         .map(Json)
+}
+
+/// A composed message without a reference: compose, then [`deliver`].
+async fn send_composed(
+    state: &AppState,
+    user: &AuthUser,
+    smtp: &SmtpBackend,
+    request: &ComposeRequest,
+    unique: Option<&str>,
+    query: &SendQuery,
+) -> Result<Json<SendResponse>, ApiError> {
+    let outgoing = Outgoing::compose(request, unique, &Extras::default())?;
+    let ledgered = unique.is_some();
+    let sent_copy = query.sent_copy.unwrap_or_default();
+    deliver(
+        state,
+        user,
+        smtp,
+        &outgoing,
+        sent_copy,
+        ledgered,
+        AfterSend::Nothing,
+    )
+    .await
+    .map(Json)
 }
 
 /// Send a stored draft as it is (its To, Cc and Bcc are the recipients; its Bcc is

@@ -127,19 +127,71 @@ pub struct Extras {
     pub in_reply_to: Option<String>,
     /// `References`, oldest first.
     pub references: Vec<String>,
-    /// Attachments carried over from the original, decoded.
-    pub attachments: Vec<CarriedAttachment>,
 }
 
-/// An attachment of an original message, carried into a forward.
-#[derive(Debug)]
-pub struct CarriedAttachment {
-    /// File name (checked to be one line).
-    pub filename: String,
-    /// Media type (checked to be `type/subtype`).
-    pub content_type: String,
-    /// The decoded content.
-    pub content: Vec<u8>,
+/// Reopens a composed `message` as `multipart/mixed` with `boundary`, its own body
+/// as the first part (with the message's `Content-*` fields), so parts can be
+/// appended after it ([`mixed_part`], then [`close_mixed`]).
+pub fn open_mixed(message: &[u8], boundary: &str) -> Vec<u8> {
+    let split = memchr::memmem::find(message, b"\r\n\r\n").map_or(message.len(), |i| i + 2);
+    let (header, body) = message.split_at(split);
+    let body = body.strip_prefix(b"\r\n").unwrap_or(body);
+    let (content, other) = header_fields(header, |name| {
+        name.len() > 8 && name[..8].eq_ignore_ascii_case(b"content-")
+    });
+    let mut out = Vec::with_capacity(message.len() + 256);
+    out.extend_from_slice(&other);
+    out.extend_from_slice(
+        format!("Content-Type: multipart/mixed; boundary=\"{boundary}\"\r\n\r\n").as_bytes(),
+    );
+    out.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+    out.extend_from_slice(&content);
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(body);
+    out
+}
+
+/// Appends one part to a message opened with [`open_mixed`]: the `Content-*` fields
+/// of `mime_header` and the part's `body` as it is (still transfer-encoded).
+pub fn mixed_part(out: &mut Vec<u8>, boundary: &str, mime_header: &[u8], body: &[u8]) {
+    let (content, _) = header_fields(mime_header, |name| {
+        name.len() > 8 && name[..8].eq_ignore_ascii_case(b"content-")
+    });
+    out.extend_from_slice(format!("\r\n--{boundary}\r\n").as_bytes());
+    out.extend_from_slice(&content);
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(body);
+}
+
+/// Ends a message opened with [`open_mixed`].
+pub fn close_mixed(out: &mut Vec<u8>, boundary: &str) {
+    out.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+}
+
+/// Splits a header block into the fields `wanted` picks (by name) and the others,
+/// folded lines with their field; lines end in CRLF; the blank line is dropped.
+fn header_fields(header: &[u8], wanted: impl Fn(&[u8]) -> bool) -> (Vec<u8>, Vec<u8>) {
+    let (mut picked, mut others) = (Vec::new(), Vec::new());
+    let mut into_picked = false;
+    for line in header.split_inclusive(|b| *b == b'\n') {
+        let text = line.strip_suffix(b"\n").unwrap_or(line);
+        let text = text.strip_suffix(b"\r").unwrap_or(text);
+        if text.is_empty() {
+            break;
+        }
+        if !matches!(text.first(), Some(b' ' | b'\t')) {
+            let name = text.split(|b| *b == b':').next().unwrap_or_default();
+            into_picked = wanted(name);
+        }
+        let target = if into_picked {
+            &mut picked
+        } else {
+            &mut others
+        };
+        target.extend_from_slice(text);
+        target.extend_from_slice(b"\r\n");
+    }
+    (picked, others)
 }
 
 /// True for a Message-ID (without angle brackets) that is safe to write into a
@@ -186,11 +238,7 @@ pub fn compose_with_id(
     message_id: Option<&str>,
     extras: &Extras,
 ) -> Result<Vec<u8>, MailError> {
-    if request.text.is_none()
-        && request.html.is_none()
-        && request.attachments.is_empty()
-        && extras.attachments.is_empty()
-    {
+    if request.text.is_none() && request.html.is_none() && request.attachments.is_empty() {
         return Err(MailError::unacceptable(
             "body",
             "give text, html or attachments",
@@ -271,19 +319,6 @@ pub fn compose_with_id(
             content,
         );
     }
-    for carried in &extras.attachments {
-        check_header_text("reference", &carried.filename)?;
-        let content_type = if is_media_type(&carried.content_type) {
-            carried.content_type.as_str()
-        } else {
-            "application/octet-stream"
-        };
-        builder = builder.attachment(
-            content_type.to_owned(),
-            carried.filename.clone(),
-            carried.content.as_slice(),
-        );
-    }
     builder
         .write_to_vec()
         .map_err(|e| MailError::Internal(anyhow::anyhow!("composing the message failed: {e}")))
@@ -336,6 +371,23 @@ mod tests {
                 "{name:?} {value:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_message_reopens_as_mixed_with_parts_passed_through() {
+        let message = b"From: a@example.org\r\nSubject: x\r\nContent-Type: text/plain;\r\n charset=utf-8\r\nMIME-Version: 1.0\r\n\r\nHello\r\n";
+        let mut out = open_mixed(message, "B");
+        mixed_part(
+            &mut out,
+            "B",
+            b"Content-Type: application/pdf\r\nX-Other: dropped\r\nContent-Transfer-Encoding: base64\r\n\r\n",
+            b"JVBERg==",
+        );
+        close_mixed(&mut out, "B");
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "From: a@example.org\r\nSubject: x\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"B\"\r\n\r\n--B\r\nContent-Type: text/plain;\r\n charset=utf-8\r\n\r\nHello\r\n\r\n--B\r\nContent-Type: application/pdf\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERg==\r\n--B--\r\n"
+        );
     }
 
     #[test]

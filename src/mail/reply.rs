@@ -3,12 +3,11 @@
 //! attachments), checked before anything is sent, and the flag the original gets
 //! after the server accepted the new message.
 
-use super::compose::{CarriedAttachment, Extras};
+use super::compose::{close_mixed, mixed_part, open_mixed, Extras};
 use super::error::MailError;
 use super::flags::{set_flags, FlagChange};
-use super::open::fetch_one;
+use super::open::{fetch_one, open};
 use super::read::{read_message, ReadOptions};
-use super::stream::TransferDecoder;
 use crate::imap::session::SectionKind;
 use crate::imap::{FetchItem, ImapSession, MailboxName, PartNumber, Section, Uid, ValidationError};
 use crate::model::compose::{ComposeAddress, ComposeRequest, MessageReference, ReferenceAction};
@@ -24,15 +23,16 @@ pub struct Original {
     action: ReferenceAction,
     quote: bool,
     message: Message,
-    attachments: Vec<CarriedAttachment>,
+    /// A forward's attachments: the original's part numbers.
+    attachments: Vec<PartNumber>,
 }
 
 fn invalid(field: &'static str, message: impl Into<String>) -> MailError {
     MailError::Invalid(ValidationError::new(field, message))
 }
 
-/// Reads the original `reference` names; a forward's attachments too (their encoded
-/// sizes together at most `max_bytes`).
+/// Reads the original `reference` names, and for a forward which parts to carry
+/// (their encoded sizes together at most `max_bytes`).
 ///
 /// # Errors
 /// 400 for a malformed mailbox name or UID; 404 when the message does not exist;
@@ -64,7 +64,7 @@ pub async fn load_original(
         });
     }
     let attachments = if reference.action == ReferenceAction::Forward {
-        carried_attachments(session, uid, &message, max_bytes).await?
+        attachment_parts(session, uid, &message, max_bytes).await?
     } else {
         Vec::new()
     };
@@ -78,13 +78,14 @@ pub async fn load_original(
     })
 }
 
-/// The original's attachments, decoded (the mailbox is selected by the read).
-async fn carried_attachments(
+/// The part numbers of the original's attachments (the mailbox is selected by the
+/// read).
+async fn attachment_parts(
     session: &mut ImapSession,
     uid: Uid,
     message: &Message,
     max_bytes: usize,
-) -> Result<Vec<CarriedAttachment>, MailError> {
+) -> Result<Vec<PartNumber>, MailError> {
     let total: u64 = message.attachments.iter().map(|a| u64::from(a.size)).sum();
     if total > max_bytes as u64 {
         return Err(MailError::Smtp(crate::smtp::SmtpError::TooLarge {
@@ -94,41 +95,16 @@ async fn carried_attachments(
     }
     let structure = fetch_one(session, uid, &[FetchItem::Uid, FetchItem::BodyStructure]).await?;
     let parts = structure.parts.unwrap_or_default();
-    let mut carried = Vec::new();
+    let mut numbers = Vec::new();
     for attachment in &message.attachments {
-        let Some(part) = parts
+        if let Some(part) = parts
             .iter()
             .find(|p| p.part_number() == attachment.part && !p.is_multipart)
-        else {
-            continue;
-        };
-        let number = PartNumber::from_path(part.path.clone())?;
-        let fetched = fetch_one(
-            session,
-            uid,
-            &[
-                FetchItem::Uid,
-                FetchItem::Body(Section::Part(&number), None),
-            ],
-        )
-        .await?;
-        let encoded = fetched
-            .section(&SectionKind::Part(part.path.clone()))
-            .unwrap_or_default();
-        let mut decoder = TransferDecoder::for_encoding(&part.encoding);
-        let mut content = decoder.feed(encoded);
-        content.extend(decoder.finish());
-        carried.push(CarriedAttachment {
-            filename: attachment
-                .filename
-                .clone()
-                .filter(|name| !name.contains(['\r', '\n', '\0']))
-                .unwrap_or_else(|| format!("attachment-{}", attachment.part)),
-            content_type: attachment.content_type.clone(),
-            content,
-        });
+        {
+            numbers.push(PartNumber::from_path(part.path.clone())?);
+        }
     }
-    Ok(carried)
+    Ok(numbers)
 }
 
 fn as_compose(address: &EmailAddress) -> Option<ComposeAddress> {
@@ -169,8 +145,8 @@ impl Original {
     /// Completes `request` from the original: subject and (replies) recipients when
     /// the request has none, the quoted or forwarded text below the request's own.
     /// `own` are the sender's addresses, left out of a reply-all. Returns the
-    /// threading headers and a forward's attachments.
-    pub fn complete(&mut self, request: &mut ComposeRequest, own: &[String]) -> Extras {
+    /// threading headers.
+    pub fn complete(&self, request: &mut ComposeRequest, own: &[String]) -> Extras {
         let envelope = &self.message.summary.envelope;
         let is_own = |a: &EmailAddress| {
             a.address
@@ -259,8 +235,62 @@ impl Original {
         Extras {
             in_reply_to: envelope.message_id.clone(),
             references,
-            attachments: std::mem::take(&mut self.attachments),
         }
+    }
+
+    /// True when a forward carries parts of the original ([`Original::carry_parts`]).
+    pub fn carries_parts(&self) -> bool {
+        !self.attachments.is_empty()
+    }
+
+    /// A forward's composed `message` with the original's attachments appended as
+    /// they are stored (still transfer-encoded, never decoded or re-encoded), each
+    /// fetched straight into the message, one at a time.
+    ///
+    /// # Errors
+    /// 409 `reference-changed` when the mailbox was recreated meanwhile; 404 when
+    /// the original is gone; IMAP failures.
+    pub async fn carry_parts(
+        &self,
+        session: &mut ImapSession,
+        message: &[u8],
+    ) -> Result<Vec<u8>, MailError> {
+        let uid_validity = open(session, &self.mailbox, true).await?;
+        if uid_validity != self.message.summary.uid_validity {
+            return Err(MailError::Conflict {
+                detail: "the original's mailbox was recreated while it was being forwarded"
+                    .to_owned(),
+                slug: "reference-changed",
+            });
+        }
+        let boundary = {
+            use rand::RngCore as _;
+            let mut bytes = [0u8; 16];
+            rand::thread_rng().fill_bytes(&mut bytes);
+            let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+            format!("imap-gateway-{hex}")
+        };
+        let mut out = open_mixed(message, &boundary);
+        for number in &self.attachments {
+            let part = fetch_one(
+                session,
+                self.uid,
+                &[
+                    FetchItem::Uid,
+                    FetchItem::Body(Section::PartMime(number), None),
+                    FetchItem::Body(Section::Part(number), None),
+                ],
+            )
+            .await?;
+            let path = number.path().to_vec();
+            let mime_header = part
+                .section(&SectionKind::PartMime(path.clone()))
+                .unwrap_or_default();
+            let body = part.section(&SectionKind::Part(path)).unwrap_or_default();
+            mixed_part(&mut out, &boundary, mime_header, body);
+        }
+        close_mixed(&mut out, &boundary);
+        Ok(out)
     }
 
     /// Marks the original `\Answered` (replies) or `$Forwarded` after the new

@@ -22,8 +22,9 @@ pub const MAX_RECIPIENTS: usize = 100;
 /// A validated message ready to submit.
 #[derive(Debug, Clone)]
 pub struct Outgoing {
-    /// What is transmitted: the message without its Bcc header.
-    transmitted: Vec<u8>,
+    /// What is transmitted when it differs from `stored`: the message without its
+    /// Bcc header. `None` (the usual case) keeps one copy of the message, not two.
+    transmitted: Option<Vec<u8>>,
     /// What the Sent copy holds: the message as composed, Bcc included.
     stored: Vec<u8>,
     sender: EnvelopeAddress,
@@ -135,6 +136,12 @@ fn without_bcc(message: &[u8]) -> Vec<u8> {
     out
 }
 
+/// The transmitted form of `message`: `None` when it has no Bcc header to remove.
+fn transmitted_form(message: &[u8]) -> Option<Vec<u8>> {
+    let stripped = without_bcc(message);
+    (stripped.len() != message.len()).then_some(stripped)
+}
+
 impl Outgoing {
     /// A message composed from JSON; the envelope comes from its headers (To, Cc and
     /// Bcc recipients, the From address as sender). `unique` is the Message-ID's part
@@ -167,7 +174,7 @@ impl Outgoing {
             request.internal_date.as_deref(),
         )?;
         Ok(Self {
-            transmitted: without_bcc(&stored),
+            transmitted: transmitted_form(&stored),
             stored,
             sender,
             recipients,
@@ -224,7 +231,7 @@ impl Outgoing {
         let own_message_id = existing_id.is_some();
         let message_id = ensure_message_id(&mut bytes, existing_id, &sender, unique);
         Ok(Self {
-            transmitted: bytes.clone(),
+            transmitted: None,
             stored: bytes,
             sender,
             recipients,
@@ -267,7 +274,7 @@ impl Outgoing {
         let own_message_id = existing_id.is_some();
         let message_id = ensure_message_id(&mut bytes, existing_id, &sender, None);
         Ok(Self {
-            transmitted: without_bcc(&bytes),
+            transmitted: transmitted_form(&bytes),
             stored: bytes,
             sender,
             recipients,
@@ -280,7 +287,14 @@ impl Outgoing {
 
     /// The bytes the server receives (tests and the Sent copy compare them).
     pub fn transmitted(&self) -> &[u8] {
-        &self.transmitted
+        self.transmitted.as_deref().unwrap_or(&self.stored)
+    }
+
+    /// Replaces the message (a forward with the original's parts added): the
+    /// transmitted form is derived again.
+    pub fn replace_message(&mut self, message: Vec<u8>) {
+        self.transmitted = transmitted_form(&message);
+        self.stored = message;
     }
 
     /// What the Sent copy holds (before the outcome is recorded in it).
@@ -332,7 +346,7 @@ pub async fn submit(
             password,
             &outgoing.sender,
             &outgoing.recipients,
-            &outgoing.transmitted,
+            outgoing.transmitted(),
         )
         .await;
     let outcome = match &result {
