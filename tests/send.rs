@@ -181,6 +181,20 @@ async fn refused_recipients_are_reported_one_by_one() {
     assert_eq!(all.body["smtp_code"], 550);
     assert_eq!(all.body["smtp_enhanced_code"], "5.1.1");
 
+    // The server refuses the sender (not the user's address): 422 with its codes.
+    sink.refuse_sender("ceo@example.org", "553 5.7.1 Sender address not allowed");
+    let sender = gateway
+        .post(
+            "/v1/send",
+            &Auth::alice(),
+            json!({"from": "ceo@example.org", "to": ["bob@example.org"], "text": "x"}),
+        )
+        .await;
+    assert_eq!(sender.status, 422, "{}", sender.text);
+    assert_eq!(sender.body["type"], "urn:imap-gateway:problem:smtp-refused");
+    assert_eq!(sender.body["smtp_code"], 553);
+    assert_eq!(sender.body["smtp_enhanced_code"], "5.7.1");
+
     // A temporary refusal: 503 with Retry-After, nothing sent.
     sink.refuse("full@example.org", "452 4.2.2 Mailbox full");
     let later = gateway

@@ -36,6 +36,8 @@ struct Shared {
     received: Vec<Relayed>,
     /// Recipient (lower case) → the reply line its `RCPT TO` gets.
     refusals: HashMap<String, String>,
+    /// Sender (lower case) → the reply line its `MAIL FROM` gets.
+    sender_refusals: HashMap<String, String>,
     /// Every command line received, for tests that check what was sent.
     commands: Vec<String>,
     /// Where accepted messages are also written (`0001.eml`, ...), if anywhere.
@@ -95,6 +97,14 @@ impl SmtpSink {
     pub fn saving_to(self, dir: std::path::PathBuf) -> Self {
         self.lock().save_dir = Some(dir);
         self
+    }
+
+    /// Answers `MAIL FROM:<sender>` with `reply` (e.g. `553 5.7.1 Sender not
+    /// allowed`) from now on, as a server that checks the sender would.
+    pub fn refuse_sender(&self, sender: &str, reply: &str) {
+        self.lock()
+            .sender_refusals
+            .insert(sender.to_ascii_lowercase(), reply.to_owned());
     }
 
     /// Every message accepted so far.
@@ -157,9 +167,21 @@ fn serve(stream: TcpStream, shared: &Mutex<Shared>) -> std::io::Result<()> {
             "EHLO" => "250-sink.test\r\n250-PIPELINING\r\n250-8BITMIME\r\n250-SIZE 52428800\r\n250 ENHANCEDSTATUSCODES".to_owned(),
             "HELO" => "250 sink.test".to_owned(),
             "MAIL" => {
-                mail_from = Some(path_of(&command));
+                let sender = path_of(&command);
+                let refusal = shared
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .sender_refusals
+                    .get(&sender.to_ascii_lowercase())
+                    .cloned();
                 recipients.clear();
-                "250 2.1.0 Ok".to_owned()
+                match refusal {
+                    Some(reply) => reply,
+                    None => {
+                        mail_from = Some(sender);
+                        "250 2.1.0 Ok".to_owned()
+                    }
+                }
             }
             "RCPT" if mail_from.is_none() => "503 5.5.1 MAIL first".to_owned(),
             "RCPT" => {
