@@ -168,45 +168,54 @@ async fn refused_recipients_are_reported_one_by_one() {
     assert_eq!(body["refused"][0]["enhanced_code"], "5.1.1");
     assert_eq!(sink.received()[0].recipients, ["bob@example.org"]);
 
-    // Every recipient refused permanently: 422 with the SMTP codes, nothing sent.
-    let all = gateway
-        .post(
-            "/v1/send",
-            &Auth::alice(),
-            json!({"from": "alice@example.org", "to": ["nobody@example.org"], "text": "x"}),
-        )
-        .await;
-    assert_eq!(all.status, 422, "{}", all.text);
-    assert_eq!(all.body["type"], "urn:imap-gateway:problem:smtp-refused");
-    assert_eq!(all.body["smtp_code"], 550);
-    assert_eq!(all.body["smtp_enhanced_code"], "5.1.1");
-
-    // The server refuses the sender (not the user's address): 422 with its codes.
+    // Refusals of the whole message: every recipient (5xx), the sender (5xx), a
+    // temporary one (4xx, with Retry-After). Nothing is sent.
     sink.refuse_sender("ceo@example.org", "553 5.7.1 Sender address not allowed");
-    let sender = gateway
-        .post(
-            "/v1/send",
-            &Auth::alice(),
-            json!({"from": "ceo@example.org", "to": ["bob@example.org"], "text": "x"}),
-        )
-        .await;
-    assert_eq!(sender.status, 422, "{}", sender.text);
-    assert_eq!(sender.body["type"], "urn:imap-gateway:problem:smtp-refused");
-    assert_eq!(sender.body["smtp_code"], 553);
-    assert_eq!(sender.body["smtp_enhanced_code"], "5.7.1");
-
-    // A temporary refusal: 503 with Retry-After, nothing sent.
     sink.refuse("full@example.org", "452 4.2.2 Mailbox full");
-    let later = gateway
-        .post(
-            "/v1/send",
-            &Auth::alice(),
-            json!({"from": "alice@example.org", "to": ["full@example.org"], "text": "x"}),
-        )
-        .await;
-    assert_eq!(later.status, 503, "{}", later.text);
-    assert_eq!(later.body["type"], "urn:imap-gateway:problem:smtp-deferred");
-    assert_eq!(later.headers["retry-after"], "60");
+    for (from, to, status, problem, code, enhanced) in [
+        (
+            "alice@example.org",
+            "nobody@example.org",
+            422,
+            "smtp-refused",
+            550,
+            "5.1.1",
+        ),
+        (
+            "ceo@example.org",
+            "bob@example.org",
+            422,
+            "smtp-refused",
+            553,
+            "5.7.1",
+        ),
+        (
+            "alice@example.org",
+            "full@example.org",
+            503,
+            "smtp-deferred",
+            452,
+            "4.2.2",
+        ),
+    ] {
+        let reply = gateway
+            .post(
+                "/v1/send",
+                &Auth::alice(),
+                json!({"from": from, "to": [to], "text": "x"}),
+            )
+            .await;
+        assert_eq!(reply.status, status, "{to}: {}", reply.text);
+        assert_eq!(
+            reply.body["type"],
+            format!("urn:imap-gateway:problem:{problem}")
+        );
+        assert_eq!(reply.body["smtp_code"], code, "{}", reply.text);
+        assert_eq!(reply.body["smtp_enhanced_code"], enhanced);
+        if status == 503 {
+            assert_eq!(reply.headers["retry-after"], "60");
+        }
+    }
     assert_eq!(sink.received().len(), 1);
 }
 
