@@ -462,6 +462,20 @@ async fn a_retried_send_is_sent_once_and_answers_the_first_result() {
     assert_eq!(malformed.status, 400, "{}", malformed.text);
     assert_eq!(malformed.body["errors"][0]["field"], "Idempotency-Key");
     assert_eq!(sink.received().len(), 3);
+
+    // A raw message's own Message-ID is a key only with a Sent copy: without one it
+    // is simply sent (it is not refused like an explicit key).
+    let uncopied = gateway
+        .send_raw(
+            reqwest::Method::POST,
+            "/v1/send?to=bob@example.org&sent_copy=never",
+            &Auth::alice(),
+            "message/rfc822",
+            raw_message,
+        )
+        .await;
+    assert_eq!(uncopied.ok(200)["replayed"], false);
+    assert_eq!(sink.received().len(), 4);
 }
 
 /// A message from Bob to alice and carol (cc dave) in a thread, with a PDF attached;

@@ -106,8 +106,11 @@ pub async fn send_message(
         }
     };
     let after = original.map_or(AfterSend::Nothing, |o| AfterSend::MarkOriginal(Box::new(o)));
-    let ledgered = idempotency_key.is_some() || outgoing.has_own_message_id();
     let sent_copy = query.sent_copy.unwrap_or_default();
+    // A raw message's own Message-ID serves as the key only when there will be a Sent
+    // copy to find it by; an explicit key without one is refused in `deliver`.
+    let ledgered = idempotency_key.is_some()
+        || (outgoing.has_own_message_id() && sent_copy != SentCopy::Never);
     deliver(&state, &user, smtp, &outgoing, sent_copy, ledgered, after)
         .await
         .map(Json)
@@ -163,8 +166,8 @@ pub async fn send_draft(
         load_draft(&mut session, &mailbox, uid, MAX_SEND_BYTES).await?
     };
     let outgoing = Outgoing::draft(draft)?;
-    let ledgered = outgoing.has_own_message_id();
     let sent_copy = query.sent_copy.unwrap_or_default();
+    let ledgered = outgoing.has_own_message_id() && sent_copy != SentCopy::Never;
     let after = AfterSend::RemoveDraft(mailbox, uid);
     deliver(&state, &user, smtp, &outgoing, sent_copy, ledgered, after)
         .await
@@ -208,9 +211,8 @@ async fn deliver(
         if sent_copy == SentCopy::Never {
             return Err(ApiError::unprocessable_field(
                 "sent_copy",
-                "an idempotent send (Idempotency-Key, a raw message with its own \
-                 Message-ID, or a draft) is recorded by its Sent copy; use sent_copy=auto \
-                 or always",
+                "an Idempotency-Key is recorded by the message's Sent copy; use \
+                 sent_copy=auto or always",
             ));
         }
         let running = state.send_ledger.claim(username, outgoing.message_id())?;

@@ -36,8 +36,8 @@ pub struct SendQuery {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct SendDraftQuery {
-    /// `auto` (default) or `always`; a draft's Message-ID is its idempotency key,
-    /// which needs the Sent copy.
+    /// `auto` (default), `always` or `never`. With a Sent copy, the draft's
+    /// Message-ID is its idempotency key.
     pub sent_copy: Option<SentCopy>,
 }
 
