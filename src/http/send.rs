@@ -19,7 +19,7 @@ use crate::mail::error::MailError;
 use crate::mail::idempotency::IdempotencyKey;
 use crate::mail::reply::{load_original, Original};
 use crate::mail::send::{response, submit, Outgoing};
-use crate::mail::sent::{file_sent_copy, find_record, replayed_response};
+use crate::mail::sent::{file_sent_copy, find_record, find_sent, replayed_response};
 use crate::model::compose::ComposeRequest;
 use crate::model::send::{SendDraftQuery, SendQuery, SendResponse, SentCopy};
 use crate::smtp::SmtpBackend;
@@ -207,6 +207,7 @@ async fn deliver(
     // login throttle, so a send can never be used to try passwords on the SMTP
     // server; its cost is a pool checkout for a warm user.
     let mut session = state.session(user).await?;
+    let mut sent_mailbox = None;
     let _running = if ledgered {
         if sent_copy == SentCopy::Never {
             return Err(ApiError::unprocessable_field(
@@ -216,7 +217,13 @@ async fn deliver(
             ));
         }
         let running = state.send_ledger.claim(username, outgoing.message_id())?;
-        if let Some(record) = find_record(&mut session, outgoing.message_id()).await? {
+        // Looked up once: the Sent copy below goes to the same mailbox.
+        sent_mailbox = find_sent(&mut session).await?;
+        let record = match &sent_mailbox {
+            Some(sent) => find_record(&mut session, sent, outgoing.message_id()).await?,
+            None => None,
+        };
+        if let Some(record) = record {
             let mut replayed = replayed_response(outgoing, record);
             // The first request may have failed to remove its draft.
             if let AfterSend::RemoveDraft(mailbox, uid) = &after {
@@ -247,13 +254,16 @@ async fn deliver(
     let mut warnings = Vec::new();
     let copy = match state.session(user).await {
         Ok(mut session) => {
-            let copy = match file_sent_copy(&mut session, outgoing, &submission, sent_copy).await {
-                Ok(copy) => copy,
-                Err(err) => {
-                    warnings.push(format!("the Sent copy was not stored: {err}"));
-                    None
-                }
-            };
+            let copy =
+                match file_sent_copy(&mut session, sent_mailbox, outgoing, &submission, sent_copy)
+                    .await
+                {
+                    Ok(copy) => copy,
+                    Err(err) => {
+                        warnings.push(format!("the Sent copy was not stored: {err}"));
+                        None
+                    }
+                };
             match &after {
                 AfterSend::Nothing => {}
                 AfterSend::MarkOriginal(original) => {

@@ -64,7 +64,7 @@ pub async fn load_original(
         });
     }
     let attachments = if reference.action == ReferenceAction::Forward {
-        attachment_parts(session, uid, &message, max_bytes).await?
+        attachment_parts(&message, max_bytes)?
     } else {
         Vec::new()
     };
@@ -78,14 +78,9 @@ pub async fn load_original(
     })
 }
 
-/// The part numbers of the original's attachments (the mailbox is selected by the
-/// read).
-async fn attachment_parts(
-    session: &mut ImapSession,
-    uid: Uid,
-    message: &Message,
-    max_bytes: usize,
-) -> Result<Vec<PartNumber>, MailError> {
+/// The part numbers of the original's attachments, from the read's own
+/// BODYSTRUCTURE (no second FETCH).
+fn attachment_parts(message: &Message, max_bytes: usize) -> Result<Vec<PartNumber>, MailError> {
     let total: u64 = message.attachments.iter().map(|a| u64::from(a.size)).sum();
     if total > max_bytes as u64 {
         return Err(MailError::Smtp(crate::smtp::SmtpError::TooLarge {
@@ -93,18 +88,11 @@ async fn attachment_parts(
             limit: max_bytes,
         }));
     }
-    let structure = fetch_one(session, uid, &[FetchItem::Uid, FetchItem::BodyStructure]).await?;
-    let parts = structure.parts.unwrap_or_default();
-    let mut numbers = Vec::new();
-    for attachment in &message.attachments {
-        if let Some(part) = parts
-            .iter()
-            .find(|p| p.part_number() == attachment.part && !p.is_multipart)
-        {
-            numbers.push(PartNumber::from_path(part.path.clone())?);
-        }
-    }
-    Ok(numbers)
+    message
+        .attachments
+        .iter()
+        .map(|attachment| PartNumber::try_from(attachment.part.as_str()).map_err(MailError::from))
+        .collect()
 }
 
 fn as_compose(address: &EmailAddress) -> Option<ComposeAddress> {

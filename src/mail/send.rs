@@ -193,11 +193,7 @@ impl Outgoing {
     /// # Errors
     /// 400 for a malformed address; 422 for a message that does not parse, no
     /// recipients, or no sender.
-    pub fn raw(
-        mut bytes: Vec<u8>,
-        query: &SendQuery,
-        unique: Option<&str>,
-    ) -> Result<Self, MailError> {
+    pub fn raw(bytes: Vec<u8>, query: &SendQuery, unique: Option<&str>) -> Result<Self, MailError> {
         if bytes.is_empty() || bytes.contains(&0) {
             return Err(MailError::unacceptable(
                 "body",
@@ -228,18 +224,14 @@ impl Outgoing {
             MailError::unacceptable("to", "raw uploads name their recipients in ?to=")
         })?;
         let recipients = envelope_recipients("to", to.split(',').map(str::to_owned))?;
-        let own_message_id = existing_id.is_some();
-        let message_id = ensure_message_id(&mut bytes, existing_id, &sender, unique);
-        Ok(Self {
-            transmitted: None,
-            stored: bytes,
+        Ok(Self::as_given(
+            bytes,
+            existing_id,
             sender,
             recipients,
-            message_id,
-            flags: Vec::new(),
-            internal_date: None,
-            own_message_id,
-        })
+            unique,
+            false,
+        ))
     }
 
     /// A stored draft, sent as it is: the sender is its `From` address, the
@@ -248,7 +240,7 @@ impl Outgoing {
     ///
     /// # Errors
     /// 422 for a draft that does not parse, or has no sender or no recipient.
-    pub fn draft(mut bytes: Vec<u8>) -> Result<Self, MailError> {
+    pub fn draft(bytes: Vec<u8>) -> Result<Self, MailError> {
         let parsed = MessageParser::default()
             .parse_headers(&bytes)
             .ok_or_else(|| MailError::unacceptable("draft", "not an RFC 5322 message"))?;
@@ -271,10 +263,35 @@ impl Outgoing {
             .collect();
         let recipients = envelope_recipients("draft", addresses)?;
         let existing_id = parsed.message_id().map(str::to_owned);
+        Ok(Self::as_given(
+            bytes,
+            existing_id,
+            sender,
+            recipients,
+            None,
+            true,
+        ))
+    }
+
+    /// A message sent as given (a raw upload or a draft): with its own Message-ID,
+    /// or one written on top (see [`new_message_id`] for `unique`); `strip_bcc`
+    /// leaves its Bcc header out of what is transmitted.
+    fn as_given(
+        mut bytes: Vec<u8>,
+        existing_id: Option<String>,
+        sender: EnvelopeAddress,
+        recipients: Vec<EnvelopeAddress>,
+        unique: Option<&str>,
+        strip_bcc: bool,
+    ) -> Self {
         let own_message_id = existing_id.is_some();
-        let message_id = ensure_message_id(&mut bytes, existing_id, &sender, None);
-        Ok(Self {
-            transmitted: transmitted_form(&bytes),
+        let message_id = ensure_message_id(&mut bytes, existing_id, &sender, unique);
+        Self {
+            transmitted: if strip_bcc {
+                transmitted_form(&bytes)
+            } else {
+                None
+            },
             stored: bytes,
             sender,
             recipients,
@@ -282,7 +299,7 @@ impl Outgoing {
             flags: Vec::new(),
             internal_date: None,
             own_message_id,
-        })
+        }
     }
 
     /// The bytes the server receives (tests and the Sent copy compare them).

@@ -29,7 +29,7 @@ const REFUSED_FIELD: &str = "X-Imap-Gateway-Refused";
 /// The user's Sent mailbox: the one marked `\Sent` (SPECIAL-USE), else one with a
 /// conventional name (`Sent`, `Sent Items`, ...): a server may advertise SPECIAL-USE
 /// without marking any mailbox (Dovecot does unless configured to).
-async fn find_sent(session: &mut ImapSession) -> Result<Option<MailboxName>, MailError> {
+pub async fn find_sent(session: &mut ImapSession) -> Result<Option<MailboxName>, MailError> {
     let mailboxes = session
         .list_mailboxes(None, false)
         .await
@@ -82,12 +82,14 @@ fn outcome_fields(submission: &Submission) -> Vec<u8> {
 }
 
 /// Files the Sent copy (`\Seen`) with the submission's outcome, as `mode` asks;
-/// `Ok(None)` when none is wanted.
+/// `Ok(None)` when none is wanted. `known_sent` is the Sent mailbox when the caller
+/// has looked it up already ([`find_sent`]); otherwise it is looked up here.
 ///
 /// # Errors
 /// No Sent mailbox (as a conflict), IMAP failures.
 pub async fn file_sent_copy(
     session: &mut ImapSession,
+    known_sent: Option<MailboxName>,
     outgoing: &Outgoing,
     submission: &Submission,
     mode: SentCopy,
@@ -95,7 +97,11 @@ pub async fn file_sent_copy(
     if !wants_copy(session, mode) {
         return Ok(None);
     }
-    let Some(sent) = find_sent(session).await? else {
+    let sent = match known_sent {
+        Some(sent) => Some(sent),
+        None => find_sent(session).await?,
+    };
+    let Some(sent) = sent else {
         return Err(MailError::Conflict {
             detail: "there is no Sent mailbox".to_owned(),
             slug: "no-sent-mailbox",
@@ -123,19 +129,17 @@ pub struct SentRecord {
     refused: Vec<RefusedRecipient>,
 }
 
-/// The Sent copy of the message with `message_id`, when there is one.
+/// The copy of the message with `message_id` in `sent`, when there is one.
 ///
 /// # Errors
 /// IMAP failures (the caller then sends nothing: it cannot tell whether the message
 /// went out already).
 pub async fn find_record(
     session: &mut ImapSession,
+    sent: &MailboxName,
     message_id: &str,
 ) -> Result<Option<SentRecord>, MailError> {
-    let Some(sent) = find_sent(session).await? else {
-        return Ok(None);
-    };
-    let uid_validity = open(session, &sent, true).await?;
+    let uid_validity = open(session, sent, true).await?;
     let wanted = SearchText::new("message_id", &format!("<{message_id}>"))?;
     let found = session
         .search(&[SearchKey::MessageId(wanted)])
