@@ -11,6 +11,7 @@ use secrecy::SecretString;
 
 use crate::auth::TrustedProxies;
 use crate::imap::{BackendUrl, Security};
+use crate::sasl::Mechanisms;
 use crate::smtp::SmtpUrl;
 
 /// Log output format.
@@ -85,6 +86,15 @@ pub struct Cli {
     /// Comma-separated origins allowed by CORS (empty: CORS off; `*`: any origin).
     #[arg(long, env = "IMAP_GATEWAY_CORS_ORIGINS", default_value = "")]
     pub cors_origins: String,
+
+    /// Sign-in methods accepted, comma-separated: `password`, `oauth2` (both OAuth2
+    /// mechanisms), `oauthbearer`, `xoauth2`.
+    #[arg(
+        long,
+        env = "IMAP_GATEWAY_AUTH_MECHANISMS",
+        default_value = "password,oauth2"
+    )]
+    pub auth_mechanisms: String,
 
     /// Accept `Authorization: Basic` (true/false).
     #[arg(long, env = "IMAP_GATEWAY_BASIC_AUTH", default_value_t = true, action = clap::ArgAction::Set)]
@@ -199,6 +209,8 @@ pub struct Config {
     pub max_sessions: usize,
     /// CORS origins (`["*"]` for any).
     pub cors_origins: Vec<String>,
+    /// Sign-in methods accepted (password, OAuth2 mechanisms).
+    pub auth_mechanisms: Mechanisms,
     /// Basic auth enabled.
     pub basic_auth: bool,
     /// Log format.
@@ -432,6 +444,8 @@ impl Cli {
             max_sessions: self.max_sessions,
             cors_origins,
             metrics_token,
+            auth_mechanisms: Mechanisms::parse(&self.auth_mechanisms)
+                .map_err(|reason| fail("IMAP_GATEWAY_AUTH_MECHANISMS", reason))?,
             basic_auth: self.basic_auth,
             log_format: self.log_format,
             imap_connect_timeout: duration(
@@ -477,6 +491,7 @@ impl Config {
             max_sessions_per_user: 4,
             max_sessions: 1000,
             cors_origins: Vec::new(),
+            auth_mechanisms: Mechanisms::default(),
             basic_auth: true,
             log_format: LogFormat::Pretty,
             imap_connect_timeout: Duration::from_secs(10),

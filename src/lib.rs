@@ -36,6 +36,7 @@ pub mod http;
 pub mod imap;
 pub mod mail;
 pub mod model;
+pub mod sasl;
 pub mod server;
 pub mod smtp;
 pub mod state;

@@ -9,7 +9,9 @@ use crate::auth::{AuthMethod, AuthUser, LoginThrottle, TokenService};
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::imap::mailbox_locks::MailboxLocks;
-use crate::imap::{Backend, PoolSettings, PooledSession, SessionPools, Timeouts, Watchers};
+use crate::imap::{
+    Backend, Credential, ImapError, PoolSettings, PooledSession, SessionPools, Timeouts, Watchers,
+};
 use crate::mail::idempotency::SendLedger;
 use crate::mail::{Op, TokenCodec};
 use crate::smtp::SmtpBackend;
@@ -70,7 +72,11 @@ impl AppState {
             config.imap_ca_file.as_deref(),
             timeouts,
         )?;
-        let backend = Arc::new(backend.forwarding_client_ip(config.imap_forward_client_ip));
+        let backend = Arc::new(
+            backend
+                .forwarding_client_ip(config.imap_forward_client_ip)
+                .with_mechanisms(config.auth_mechanisms),
+        );
         // Re-IDLE every 25 minutes: below the 29 after which RFC 2177 lets servers drop it.
         let watchers = Watchers::new(
             backend.clone(),
@@ -89,7 +95,8 @@ impl AppState {
                 create: config.imap_connect_timeout + config.imap_command_timeout,
             },
         );
-        pools.spawn_evictor(Duration::from_secs(30).min(config.pool_idle_ttl));
+        // Every 5 s at most: sessions of an expired access token close soon after.
+        pools.spawn_evictor(Duration::from_secs(5).min(config.pool_idle_ttl));
         let tokens = TokenService::new(&config.secret, config.imap_url.to_string());
         let throttle = LoginThrottle::new(
             config.login_failures_per_user,
@@ -103,7 +110,10 @@ impl AppState {
         let smtp = config
             .smtp_url
             .clone()
-            .map(|url| SmtpBackend::new(url, config.imap_ca_file.as_deref(), config.smtp_timeout))
+            .map(|url| {
+                SmtpBackend::new(url, config.imap_ca_file.as_deref(), config.smtp_timeout)
+                    .map(|smtp| smtp.with_mechanisms(config.auth_mechanisms))
+            })
             .transpose()?;
         Ok(Self(Arc::new(App {
             config,
@@ -123,17 +133,26 @@ impl AppState {
 impl App {
     /// Checks out an IMAP session for the caller, logging in if needed.
     ///
-    /// Password logins (Basic, token endpoint) are throttled: refused with 429 while the
-    /// user name or client address has too many recent failures, and counted when the
-    /// server rejects them.
+    /// Sign-ins with credentials on the request (Basic, the token endpoint) are
+    /// throttled: refused with 429 while the user name or client address has too many
+    /// recent failures, and counted when the server rejects them. An OAuth2 access
+    /// token counts against the client address only: it cannot be guessed, and a
+    /// stranger's bad tokens must not lock the user name out.
     ///
     /// # Errors
-    /// 429, 401 for rejected credentials, 502/503/504 for backend trouble.
+    /// 429; 401 for a rejected password (`unauthorized`) or access token
+    /// (`oauth2-token-rejected`); 502/503/504 for backend trouble.
     pub async fn session(&self, user: &AuthUser) -> Result<PooledSession, ApiError> {
         let username = user.identity.username().as_str();
+        let oauth2 = matches!(user.identity.credential(), Credential::OAuth2 { .. });
         let throttled = user.method == AuthMethod::Password;
         if throttled {
-            if let Err(wait) = self.throttle.check(username, user.client) {
+            let allowed = if oauth2 {
+                self.throttle.check_client(user.client)
+            } else {
+                self.throttle.check(username, user.client)
+            };
+            if let Err(wait) = allowed {
                 return Err(ApiError::TooManyRequests {
                     detail: "too many failed logins; try again later".to_owned(),
                     retry_after: wait,
@@ -145,18 +164,30 @@ impl App {
         let checkout = self.pools.get(&user.identity);
         match crate::imap::connect::on_behalf_of(user.client, checkout).await {
             Ok(session) => {
-                if throttled {
+                if throttled && !oauth2 {
                     self.throttle.record_success(username);
                 }
                 Ok(session)
             }
             Err(err) if err.is_auth_failure() => {
-                self.throttle.record_failure(username, user.client);
-                tracing::info!(user = username, "IMAP login rejected");
-                Err(ApiError::Unauthorized {
-                    detail: "the IMAP server rejected the credentials".to_owned(),
-                    bearer_error: (user.method == AuthMethod::Bearer).then_some("invalid_token"),
-                })
+                if throttled && oauth2 {
+                    self.throttle.record_client_failure(user.client);
+                } else if throttled {
+                    self.throttle.record_failure(username, user.client);
+                }
+                tracing::info!(
+                    user = username,
+                    credential = user.identity.credential().kind(),
+                    "IMAP login rejected"
+                );
+                match err {
+                    ImapError::TokenRejected { .. } => Err(ApiError::imap(Op::Login, err)),
+                    _ => Err(ApiError::Unauthorized {
+                        detail: "the IMAP server rejected the credentials".to_owned(),
+                        bearer_error: (user.method == AuthMethod::Bearer)
+                            .then_some("invalid_token"),
+                    }),
+                }
             }
             Err(err) => Err(ApiError::imap(Op::Login, err)),
         }

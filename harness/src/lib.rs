@@ -11,6 +11,7 @@
 
 pub mod courier;
 pub mod cyrus;
+pub mod oauth;
 mod packages;
 pub mod proxy;
 pub mod raw;
@@ -131,6 +132,30 @@ pub struct Options {
     /// Run Dovecot's submission service too, relaying to this loopback port (an
     /// [`sink::SmtpSink`]); needs `dovecot-submissiond`.
     pub submission_relay: Option<u16>,
+    /// Accept OAuth2 access tokens (SASL OAUTHBEARER / XOAUTH2) checked by Dovecot's
+    /// `oauth2` passdb against this introspection endpoint (see [`oauth`]).
+    pub oauth2: Option<OAuth2>,
+}
+
+/// Dovecot's OAuth2 sign-in: where it checks tokens and which SASL mechanisms it
+/// offers.
+#[derive(Debug, Clone)]
+pub struct OAuth2 {
+    /// The RFC 7662 introspection URL ([`oauth::Introspection::url`]).
+    pub introspection_url: String,
+    /// The OAuth2 mechanisms advertised, e.g. `oauthbearer xoauth2`, or `xoauth2`
+    /// alone to make clients fall back to it.
+    pub mechanisms: String,
+}
+
+impl OAuth2 {
+    /// Both OAUTHBEARER and XOAUTH2, checked against `introspection`.
+    pub fn both(introspection: &oauth::Introspection) -> Self {
+        Self {
+            introspection_url: introspection.url(),
+            mechanisms: "oauthbearer xoauth2".to_owned(),
+        }
+    }
 }
 
 impl Default for Options {
@@ -144,6 +169,7 @@ impl Default for Options {
             max_sessions: None,
             extra_config: String::new(),
             submission_relay: None,
+            oauth2: None,
         }
     }
 }
@@ -747,6 +773,7 @@ service submission-login {{
         ),
         None => String::new(),
     };
+    let (auth, oauth2_passdb) = oauth2_config(root, options);
     let mut protocol = format!(
         "  mail_max_userip_connections = {}\n",
         options.max_userip_connections
@@ -771,11 +798,12 @@ disable_plaintext_auth = no
 auth_failure_delay = 0
 mail_fsync = never
 {users}{limits}mail_location = maildir:{r}/mail/%u:LAYOUT=fs
-passdb {{
+{auth}passdb {{
   driver = passwd-file
+  mechanisms = plain login
   args = scheme=PLAIN username_format=%u {r}/passwd
 }}
-userdb {{
+{oauth2_passdb}userdb {{
   driver = passwd-file
   args = username_format=%u {r}/passwd
 }}
@@ -809,6 +837,36 @@ protocol imap {{
 {submission}{extra}
 ",
         extra = options.extra_config
+    )
+}
+
+/// The `auth_mechanisms` line and the `oauth2` passdb, when OAuth2 is on.
+fn oauth2_config(root: &Path, options: &Options) -> (String, String) {
+    let Some(oauth2) = &options.oauth2 else {
+        return (String::new(), String::new());
+    };
+    let conf = root.join("oauth2.conf.ext");
+    fs::write(
+        &conf,
+        format!(
+            "introspection_mode = post
+introspection_url = {}
+username_attribute = username
+active_attribute = active
+active_value = true
+force_introspection = yes
+",
+            oauth2.introspection_url
+        ),
+    )
+    .expect("write oauth2.conf.ext");
+    (
+        format!("auth_mechanisms = plain login {}\n", oauth2.mechanisms),
+        format!(
+            "passdb {{\n  driver = oauth2\n  mechanisms = {}\n  args = {}\n}}\n",
+            oauth2.mechanisms,
+            conf.display()
+        ),
     )
 }
 

@@ -45,8 +45,10 @@ impl LoginThrottle {
         }
     }
 
-    fn keys(user: &str, client: Option<IpAddr>) -> impl Iterator<Item = Key> {
-        std::iter::once(Key::User(user.to_lowercase())).chain(client.map(Key::Client))
+    fn keys(user: Option<&str>, client: Option<IpAddr>) -> impl Iterator<Item = Key> {
+        user.map(|name| Key::User(name.to_lowercase()))
+            .into_iter()
+            .chain(client.map(Key::Client))
     }
 
     fn limit(&self, key: &Key) -> u32 {
@@ -65,6 +67,20 @@ impl LoginThrottle {
     /// # Errors
     /// The time until the blocking window ends.
     pub fn check(&self, user: &str, client: Option<IpAddr>) -> Result<(), Duration> {
+        self.check_keys(Some(user), client)
+    }
+
+    /// Whether a sign-in counted per client address only may be attempted now: an
+    /// OAuth2 access token, which cannot be guessed, so failures with it never block
+    /// the user name (a stranger sending bad tokens must not lock the user out).
+    ///
+    /// # Errors
+    /// The time until the blocking window ends.
+    pub fn check_client(&self, client: Option<IpAddr>) -> Result<(), Duration> {
+        self.check_keys(None, client)
+    }
+
+    fn check_keys(&self, user: Option<&str>, client: Option<IpAddr>) -> Result<(), Duration> {
         let windows = self.lock();
         let mut wait = Duration::ZERO;
         for key in Self::keys(user, client) {
@@ -84,6 +100,16 @@ impl LoginThrottle {
 
     /// Records a failed login.
     pub fn record_failure(&self, user: &str, client: Option<IpAddr>) {
+        self.record_keys(Some(user), client);
+    }
+
+    /// Records a failed sign-in against the client address only (see
+    /// [`LoginThrottle::check_client`]).
+    pub fn record_client_failure(&self, client: Option<IpAddr>) {
+        self.record_keys(None, client);
+    }
+
+    fn record_keys(&self, user: Option<&str>, client: Option<IpAddr>) {
         let mut windows = self.lock();
         if windows.len() > PRUNE_ABOVE {
             windows.retain(|_, w| w.started.elapsed() < WINDOW);
@@ -130,5 +156,23 @@ mod tests {
         assert!(throttle.check("carol", None).is_ok());
         throttle.record_success("alice");
         assert!(throttle.check("alice", None).is_ok());
+    }
+
+    #[test]
+    fn client_only_failures_never_block_the_user_name() {
+        let throttle = LoginThrottle::new(1, 2);
+        let ip: IpAddr = "192.0.2.7".parse().unwrap();
+        let other: IpAddr = "192.0.2.8".parse().unwrap();
+        throttle.record_client_failure(Some(ip));
+        assert!(throttle.check("alice", Some(other)).is_ok());
+        assert!(throttle.check_client(Some(ip)).is_ok());
+        throttle.record_client_failure(Some(ip));
+        assert!(throttle.check_client(Some(ip)).is_err());
+        assert!(throttle.check("alice", Some(ip)).is_err());
+        assert!(throttle.check("alice", Some(other)).is_ok());
+        // A user name blocked by password guesses does not block OAuth2 sign-in.
+        throttle.record_failure("bob", Some(other));
+        assert!(throttle.check("bob", None).is_err());
+        assert!(throttle.check_client(Some(other)).is_ok());
     }
 }

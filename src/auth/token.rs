@@ -1,12 +1,14 @@
-//! Bearer tokens: HS256 JWTs whose `cred` claim is the IMAP password sealed with
+//! Bearer tokens: HS256 JWTs whose `cred` claim is the IMAP password, or the
+//! caller's OAuth2 access token (`cred_type: oauth2`), sealed with
 //! XChaCha20-Poly1305, so any gateway instance with the same secret can open the
-//! user's session and nothing readable about the password is in the token.
+//! user's session and nothing readable about the secret is in the token.
 //!
 //! Both keys are derived from the server secret with HKDF-SHA256 under distinct
 //! labels. Verification pins the algorithm, issuer and audience (the backend URL,
 //! so a token for one IMAP server is useless on a gateway for another) and expiry.
-//! The sealed credential is bound to `sub`, `jti` and the audience through the AEAD's
-//! associated data, so it cannot be lifted into another token.
+//! The sealed credential is bound to `sub`, `jti`, the audience and its kind through
+//! the AEAD's associated data, so it cannot be lifted into another token nor a
+//! password be passed off as an access token or the other way round.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -22,7 +24,8 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
 use super::scopes::Scopes;
-use crate::imap::{Identity, Username};
+use crate::imap::{Credential, Identity, Username};
+use crate::sasl::AccessToken;
 
 /// The `iss` of every token.
 pub const ISSUER: &str = "imap-gateway";
@@ -46,9 +49,15 @@ pub struct Claims {
     pub jti: String,
     /// Space-separated scopes.
     pub scope: String,
-    /// The sealed password: base64url(nonce || ciphertext).
+    /// The sealed secret: base64url(nonce || ciphertext).
     pub cred: String,
+    /// What `cred` holds: `oauth2` for an access token; absent for a password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cred_type: Option<String>,
 }
+
+/// The `cred_type` of a token sealing an OAuth2 access token.
+const OAUTH2_CRED_TYPE: &str = "oauth2";
 
 /// Why a token was refused. Deliberately coarse: details help attackers, not users.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -122,7 +131,8 @@ pub(crate) fn derive_key(secret: &SecretString, label: &[u8]) -> [u8; 32] {
     key
 }
 
-fn now() -> u64 {
+/// Seconds since the epoch.
+pub(crate) fn now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
@@ -154,8 +164,19 @@ impl TokenService {
         }
     }
 
-    fn associated_data(&self, audience: &str, sub: &str, jti: &str) -> Vec<u8> {
-        format!("{ISSUER}\0{audience}\0{sub}\0{jti}").into_bytes()
+    fn associated_data(
+        &self,
+        audience: &str,
+        sub: &str,
+        jti: &str,
+        cred_type: Option<&str>,
+    ) -> Vec<u8> {
+        let mut aad = format!("{ISSUER}\0{audience}\0{sub}\0{jti}");
+        if let Some(kind) = cred_type {
+            aad.push('\0');
+            aad.push_str(kind);
+        }
+        aad.into_bytes()
     }
 
     /// Issues an event ticket: a token good only for `GET /v1/events?ticket=` (read
@@ -219,13 +240,17 @@ impl TokenService {
         let sub = identity.username().as_str().to_owned();
         let mut nonce = [0u8; 24];
         rand::rngs::OsRng.fill_bytes(&mut nonce);
-        let aad = self.associated_data(audience, &sub, &jti);
+        let cred_type = match identity.credential() {
+            Credential::Password(_) => None,
+            Credential::OAuth2 { .. } => Some(OAUTH2_CRED_TYPE),
+        };
+        let aad = self.associated_data(audience, &sub, &jti, cred_type);
         let sealed = self
             .sealer
             .encrypt(
                 XNonce::from_slice(&nonce),
                 Payload {
-                    msg: identity.password().expose_secret().as_bytes(),
+                    msg: identity.sealed_secret().as_bytes(),
                     aad: &aad,
                 },
             )
@@ -242,6 +267,7 @@ impl TokenService {
             jti,
             scope: scopes.to_string(),
             cred: URL_SAFE_NO_PAD.encode(cred),
+            cred_type: cred_type.map(str::to_owned),
         };
         let access_token =
             jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
@@ -293,8 +319,12 @@ impl TokenService {
             return Err(TokenError::Invalid);
         }
         let (nonce, ciphertext) = sealed.split_at(24);
-        let aad = self.associated_data(audience, &claims.sub, &claims.jti);
-        let password = self
+        let cred_type = claims.cred_type.as_deref();
+        if cred_type.is_some_and(|kind| kind != OAUTH2_CRED_TYPE) {
+            return Err(TokenError::Invalid);
+        }
+        let aad = self.associated_data(audience, &claims.sub, &claims.jti, cred_type);
+        let secret = self
             .sealer
             .decrypt(
                 XNonce::from_slice(nonce),
@@ -304,9 +334,16 @@ impl TokenService {
                 },
             )
             .map_err(|_| TokenError::Invalid)?;
-        let password = String::from_utf8(password).map_err(|_| TokenError::Invalid)?;
+        let secret = String::from_utf8(secret).map_err(|_| TokenError::Invalid)?;
+        let credential = match cred_type {
+            None => Credential::Password(SecretString::from(secret)),
+            Some(_) => Credential::OAuth2 {
+                token: AccessToken::parse(&secret).map_err(|_| TokenError::Invalid)?,
+                expires_at: Some(claims.exp),
+            },
+        };
         Ok(Verified {
-            identity: Identity::new(username, SecretString::from(password)),
+            identity: Identity::with_credential(username, credential),
             scopes,
             expires_at: claims.exp,
         })

@@ -213,12 +213,19 @@ fn smtp_status(err: &SmtpError) -> StatusCode {
         SmtpError::NoRecipient(_) => StatusCode::SERVICE_UNAVAILABLE,
         SmtpError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
         SmtpError::Timeout => StatusCode::GATEWAY_TIMEOUT,
+        SmtpError::TokenRejected { .. } => StatusCode::UNAUTHORIZED,
         SmtpError::Connect(_)
         | SmtpError::Tls(_)
         | SmtpError::AuthFailed(_)
+        | SmtpError::NoMechanism(_)
         | SmtpError::Protocol(_) => StatusCode::BAD_GATEWAY,
     }
 }
+
+/// The problem type of a refused OAuth2 access token: distinct from `unauthorized`
+/// (a wrong password) because the fix is different: get a new access token from
+/// the provider and exchange it again.
+const TOKEN_REJECTED: &str = "oauth2-token-rejected";
 
 /// Attached to 5xx responses so the request middleware (`http/mod.rs`) logs the cause.
 #[derive(Debug, Clone)]
@@ -299,6 +306,10 @@ impl ApiError {
             Self::PayloadTooLarge { .. } => "payload-too-large",
             Self::UnsupportedMediaType { .. } => "unsupported-media-type",
             Self::TooManyRequests { .. } => "rate-limited",
+            Self::Imap {
+                source: ImapError::TokenRejected { .. },
+                ..
+            } => TOKEN_REJECTED,
             Self::Imap { .. } => match self.status().as_u16() {
                 401 => "unauthorized",
                 403 => "imap-forbidden",
@@ -306,6 +317,7 @@ impl ApiError {
                 409 => "conflict",
                 422 => "imap-refused",
                 500 => "internal",
+                501 => "not-supported",
                 503 => "backend-busy",
                 504 => "backend-timeout",
                 507 => "over-quota",
@@ -322,9 +334,11 @@ impl ApiError {
                 SmtpError::TooLarge { .. } => "payload-too-large",
                 SmtpError::Timeout => "smtp-timeout",
                 SmtpError::AuthFailed(_) => "smtp-auth-failed",
-                SmtpError::Connect(_) | SmtpError::Tls(_) | SmtpError::Protocol(_) => {
-                    "smtp-unavailable"
-                }
+                SmtpError::TokenRejected { .. } => TOKEN_REJECTED,
+                SmtpError::Connect(_)
+                | SmtpError::Tls(_)
+                | SmtpError::NoMechanism(_)
+                | SmtpError::Protocol(_) => "smtp-unavailable",
             },
             Self::NotImplemented { .. } => "not-configured",
             Self::Internal(_) => "internal",
@@ -375,6 +389,7 @@ impl ApiError {
                     503 if matches!(source, ImapError::Pool(PoolFailure::ServerLimit)) => {
                         "the IMAP server allows no more sessions for this user right now; retry after the delay given"
                     }
+                    501 => "the IMAP server does not support it",
                     503 => "the IMAP server or the session pool is busy; retry shortly",
                     504 => "the IMAP server did not answer in time",
                     507 => "the mailbox is over quota",
@@ -382,6 +397,15 @@ impl ApiError {
                     _ => "the IMAP server failed",
                 };
                 match source {
+                    ImapError::TokenRejected { status } => {
+                        token_rejected_detail("IMAP", status.as_deref())
+                    }
+                    ImapError::Unsupported(what) => {
+                        format!(
+                            "could not {}: the IMAP server does not offer {what}",
+                            op.doing()
+                        )
+                    }
                     // Server text only on 4xx (STYLE.md B3), and never for auth failures.
                     ImapError::No { text, .. }
                         if status.is_client_error()
@@ -498,6 +522,7 @@ fn imap_status(op: Op, err: &ImapError) -> StatusCode {
             StatusCode::UNPROCESSABLE_ENTITY
         }
         ImapError::Unsupported(_) => StatusCode::NOT_IMPLEMENTED,
+        ImapError::TokenRejected { .. } => StatusCode::UNAUTHORIZED,
         ImapError::Bye { .. }
         | ImapError::ConnectionLost
         | ImapError::Io(_)
@@ -550,12 +575,19 @@ impl IntoResponse for ApiError {
             }
         }
         if status == StatusCode::UNAUTHORIZED {
-            let bearer = match &self {
-                Self::Unauthorized {
-                    bearer_error: Some(error),
+            let bearer_error = match &self {
+                Self::Unauthorized { bearer_error, .. } => *bearer_error,
+                // The sealed access token no longer works: the client must refresh it.
+                Self::Imap {
+                    source: ImapError::TokenRejected { .. },
                     ..
-                } => format!("Bearer realm=\"imap-gateway\", error=\"{error}\""),
-                _ => "Bearer realm=\"imap-gateway\"".to_owned(),
+                }
+                | Self::Smtp(SmtpError::TokenRejected { .. }) => Some("invalid_token"),
+                _ => None,
+            };
+            let bearer = match bearer_error {
+                Some(error) => format!("Bearer realm=\"imap-gateway\", error=\"{error}\""),
+                None => "Bearer realm=\"imap-gateway\"".to_owned(),
             };
             headers.append(
                 header::WWW_AUTHENTICATE,
@@ -575,6 +607,16 @@ impl IntoResponse for ApiError {
         }
         response
     }
+}
+
+/// What a refused access token means, and what to do: never the token itself.
+fn token_rejected_detail(server: &str, status: Option<&str>) -> String {
+    let reason = status.map_or_else(String::new, |s| format!(" (server said: {s})"));
+    format!(
+        "the {server} server refused the OAuth2 access token{reason}: it has expired, was revoked, \
+         or is not for this user; get a new access token from the provider and exchange it \
+         at POST /v1/auth/token"
+    )
 }
 
 /// What an SMTP failure means for the client, with the server's words for refusals
@@ -601,6 +643,12 @@ fn smtp_detail(err: &SmtpError) -> String {
         }
         SmtpError::AuthFailed(_) => {
             "the submission server refused the credentials that the IMAP server accepted".to_owned()
+        }
+        SmtpError::TokenRejected { status, .. } => {
+            token_rejected_detail("submission", status.as_deref())
+        }
+        SmtpError::NoMechanism(what) => {
+            format!("the submission server offers no {what}; nothing was sent")
         }
         SmtpError::TooLarge { size, limit } => format!(
             "the message is {size} bytes; the submission server takes at most {limit}; nothing was sent"

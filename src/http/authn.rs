@@ -15,7 +15,7 @@ use secrecy::SecretString;
 use crate::auth::{AuthMethod, AuthUser, ClientAddr, Scopes, TokenError};
 use crate::error::ApiError;
 use crate::imap::types::check_credential_text;
-use crate::imap::{Identity, Username};
+use crate::imap::{Credential, Identity, Username};
 use crate::state::AppState;
 
 impl FromRequestParts<AppState> for AuthUser {
@@ -39,6 +39,7 @@ impl FromRequestParts<AppState> for AuthUser {
                 .tokens
                 .verify_token(credentials)
                 .map_err(|err| refused("token", err))?;
+            check_still_accepted(state, &verified.identity)?;
             Ok(Self {
                 identity: verified.identity,
                 scopes: verified.scopes,
@@ -50,6 +51,11 @@ impl FromRequestParts<AppState> for AuthUser {
             if !state.config.basic_auth {
                 return Err(ApiError::unauthorized(
                     "Basic authentication is disabled; use a Bearer token",
+                ));
+            }
+            if !state.config.auth_mechanisms.password {
+                return Err(ApiError::unauthorized(
+                    "password sign-in is disabled on this gateway; use a Bearer token",
                 ));
             }
             let (username, password) = decode_basic(credentials)?;
@@ -65,6 +71,27 @@ impl FromRequestParts<AppState> for AuthUser {
                 "unsupported authorization scheme (use Bearer or Basic)",
             ))
         }
+    }
+}
+
+/// A token sealing a kind of credential the gateway no longer accepts
+/// (`IMAP_GATEWAY_AUTH_MECHANISMS` changed since it was issued) is refused.
+fn check_still_accepted(state: &AppState, identity: &Identity) -> Result<(), ApiError> {
+    let mechanisms = state.config.auth_mechanisms;
+    let accepted = match identity.credential() {
+        Credential::Password(_) => mechanisms.password,
+        Credential::OAuth2 { .. } => mechanisms.oauth2(),
+    };
+    if accepted {
+        Ok(())
+    } else {
+        Err(ApiError::Unauthorized {
+            detail: format!(
+                "{} sign-in is disabled on this gateway",
+                identity.credential().kind()
+            ),
+            bearer_error: Some("invalid_token"),
+        })
     }
 }
 
@@ -104,6 +131,7 @@ impl FromRequestParts<AppState> for EventsCaller {
             .tokens
             .verify_ticket(&ticket)
             .map_err(|err| refused("event ticket", err))?;
+        check_still_accepted(state, &verified.identity)?;
         let ClientAddr(client) = ClientAddr::of(parts, &state.config.trusted_proxies);
         Ok(Self(AuthUser {
             identity: verified.identity,

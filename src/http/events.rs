@@ -405,6 +405,19 @@ async fn send_burst(events: Vec<Event>, id: &str, sender: &mpsc::Sender<Event>) 
     true
 }
 
+/// Sleeps until `at` (seconds since the epoch); forever when `None`.
+async fn until(at: Option<u64>) {
+    match at {
+        None => std::future::pending().await,
+        Some(at) => {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            tokio::time::sleep(Duration::from_secs(at.saturating_sub(now))).await;
+        }
+    }
+}
+
 async fn run_stream(
     state: AppState,
     user: AuthUser,
@@ -431,6 +444,10 @@ async fn run_stream(
         }
     }
     let mut shutting_down = state.shutting_down.subscribe();
+    // A stream signed in with an OAuth2 access token ends when the token does: its
+    // watcher session must not outlive it.
+    let credential_expiry = until(user.identity.expires_at());
+    tokio::pin!(credential_expiry);
     loop {
         if *shutting_down.borrow() {
             return;
@@ -446,6 +463,7 @@ async fn run_stream(
             }
             () = sender.closed() => return,
             _ = shutting_down.changed() => return,
+            () = &mut credential_expiry => return,
         };
         subscriptions[index].mark_seen();
         let delivered = if position.versions.is_some() {

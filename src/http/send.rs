@@ -5,7 +5,6 @@
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::Json;
-use secrecy::ExposeSecret as _;
 
 use super::append::MAX_APPEND_BYTES;
 use super::extract::{json_body, media_type, AppBytes, AppQuery, MessagePath};
@@ -243,13 +242,7 @@ async fn deliver(
     };
     // Not held while the SMTP server works: the user's other requests may need it.
     drop(session);
-    let submission = submit(
-        smtp,
-        username,
-        user.identity.password().expose_secret(),
-        outgoing,
-    )
-    .await?;
+    let submission = submit(smtp, &user.identity, outgoing).await?;
     // The message is sent: from here on, failures are warnings, never errors.
     let mut warnings = Vec::new();
     let copy = match state.session(user).await {

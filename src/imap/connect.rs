@@ -1,5 +1,6 @@
 //! Opening connections to the IMAP backend: TCP, implicit TLS or STARTTLS, the
-//! greeting, and LOGIN (or AUTHENTICATE PLAIN for non-ASCII passwords).
+//! greeting, and the login: LOGIN (or AUTHENTICATE PLAIN for non-ASCII passwords)
+//! for a password, AUTHENTICATE OAUTHBEARER or XOAUTH2 for an OAuth2 access token.
 //!
 //! Every step runs under a timeout. TLS is rustls with the system roots plus an
 //! optional CA file; there is no switch to skip certificate checks.
@@ -12,17 +13,19 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_imap::imap_proto::{Capability, Response, ResponseCode, Status};
+use secrecy::ExposeSecret as _;
 use tokio::net::TcpStream;
 use tokio_rustls::rustls::pki_types::ServerName;
 use tokio_rustls::TlsConnector;
 
 use super::command;
 use super::error::ImapError;
+use super::identity::{Credential, Identity};
 use super::session::ImapSession;
 use super::status::from_async_imap;
-use super::types::Username;
 use super::ImapStream;
 
+use crate::sasl::Mechanisms;
 pub use crate::transport::Security;
 use crate::transport::{Endpoint, Schemes};
 
@@ -89,6 +92,7 @@ pub struct Backend {
     tls: TlsConnector,
     timeouts: Timeouts,
     forward_client_ip: bool,
+    mechanisms: Mechanisms,
 }
 
 tokio::task_local! {
@@ -128,7 +132,17 @@ impl Backend {
             tls,
             timeouts,
             forward_client_ip: false,
+            mechanisms: Mechanisms::default(),
         })
+    }
+
+    /// Limits the OAuth2 mechanisms used to those in `mechanisms`
+    /// (`IMAP_GATEWAY_AUTH_MECHANISMS`; whether passwords are accepted at all is
+    /// decided before a login is attempted).
+    #[must_use]
+    pub fn with_mechanisms(mut self, mechanisms: Mechanisms) -> Self {
+        self.mechanisms = mechanisms;
+        self
     }
 
     /// With `forward` set, the IMAP ID sent before LOGIN carries the requesting HTTP
@@ -156,19 +170,28 @@ impl Backend {
         Ok(())
     }
 
-    /// Opens a new connection and logs in.
+    /// Opens a new connection and logs in as `identity`.
     ///
     /// # Errors
-    /// `No { code: AuthenticationFailed }` for wrong credentials, or any connection error.
-    pub async fn login(
-        &self,
-        username: &Username,
-        password: &str,
-    ) -> Result<ImapSession, ImapError> {
-        let (mut client, greeting, greeting_caps) = self.open().await?;
-        // IMAP ID before LOGIN when the greeting advertises it: the only moment a
+    /// `No { code: AuthenticationFailed }` for a wrong password,
+    /// [`ImapError::TokenRejected`] for a refused access token,
+    /// [`ImapError::Unsupported`] when the server offers no OAuth2 mechanism this
+    /// gateway may use, or any connection error.
+    pub async fn login(&self, identity: &Identity) -> Result<ImapSession, ImapError> {
+        let (mut client, greeting, mut caps) = self.open().await?;
+        let username = identity.username().as_str();
+        if matches!(identity.credential(), Credential::OAuth2 { .. }) && caps.is_empty() {
+            // Which mechanisms, and whether SASL-IR: not in the greeting after
+            // STARTTLS (or from a server that does not put them there).
+            let ask = command::pre_login_capabilities(&mut client);
+            caps = tokio::time::timeout(self.timeouts.command, ask)
+                .await
+                .map_err(|_| ImapError::Timeout)??;
+        }
+        let advertised = |atom: &str| caps.iter().any(|c| c.eq_ignore_ascii_case(atom));
+        // IMAP ID before the login when the server advertises it: the only moment a
         // forwarded client address can count for the server's login penalties.
-        let id_sent = greeting_caps.iter().any(|c| c.eq_ignore_ascii_case("ID"));
+        let id_sent = advertised("ID");
         if id_sent {
             let client_ip = if self.forward_client_ip {
                 LOGIN_CLIENT.try_with(|ip| *ip).ok().flatten()
@@ -181,21 +204,26 @@ impl Backend {
                 .map_err(|_| ImapError::Timeout)??;
         }
         let login = async {
-            if password.is_ascii() {
-                client
-                    .login(username.as_str(), password)
+            match identity.credential() {
+                Credential::Password(password) => {
+                    password_login(client, username, password.expose_secret()).await
+                }
+                Credential::OAuth2 { token, .. } => {
+                    let mechanism = self
+                        .mechanisms
+                        .choose(|name| advertised(&format!("AUTH={name}")))
+                        .ok_or(ImapError::Unsupported(
+                            "OAuth2 sign-in (AUTH=OAUTHBEARER or AUTH=XOAUTH2)",
+                        ))?;
+                    command::authenticate_oauth2(
+                        client,
+                        mechanism,
+                        username,
+                        token,
+                        advertised("SASL-IR"),
+                    )
                     .await
-                    .map_err(|(err, _client)| from_async_imap(err))
-            } else {
-                // LOGIN sends quoted strings, which are 7-bit in IMAP4rev1 (RFC 3501
-                // section 4.3); SASL PLAIN carries UTF-8 (RFC 4616).
-                let plain = PlainAuth {
-                    response: format!("\0{}\0{password}", username.as_str()).into_bytes(),
-                };
-                client
-                    .authenticate("PLAIN", plain)
-                    .await
-                    .map_err(|(err, _client)| from_async_imap(err))
+                }
             }
         };
         let session = tokio::time::timeout(self.timeouts.command, login)
@@ -311,6 +339,30 @@ async fn read_greeting(
             "unexpected greeting {:?}",
             std::mem::discriminant(other)
         ))),
+    }
+}
+
+/// LOGIN, or AUTHENTICATE PLAIN for a password that is not ASCII.
+async fn password_login(
+    client: async_imap::Client<ImapStream>,
+    username: &str,
+    password: &str,
+) -> Result<async_imap::Session<ImapStream>, ImapError> {
+    if password.is_ascii() {
+        client
+            .login(username, password)
+            .await
+            .map_err(|(err, _client)| from_async_imap(err))
+    } else {
+        // LOGIN sends quoted strings, which are 7-bit in IMAP4rev1 (RFC 3501 section
+        // 4.3); SASL PLAIN carries UTF-8 (RFC 4616).
+        let plain = PlainAuth {
+            response: format!("\0{username}\0{password}").into_bytes(),
+        };
+        client
+            .authenticate("PLAIN", plain)
+            .await
+            .map_err(|(err, _client)| from_async_imap(err))
     }
 }
 

@@ -78,6 +78,14 @@ pub enum ImapError {
     /// the server's own hierarchy separator); refused before reaching IMAP.
     #[error("{0}")]
     NotRepresentable(ValidationError),
+    /// The server refused an OAuth2 access token (expired, revoked, for another user,
+    /// or lacking a scope): the client must get a new one from its provider.
+    #[error("the IMAP server refused the OAuth2 access token ({})", status.as_deref().unwrap_or("no reason given"))]
+    TokenRejected {
+        /// The `status` of the server's JSON error challenge (RFC 7628 section 3.2.2),
+        /// when it sent one.
+        status: Option<String>,
+    },
     /// The mailbox exists only to hold other mailboxes (`\Noselect`): it cannot be
     /// opened and holds no messages.
     #[error("{0} holds no messages (\\Noselect): it only contains other mailboxes")]
@@ -123,6 +131,7 @@ impl ImapError {
             Self::Invalid(_) => "invalid",
             Self::Protocol(_) => "protocol",
             Self::Unsupported(_) => "unsupported",
+            Self::TokenRejected { .. } => "token_rejected",
             Self::NotRepresentable(_) => "not_representable",
             Self::NotSelectable(_) => "not_selectable",
         }
@@ -142,9 +151,9 @@ impl ImapError {
         )
     }
 
-    /// True when a LOGIN was refused because of the credentials: `NO
-    /// [AUTHENTICATIONFAILED]`, `NO [EXPIRED]`, or a code-less NO (servers without RFC
-    /// 5530). Only meaningful for errors from logging in; `NO [LIMIT]` and friends are
+    /// True when a login was refused because of the credentials: `NO
+    /// [AUTHENTICATIONFAILED]`, `NO [EXPIRED]`, a code-less NO (servers without RFC
+    /// 5530), or a refused OAuth2 token. Only meaningful for errors from logging in; `NO [LIMIT]` and friends are
     /// not credential failures.
     pub fn is_auth_failure(&self) -> bool {
         matches!(
@@ -152,7 +161,7 @@ impl ImapError {
             Self::No {
                 code: None | Some(RespCode::AuthenticationFailed | RespCode::Expired),
                 ..
-            }
+            } | Self::TokenRejected { .. }
         )
     }
 }

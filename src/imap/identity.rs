@@ -1,6 +1,7 @@
-//! Who the gateway logs in as: an IMAP user name and password ([`Identity`]), and the
-//! fingerprint that keys everything kept per identity ([`IdentityKey`]: pools,
-//! watchers, mailbox locks). The password is exposed only to LOGIN.
+//! Who the gateway logs in as: an IMAP user name and a [`Credential`] (a password, or
+//! an OAuth2 access token) in an [`Identity`], and the fingerprint that keys
+//! everything kept per identity ([`IdentityKey`]: pools, watchers, mailbox locks).
+//! The secret is exposed only to the login and to token sealing.
 
 use std::fmt;
 
@@ -8,8 +9,10 @@ use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 
 use super::types::Username;
+use crate::sasl::AccessToken;
 
-/// A fingerprint of (user name, password): the key of a pool.
+/// A fingerprint of (user name, kind of credential, secret): the key of a pool. A
+/// refreshed access token is a new identity with pools of its own.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct IdentityKey([u8; 32]);
 
@@ -23,26 +26,75 @@ impl fmt::Debug for IdentityKey {
     }
 }
 
-/// Who the gateway logs in as: an IMAP user name and password.
+/// What proves the identity to the IMAP and SMTP servers.
+#[derive(Clone)]
+pub enum Credential {
+    /// A password: LOGIN (AUTHENTICATE PLAIN when not ASCII), SMTP AUTH PLAIN/LOGIN.
+    Password(SecretString),
+    /// An OAuth2 access token: SASL OAUTHBEARER or XOAUTH2 on both servers.
+    OAuth2 {
+        /// The provider's access token.
+        token: AccessToken,
+        /// When the gateway stops using it (seconds since the epoch): the expiry of
+        /// the gateway token that carries it, which never outlives the access token.
+        /// Sessions it opened are closed then.
+        expires_at: Option<u64>,
+    },
+}
+
+impl Credential {
+    /// The word naming the kind of credential (`password`, `oauth2`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Password(_) => "password",
+            Self::OAuth2 { .. } => "oauth2",
+        }
+    }
+
+    fn secret(&self) -> &str {
+        match self {
+            Self::Password(password) => password.expose_secret(),
+            Self::OAuth2 { token, .. } => token.expose(),
+        }
+    }
+}
+
+/// Who the gateway logs in as: an IMAP user name and a credential.
 #[derive(Clone)]
 pub struct Identity {
     username: Username,
-    password: SecretString,
+    credential: Credential,
     key: IdentityKey,
 }
 
 impl Identity {
-    /// Builds an identity; the password is only ever exposed to LOGIN.
+    /// An identity proven by a password; the password is only ever exposed to LOGIN
+    /// and token sealing.
     pub fn new(username: Username, password: SecretString) -> Self {
+        Self::with_credential(username, Credential::Password(password))
+    }
+
+    /// An identity proven by an OAuth2 access token, used until `expires_at` (seconds
+    /// since the epoch) at most.
+    pub fn oauth2(username: Username, token: AccessToken, expires_at: Option<u64>) -> Self {
+        Self::with_credential(username, Credential::OAuth2 { token, expires_at })
+    }
+
+    /// An identity from its parts.
+    pub fn with_credential(username: Username, credential: Credential) -> Self {
         let mut hash = Sha256::new();
-        hash.update(b"imap-gateway identity v1\0");
+        match &credential {
+            // Unchanged from before OAuth2, so the key of a password identity is stable.
+            Credential::Password(_) => hash.update(b"imap-gateway identity v1\0"),
+            Credential::OAuth2 { .. } => hash.update(b"imap-gateway oauth2 identity v1\0"),
+        }
         hash.update(username.as_str().as_bytes());
         hash.update([0]);
-        hash.update(password.expose_secret().as_bytes());
+        hash.update(credential.secret().as_bytes());
         let key = IdentityKey(hash.finalize().into());
         Self {
             username,
-            password,
+            credential,
             key,
         }
     }
@@ -52,9 +104,23 @@ impl Identity {
         &self.username
     }
 
-    /// The password (for sealing into a token; never log it).
-    pub fn password(&self) -> &SecretString {
-        &self.password
+    /// The credential (for the login and for sealing into a token; never log it).
+    pub fn credential(&self) -> &Credential {
+        &self.credential
+    }
+
+    /// The secret as text, for sealing into a token only.
+    pub fn sealed_secret(&self) -> &str {
+        self.credential.secret()
+    }
+
+    /// When sessions of this identity must stop being used (seconds since the
+    /// epoch): an OAuth2 identity's expiry; `None` for a password.
+    pub fn expires_at(&self) -> Option<u64> {
+        match &self.credential {
+            Credential::Password(_) => None,
+            Credential::OAuth2 { expires_at, .. } => *expires_at,
+        }
     }
 
     /// The pool key.
@@ -67,6 +133,7 @@ impl fmt::Debug for Identity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Identity")
             .field("username", &self.username)
+            .field("credential", &self.credential.kind())
             .field("key", &self.key)
             .finish_non_exhaustive()
     }

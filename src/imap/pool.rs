@@ -16,7 +16,8 @@
 //! - the queue is LIFO, so a client's next request usually gets the session its
 //!   last one used, with the same mailbox selected (deadpool cannot pick a session
 //!   by what it has selected);
-//! - pools idle longer than the idle TTL are logged out and dropped by a background task.
+//! - pools idle longer than the idle TTL, and pools of OAuth2 identities whose
+//!   credential has expired, are logged out and dropped by a background task.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -29,7 +30,6 @@ use deadpool::managed::{
     self, Metrics, Object, Pool, PoolError, QueueMode, RecycleError, RecycleResult, TimeoutType,
 };
 use deadpool::Runtime;
-use secrecy::ExposeSecret;
 
 use tokio::sync::Semaphore;
 
@@ -82,13 +82,7 @@ impl managed::Manager for SessionManager {
             return Err(ImapError::Pool(PoolFailure::ServerLimit));
         };
         let permit = registry.try_global_permit(self.identity.key())?;
-        let login = self
-            .backend
-            .login(
-                self.identity.username(),
-                self.identity.password().expose_secret(),
-            )
-            .await;
+        let login = self.backend.login(&self.identity).await;
         let outcome = match &login {
             Ok(_) => "ok",
             Err(err) if err.is_auth_failure() => "rejected",
@@ -410,15 +404,26 @@ impl SessionPools {
         stats
     }
 
-    /// Logs out and drops pools unused for the idle TTL with no session checked out.
+    /// Logs out and drops pools with no session checked out that were unused for the
+    /// idle TTL, or whose credential has expired (an OAuth2 identity past the expiry
+    /// of the gateway token that carried it: nobody can use those sessions any more).
     pub fn evict_idle(&self) -> usize {
         let ttl = self.registry.settings.idle_ttl;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
         let evicted: Vec<PoolEntry> = {
             let mut pools = self.registry.lock();
             let stale: Vec<IdentityKey> = pools
                 .iter()
                 .filter(|(_, e)| {
-                    e.last_used.elapsed() >= ttl
+                    let expired = e
+                        .pool
+                        .manager()
+                        .identity
+                        .expires_at()
+                        .is_some_and(|at| at <= now);
+                    (expired || e.last_used.elapsed() >= ttl)
                         && e.pool.status().size == e.pool.status().available
                 })
                 .map(|(key, _)| *key)

@@ -295,14 +295,11 @@ async fn watch_loop(
     out: Outputs,
     idle_refresh: Duration,
 ) {
-    use secrecy::ExposeSecret as _;
     let mut backoff = Duration::from_millis(250);
     let mut diff = Differ::default();
     loop {
         let result: Result<(), ImapError> = async {
-            let mut session = backend
-                .login(identity.username(), identity.password().expose_secret())
-                .await?;
+            let mut session = backend.login(&identity).await?;
             session.ensure_selected(&mailbox, true).await?;
             let diffing = !session.tracks_changes();
             if diffing {

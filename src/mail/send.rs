@@ -11,10 +11,11 @@ use mail_parser::MessageParser;
 use super::append::NewMessage;
 use super::compose::{address_of, compose_with_id, Extras};
 use super::error::MailError;
-use crate::imap::ValidationError;
+use crate::imap::{Credential, Identity, ValidationError};
 use crate::model::compose::{AppendResponse, ComposeRequest};
 use crate::model::send::{RefusedRecipient, SendQuery, SendResponse};
-use crate::smtp::{EnvelopeAddress, SmtpBackend, SmtpError, Submission};
+use crate::smtp::{EnvelopeAddress, SmtpBackend, SmtpError, SmtpSecret, Submission};
+use secrecy::ExposeSecret as _;
 
 /// Most recipients (To, Cc and Bcc together) one message may have.
 pub const MAX_RECIPIENTS: usize = 100;
@@ -352,15 +353,18 @@ impl Outgoing {
 /// [`MailError::Smtp`]: refusals, connection failures, timeouts.
 pub async fn submit(
     smtp: &SmtpBackend,
-    username: &str,
-    password: &str,
+    identity: &Identity,
     outgoing: &Outgoing,
 ) -> Result<Submission, MailError> {
     let started = std::time::Instant::now();
+    let secret = match identity.credential() {
+        Credential::Password(password) => SmtpSecret::Password(password.expose_secret()),
+        Credential::OAuth2 { token, .. } => SmtpSecret::AccessToken(token),
+    };
     let result = smtp
         .submit(
-            username,
-            password,
+            identity.username().as_str(),
+            secret,
             &outgoing.sender,
             &outgoing.recipients,
             outgoing.transmitted(),
@@ -373,6 +377,7 @@ pub async fn submit(
         Err(SmtpError::Refused(_)) => "deferred",
         Err(SmtpError::NoRecipient(_)) => "refused",
         Err(SmtpError::AuthFailed(_)) => "auth_failed",
+        Err(SmtpError::TokenRejected { .. }) => "token_rejected",
         Err(SmtpError::TooLarge { .. }) => "too_large",
         Err(_) => "error",
     };

@@ -55,6 +55,17 @@ pub enum SmtpError {
     /// The server refused the login.
     #[error("the submission server refused the credentials: {} {}", .0.code, .0.text)]
     AuthFailed(Reply),
+    /// The server refused the OAuth2 access token.
+    #[error("the submission server refused the OAuth2 access token ({})", .status.as_deref().unwrap_or("no reason given"))]
+    TokenRejected {
+        /// The `status` of the server's JSON error challenge, when it sent one.
+        status: Option<String>,
+        /// The server's final reply.
+        reply: Reply,
+    },
+    /// The server offers no mechanism this gateway may use for the credential.
+    #[error("the submission server offers no usable AUTH mechanism: {0}")]
+    NoMechanism(&'static str),
     /// The server refused every recipient.
     #[error("the submission server refused every recipient")]
     NoRecipient(Vec<super::Refusal>),
@@ -79,9 +90,9 @@ impl From<mail_send::Error> for SmtpError {
             mail_send::Error::Timeout => Self::Timeout,
             mail_send::Error::UnexpectedReply(reply) => Self::Refused(Reply::from(&reply)),
             mail_send::Error::AuthenticationFailed(reply) => Self::AuthFailed(Reply::from(&reply)),
-            mail_send::Error::UnsupportedAuthMechanism => Self::Protocol(
-                "the server offers no AUTH mechanism the gateway can use (PLAIN, LOGIN)".to_owned(),
-            ),
+            mail_send::Error::UnsupportedAuthMechanism => {
+                Self::NoMechanism("PLAIN or LOGIN for a password")
+            }
             other => Self::Protocol(other.to_string()),
         }
     }

@@ -19,7 +19,17 @@ use tokio_rustls::TlsConnector;
 pub use address::EnvelopeAddress;
 pub use error::{Reply, SmtpError};
 
+use crate::sasl::{challenge_status, AccessToken, Mechanisms};
 use crate::transport::{Endpoint, Schemes, Security};
+
+/// What proves the sender to the submission server.
+#[derive(Debug, Clone, Copy)]
+pub enum SmtpSecret<'a> {
+    /// A password: AUTH PLAIN or LOGIN.
+    Password(&'a str),
+    /// An OAuth2 access token: AUTH OAUTHBEARER or XOAUTH2.
+    AccessToken(&'a AccessToken),
+}
 
 /// The SMTP schemes: `smtp://` (STARTTLS, or plain with `tls=none`), `smtps://`.
 const SMTP_SCHEMES: Schemes = Schemes {
@@ -80,6 +90,7 @@ pub struct SmtpBackend {
     url: SmtpUrl,
     tls: TlsConnector,
     timeout: Duration,
+    mechanisms: Mechanisms,
 }
 
 impl std::fmt::Debug for SmtpBackend {
@@ -108,7 +119,15 @@ impl SmtpBackend {
             url,
             tls: crate::transport::tls_connector(ca_file)?,
             timeout,
+            mechanisms: Mechanisms::default(),
         })
+    }
+
+    /// Limits the OAuth2 mechanisms used to those in `mechanisms`.
+    #[must_use]
+    pub fn with_mechanisms(mut self, mechanisms: Mechanisms) -> Self {
+        self.mechanisms = mechanisms;
+        self
     }
 
     /// The configured URL.
@@ -132,23 +151,28 @@ impl SmtpBackend {
     /// Every recipient is offered; the message is sent when at least one is accepted.
     ///
     /// # Errors
-    /// [`SmtpError::Refused`] when the server refuses the login, the sender, every
-    /// recipient or the message; connection, TLS and timeout failures.
+    /// [`SmtpError::Refused`] when the server refuses the sender, every recipient or
+    /// the message; [`SmtpError::AuthFailed`] or [`SmtpError::TokenRejected`] when
+    /// it refuses the login; connection, TLS and timeout failures.
     pub async fn submit(
         &self,
         username: &str,
-        password: &str,
+        secret: SmtpSecret<'_>,
         sender: &EnvelopeAddress,
         recipients: &[EnvelopeAddress],
         message: &[u8],
     ) -> Result<Submission, SmtpError> {
-        let credentials = Credentials::new(username.to_owned(), password.to_owned());
+        let login = Login {
+            username,
+            secret,
+            mechanisms: self.mechanisms,
+        };
         match self.connect().await? {
             Connection::Plain(mut client) => {
-                transaction(&mut client, &credentials, sender, recipients, message).await
+                transaction(&mut client, &login, sender, recipients, message).await
             }
             Connection::Tls(mut client) => {
-                transaction(&mut *client, &credentials, sender, recipients, message).await
+                transaction(&mut *client, &login, sender, recipients, message).await
             }
         }
     }
@@ -225,9 +249,97 @@ async fn command<T: AsyncRead + AsyncWrite + Unpin>(
         .map_err(SmtpError::from)
 }
 
+/// Who logs in, with what, by which mechanisms.
+struct Login<'a> {
+    username: &'a str,
+    secret: SmtpSecret<'a>,
+    mechanisms: Mechanisms,
+}
+
+/// The longest `AUTH` line sent with its initial response; a longer response goes on
+/// a line of its own after `334` (RFC 4954 allows 12288 octets there).
+const MAX_INITIAL_RESPONSE_LINE: usize = 500;
+
+/// Authenticates: AUTH PLAIN or LOGIN for a password (mail-send), OAUTHBEARER or
+/// XOAUTH2 for an access token, run here so that the server's JSON error challenge
+/// is read and acknowledged as RFC 7628 says (mail-send would answer it with the
+/// credentials again).
+async fn authenticate<T: AsyncRead + AsyncWrite + Unpin>(
+    client: &mut SmtpClient<T>,
+    ehlo: &EhloResponse<String>,
+    login: &Login<'_>,
+) -> Result<(), SmtpError> {
+    use base64::Engine as _;
+    use secrecy::ExposeSecret as _;
+    let token = match login.secret {
+        SmtpSecret::Password(password) => {
+            let credentials = Credentials::new(login.username, password);
+            return client
+                .authenticate(&credentials, ehlo)
+                .await
+                .map(|_| ())
+                .map_err(SmtpError::from);
+        }
+        SmtpSecret::AccessToken(token) => token,
+    };
+    let offered = |name: &str| {
+        let bit = match name {
+            "OAUTHBEARER" => smtp_proto::AUTH_OAUTHBEARER,
+            _ => smtp_proto::AUTH_XOAUTH2,
+        };
+        ehlo.auth_mechanisms & bit != 0
+    };
+    let mechanism = login
+        .mechanisms
+        .choose(offered)
+        .ok_or(SmtpError::NoMechanism(
+            "OAUTHBEARER or XOAUTH2 for an OAuth2 access token",
+        ))?;
+    let initial = mechanism.initial_response(login.username, token);
+    let encoded = secrecy::SecretString::from(
+        base64::engine::general_purpose::STANDARD.encode(initial.expose_secret()),
+    );
+    let inline = encoded.expose_secret().len() + 20 <= MAX_INITIAL_RESPONSE_LINE;
+    let mut reply = if inline {
+        let line = secrecy::SecretString::from(format!(
+            "AUTH {} {}\r\n",
+            mechanism.name(),
+            encoded.expose_secret()
+        ));
+        command(client, line.expose_secret()).await?
+    } else {
+        let ready = command(client, &format!("AUTH {}\r\n", mechanism.name())).await?;
+        if ready.code() != 334 {
+            return Err(SmtpError::AuthFailed(Reply::from(&ready)));
+        }
+        let line = secrecy::SecretString::from(format!("{}\r\n", encoded.expose_secret()));
+        command(client, line.expose_secret()).await?
+    };
+    let mut status = None;
+    if reply.code() == 334 {
+        // The error challenge: its JSON says why; acknowledging it ends the exchange.
+        status = base64::engine::general_purpose::STANDARD
+            .decode(reply.message().trim())
+            .ok()
+            .and_then(|json| challenge_status(&json));
+        let acknowledgement =
+            base64::engine::general_purpose::STANDARD.encode(mechanism.error_acknowledgement());
+        reply = command(client, &format!("{acknowledgement}\r\n")).await?;
+    }
+    match reply.code() {
+        235 => Ok(()),
+        // 535: credentials invalid; 534/530: a policy the token does not meet.
+        530 | 534 | 535 => Err(SmtpError::TokenRejected {
+            status,
+            reply: Reply::from(&reply),
+        }),
+        _ => Err(SmtpError::AuthFailed(Reply::from(&reply))),
+    }
+}
+
 async fn transaction<T: AsyncRead + AsyncWrite + Unpin>(
     client: &mut SmtpClient<T>,
-    credentials: &Credentials<String>,
+    login: &Login<'_>,
     sender: &EnvelopeAddress,
     recipients: &[EnvelopeAddress],
     message: &[u8],
@@ -239,10 +351,7 @@ async fn transaction<T: AsyncRead + AsyncWrite + Unpin>(
             limit: ehlo.size,
         });
     }
-    client
-        .authenticate(credentials, &ehlo)
-        .await
-        .map_err(SmtpError::from)?;
+    authenticate(client, &ehlo, login).await?;
     let mail_from = command(client, &format!("MAIL FROM:<{}>\r\n", sender.as_str())).await?;
     if mail_from.code() != 250 {
         return Err(SmtpError::Refused(Reply::from(&mail_from)));

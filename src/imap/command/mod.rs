@@ -579,7 +579,8 @@ mod send;
 
 pub use send::id_parameters;
 pub(crate) use send::{
-    identify, namespace_exchange, send_first_line, send_idle_done, send_literal, starttls,
+    authenticate_oauth2, identify, namespace_exchange, pre_login_capabilities, send_first_line,
+    send_idle_done, send_literal, starttls,
 };
 
 /// The canonical text of a filter: its `UID SEARCH` as sent (with LITERAL+, so

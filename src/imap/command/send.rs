@@ -4,11 +4,13 @@
 //! the command module: the one place allowed to call async-imap's verbatim methods.
 
 use async_imap::imap_proto::RequestId;
+use secrecy::{ExposeSecret as _, SecretString};
 use std::fmt::Write as _;
 
 use super::super::error::ImapError;
 use super::super::status::from_async_imap;
 use super::super::ImapStream;
+use crate::sasl::{AccessToken, OAuth2Mechanism};
 
 /// Sends the first line of a command with a fresh tag (async-imap adds the tag and
 /// CRLF) and returns the tag. The caller reads the responses (see `session.rs`).
@@ -158,4 +160,130 @@ pub(crate) async fn starttls(client: &mut async_imap::Client<ImapStream>) -> Res
         .run_command_and_check_ok("STARTTLS", None)
         .await
         .map_err(from_async_imap)
+}
+
+/// Asks an unauthenticated connection for its capabilities (needed after STARTTLS,
+/// whose capabilities from before TLS must not be trusted) and returns them as
+/// atoms (`AUTH=OAUTHBEARER`, `SASL-IR`, ...).
+///
+/// # Errors
+/// The server refused, or the connection failed.
+pub(crate) async fn pre_login_capabilities(
+    client: &mut async_imap::Client<ImapStream>,
+) -> Result<Vec<String>, ImapError> {
+    use async_imap::imap_proto::{Capability, Response, Status};
+    use tokio::io::AsyncWriteExt as _;
+    // A tag of our own: async-imap numbers its tags `a1`, `a2`, ...
+    const TAG: &str = "gwcap";
+    let stream = client.get_mut();
+    stream
+        .write_all(format!("{TAG} CAPABILITY\r\n").as_bytes())
+        .await?;
+    stream.flush().await?;
+    let mut atoms = Vec::new();
+    loop {
+        let response = client
+            .read_response()
+            .await?
+            .ok_or(ImapError::ConnectionLost)?;
+        match response.parsed() {
+            Response::Capabilities(list) => {
+                atoms.extend(list.iter().map(|cap| match cap {
+                    Capability::Imap4rev1 => "IMAP4REV1".to_owned(),
+                    Capability::Auth(m) => format!("AUTH={m}"),
+                    Capability::Atom(a) => a.to_string(),
+                }));
+            }
+            Response::Done { tag, status, .. } if tag.0 == TAG => {
+                return if *status == Status::Ok {
+                    Ok(atoms)
+                } else {
+                    Err(ImapError::Protocol("CAPABILITY was refused".to_owned()))
+                };
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The client side of an OAuth2 SASL exchange: the initial response when the server
+/// asks for it, then the acknowledgement of an error challenge, whose JSON it keeps.
+struct OAuth2Exchange {
+    mechanism: OAuth2Mechanism,
+    /// The initial response, until sent (already sent when SASL-IR carried it).
+    initial: Option<SecretString>,
+    /// The server's error challenge, when it sent one.
+    error_challenge: Option<Vec<u8>>,
+}
+
+impl async_imap::Authenticator for &mut OAuth2Exchange {
+    type Response = Vec<u8>;
+
+    fn process(&mut self, challenge: &[u8]) -> Self::Response {
+        if let Some(initial) = self.initial.take() {
+            // The server's empty `+`: it wants the initial response.
+            return initial.expose_secret().as_bytes().to_vec();
+        }
+        self.error_challenge = Some(challenge.to_vec());
+        self.mechanism.error_acknowledgement().to_vec()
+    }
+}
+
+/// The longest `AUTHENTICATE` line sent with its initial response (SASL-IR, RFC
+/// 4959); a longer one goes in a continuation, which servers buffer more generously
+/// (Dovecot: 8 KiB of SASL data, 4 KiB of command line before login).
+const MAX_SASL_IR_LINE: usize = 2000;
+
+/// Authenticates with an OAuth2 access token (`AUTHENTICATE OAUTHBEARER` or
+/// `XOAUTH2`), sending the initial response on the command line when the server
+/// advertises `SASL-IR` and it is short enough.
+///
+/// # Errors
+/// [`ImapError::TokenRejected`] when the server refused the token (with its JSON
+/// error's status), other errors as they come (`NO [UNAVAILABLE]` when the server
+/// could not check the token).
+pub(crate) async fn authenticate_oauth2(
+    client: async_imap::Client<ImapStream>,
+    mechanism: OAuth2Mechanism,
+    username: &str,
+    token: &AccessToken,
+    sasl_ir: bool,
+) -> Result<async_imap::Session<ImapStream>, ImapError> {
+    use base64::Engine as _;
+    let initial = mechanism.initial_response(username, token);
+    let encoded = SecretString::from(
+        base64::engine::general_purpose::STANDARD.encode(initial.expose_secret()),
+    );
+    // The command line holds only the mechanism's name and base64 text.
+    let inline = sasl_ir && encoded.expose_secret().len() + 32 <= MAX_SASL_IR_LINE;
+    let command = if inline {
+        SecretString::from(format!("{} {}", mechanism.name(), encoded.expose_secret()))
+    } else {
+        SecretString::from(mechanism.name().to_owned())
+    };
+    let mut exchange = OAuth2Exchange {
+        mechanism,
+        initial: (!inline).then_some(initial),
+        error_challenge: None,
+    };
+    match client
+        .authenticate(command.expose_secret(), &mut exchange)
+        .await
+    {
+        Ok(session) => Ok(session),
+        Err((err, _client)) => {
+            let err = from_async_imap(err);
+            let rejected = exchange.error_challenge.is_some() || err.is_auth_failure();
+            if rejected {
+                Err(ImapError::TokenRejected {
+                    status: exchange
+                        .error_challenge
+                        .as_deref()
+                        .and_then(crate::sasl::challenge_status),
+                })
+            } else {
+                Err(err)
+            }
+        }
+    }
 }
