@@ -10,8 +10,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use common::{enc, Dovecot, Gateway, Options, SeedMessage, User};
+use dovecot_harness::oauth::Introspection;
 use dovecot_harness::raw::RawImap;
 use dovecot_harness::sink::SmtpSink;
+use dovecot_harness::OAuth2;
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -148,6 +150,13 @@ fn routes() -> Vec<Route> {
             .slot(Body("/password"), ReadOnly)
             .slot(Body("/scope"), Reject)
             .slot(Body("/ttl_seconds"), Reject),
+        route(Method::POST, "/v1/auth/token")
+            .body(
+                json!({"username": "alice", "access_token": SWEEP_ACCESS_TOKEN, "expires_in": 600}),
+            )
+            .slot(Body("/access_token"), ReadOnly)
+            // Any positive number is valid (the TTL caps it); null means absent.
+            .slot(Body("/expires_in"), ReadOnly),
         route(Method::GET, "/v1/events")
             .slot(Query("mailboxes"), Reject)
             .slot(Query("ticket"), Reject)
@@ -609,7 +618,12 @@ fn describe(loc: Loc, value: &Input) -> String {
 
 /// alice with INBOX (3 messages, the first seen), an empty Archive, Scratch (to
 /// rename and delete) and Sandbox (2 messages; where free text and flags may land).
-fn alice_dovecot(submission_relay: Option<u16>) -> Dovecot {
+/// The OAuth2 access token alice's Dovecot accepts (see [`alice_dovecot`]).
+const SWEEP_ACCESS_TOKEN: &str = "ya29.sweep-access-token";
+
+/// alice's Dovecot, also accepting [`SWEEP_ACCESS_TOKEN`] through `introspection`.
+fn alice_dovecot(submission_relay: Option<u16>, introspection: &Introspection) -> Dovecot {
+    introspection.register(SWEEP_ACCESS_TOKEN, "alice", Duration::from_secs(3600));
     let inbox = vec![
         SeedMessage::text("carol@example.org", "alice@example.org", "Hello", "one").with_flags("S"),
         SeedMessage::text("dave@example.org", "alice@example.org", "Invoice", "two"),
@@ -629,6 +643,7 @@ fn alice_dovecot(submission_relay: Option<u16>) -> Dovecot {
             )],
         rawlog: false,
         submission_relay,
+        oauth2: Some(OAuth2::both(introspection)),
         ..Options::default()
     })
 }
@@ -638,11 +653,12 @@ async fn every_parameter_of_every_route_refuses_hostile_input_and_changes_nothin
     // Sending goes through Dovecot's submission service to a sink: a hostile value
     // that is accepted is sent, and must arrive as data, never as a header.
     let sink = SmtpSink::start();
-    let dovecot = alice_dovecot(Some(sink.port));
+    let introspection = Introspection::start();
+    let dovecot = alice_dovecot(Some(sink.port), &introspection);
     let mut config = common::config_for(&dovecot);
     config.smtp_url = Some(dovecot.submission_plain_url().parse().unwrap());
-    // Usernames and passwords from the corpus are failed logins; they must not
-    // throttle the rest of the run.
+    // Usernames, passwords and access tokens from the corpus are failed logins; they
+    // must not throttle the rest of the run.
     config.login_failures_per_user = 100_000;
     config.login_failures_per_client = 100_000;
     let gateway = Gateway::start(config).await;
@@ -817,7 +833,8 @@ async fn every_parameter_of_every_route_refuses_hostile_input_and_changes_nothin
     // hostile value): each succeeds on a fresh server.
     for route in &routes {
         let sink = SmtpSink::start();
-        let dovecot = alice_dovecot(Some(sink.port));
+        let introspection = Introspection::start();
+        let dovecot = alice_dovecot(Some(sink.port), &introspection);
         let mut config = common::config_for(&dovecot);
         config.smtp_url = Some(dovecot.submission_plain_url().parse().unwrap());
         let gateway = Gateway::start(config).await;

@@ -105,6 +105,7 @@ async fn conformance(kind: Kind) {
     append_after_read_and_fresh_reads(&s, who).await;
     transfers_without_collateral_expunge(&s, who).await;
     error_statuses(&s, who).await;
+    sign_in(&s, who).await;
     changes(&s, who).await;
     newest_page_state(&s, who).await;
     events(&s, who).await;
@@ -512,6 +513,32 @@ async fn error_statuses(s: &Setup, who: &str) {
         "APPEND to missing",
     );
     assert!(s.uids("INBOX").await.contains(&uid), "{who}: nothing moved");
+}
+
+/// Password sign-in, and the answer for an OAuth2 access token on a server that offers
+/// no OAuth2 mechanism (none of the three does in this suite; OAuth2 itself is tested
+/// against Dovecot's oauth2 passdb in `tests/oauth2.rs`).
+async fn sign_in(s: &Setup, who: &str) {
+    let gw = &s.gateway;
+    let token = |body: serde_json::Value| gw.post("/v1/auth/token", &Auth::None, body);
+    token(json!({"username": "alice", "password": "secret"}))
+        .await
+        .ok(200);
+    let wrong = token(json!({"username": "alice", "password": "wrong"})).await;
+    assert_eq!(
+        wrong.problem(401)["type"],
+        "urn:imap-gateway:problem:unauthorized",
+        "{who}"
+    );
+    let oauth2 = token(json!({"username": "alice", "access_token": "ya29.a0AfB_byC"})).await;
+    let problem = oauth2.problem(501);
+    assert_eq!(
+        problem["type"], "urn:imap-gateway:problem:not-supported",
+        "{who}: {problem}"
+    );
+    let detail = problem["detail"].as_str().unwrap();
+    assert!(detail.contains("AUTH=OAUTHBEARER"), "{who}: {detail}");
+    assert!(!detail.contains("ya29"), "{who}: the token is echoed");
 }
 
 async fn changes(s: &Setup, who: &str) {
