@@ -4,14 +4,17 @@
 //! `IMAP_GATEWAY_CORS_ORIGINS` (any, `*`, when unset), sending through Dovecot's
 //! submission service to a local sink that writes each message to a temp directory,
 //! and the reference web inbox (`web/`) on 127.0.0.1:8090 (or
-//! `IMAP_GATEWAY_DEMO_INBOX`). Ctrl-C stops them.
+//! `IMAP_GATEWAY_DEMO_INBOX`). Dovecot also accepts OAuth2 sign-in, checking access
+//! tokens with a local introspection endpoint that knows one:
+//! [`dovecot_harness::DEMO_ACCESS_TOKEN`]. Ctrl-C stops them.
 //!
 //! Run it with `scripts/demo.sh`, which installs Dovecot first when it is missing.
 
 use std::net::SocketAddr;
 
+use dovecot_harness::oauth::Introspection;
 use dovecot_harness::sink::SmtpSink;
-use dovecot_harness::{demo_users, Dovecot, Options};
+use dovecot_harness::{demo_users, Dovecot, OAuth2, Options, DEMO_ACCESS_TOKEN};
 use imap_gateway::config::{parse_cors_origins, Config};
 use imap_gateway::{serve, shutdown_signal, telemetry, AppState};
 
@@ -36,9 +39,17 @@ async fn main() {
         .tempdir()
         .expect("temp dir for sent mail");
     let sink = SmtpSink::start().saving_to(outbox.path().to_path_buf());
+    // The OAuth2 provider's side, as Dovecot sees it: one valid token for the demo.
+    let introspection = Introspection::start();
+    introspection.register(
+        DEMO_ACCESS_TOKEN,
+        "demo",
+        std::time::Duration::from_secs(30 * 24 * 3600),
+    );
     let dovecot = Dovecot::start(Options {
         users: demo_users(),
         submission_relay: Some(sink.port),
+        oauth2: Some(OAuth2::both(&introspection)),
         ..Options::default()
     });
     let mut config = Config::new(
@@ -87,6 +98,8 @@ async fn main() {
          \n  Web inbox   : http://{inbox}/?gateway=http://{listen} (IMAP_GATEWAY_DEMO_INBOX)\
          \n  CORS origins: {cors} (IMAP_GATEWAY_CORS_ORIGINS)\
          \n  Account     : demo / demo-password\
+         \n  OAuth2      : access token {DEMO_ACCESS_TOKEN} (OAUTHBEARER/XOAUTH2,\
+         \n                checked by a local introspection endpoint at {introspection_url})\
          \n  Sending     : {smtp} (Dovecot submission, STARTTLS), relayed to a local sink:\
          \n                every sent message is written to {outbox}\
          \n\nTry:\n  curl -s -u demo:demo-password http://{listen}/v1/mailboxes\n\
@@ -101,10 +114,12 @@ async fn main() {
         outbox = outbox.path().display(),
         url = dovecot.imaps_url(),
         ca = dovecot.ca_file().display(),
+        introspection_url = introspection.url(),
     );
     serve(listener, state, shutdown_signal())
         .await
         .expect("server failed");
     drop(dovecot);
     drop(sink);
+    drop(introspection);
 }

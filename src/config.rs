@@ -595,6 +595,10 @@ mod tests {
                 "IMAP_GATEWAY_TOKEN_TTL",
             ),
             (
+                &["--secret", SECRET, "--auth-mechanisms", "password,kerberos"],
+                "IMAP_GATEWAY_AUTH_MECHANISMS",
+            ),
+            (
                 &["--secret", SECRET, "--max-sessions-per-user", "0"],
                 "IMAP_GATEWAY_MAX_SESSIONS_PER_USER",
             ),

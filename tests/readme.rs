@@ -8,17 +8,21 @@ mod common;
 use std::process::Command;
 
 use common::Gateway;
+use dovecot_harness::oauth::Introspection;
 use dovecot_harness::raw::RawImap;
 use dovecot_harness::servers::{AnyServer, Kind};
 use dovecot_harness::sink::SmtpSink;
-use dovecot_harness::{demo_users, Dovecot, Options};
+use dovecot_harness::{demo_users, Dovecot, OAuth2, Options, DEMO_ACCESS_TOKEN};
 
-fn readme_examples() -> String {
+/// The examples between `<!-- {marker}:begin -->` and `<!-- {marker}:end -->`.
+fn readme_block(marker: &str) -> String {
     let readme = include_str!("../README.md");
     let start = readme
-        .find("<!-- readme-test:begin -->")
+        .find(&format!("<!-- {marker}:begin -->"))
         .expect("begin marker");
-    let end = readme.find("<!-- readme-test:end -->").expect("end marker");
+    let end = readme
+        .find(&format!("<!-- {marker}:end -->"))
+        .expect("end marker");
     readme[start..end]
         .lines()
         .filter(|line| !line.starts_with("```") && !line.starts_with("<!--"))
@@ -33,9 +37,14 @@ struct Run {
     work: tempfile::TempDir,
 }
 
-/// Runs the README's examples against the gateway at `base`, as written but for the
-/// address, recording every curl call's status.
+/// Runs the README's main examples against the gateway at `base`.
 async fn run_examples(base: &str) -> Run {
+    run_block(base, "readme-test").await
+}
+
+/// Runs one block of README examples against the gateway at `base`, as written but
+/// for the address, recording every curl call's status.
+async fn run_block(base: &str, marker: &str) -> Run {
     assert!(
         Command::new("curl").arg("--version").output().is_ok(),
         "curl is required: apt-get install -y curl (scripts/test.sh installs it)"
@@ -53,7 +62,7 @@ curl() {
 "#;
     let script = format!(
         "{prelude}{}",
-        readme_examples().replace("http://127.0.0.1:8080", base)
+        readme_block(marker).replace("http://127.0.0.1:8080", base)
     );
     let output = tokio::task::spawn_blocking({
         let work = work.path().to_path_buf();
@@ -244,4 +253,43 @@ async fn readme_curl_examples_work_on_cyrus() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readme_curl_examples_work_on_courier() {
     readme_examples_on(Kind::Courier).await;
+}
+
+/// The OAuth2 examples, against a Dovecot that accepts the demo's access token as the
+/// demo's does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readme_oauth2_examples_work_as_written() {
+    let introspection = Introspection::start();
+    introspection.register(
+        DEMO_ACCESS_TOKEN,
+        "demo",
+        std::time::Duration::from_secs(3600),
+    );
+    let dovecot = Dovecot::start(Options {
+        users: demo_users(),
+        oauth2: Some(OAuth2::both(&introspection)),
+        ..Options::default()
+    });
+    let mut config =
+        imap_gateway::config::Config::new(dovecot.imaps_url().parse().unwrap(), common::SECRET);
+    config.imap_ca_file = Some(dovecot.ca_file());
+    let gateway = Gateway::start(config).await;
+    let run = run_block(&gateway.base, "readme-test-oauth2").await;
+    assert_eq!(run.statuses, [200, 200, 401], "{}", run.stdout);
+    assert!(
+        run.stdout.contains("\"name\":\"Entwürfe\""),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("urn:imap-gateway:problem:oauth2-token-rejected"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        introspection.asked(),
+        [DEMO_ACCESS_TOKEN, "ya29.expired-or-revoked"],
+        "the listing used the exchange's pooled session"
+    );
 }

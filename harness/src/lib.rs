@@ -870,6 +870,10 @@ force_introspection = yes
     )
 }
 
+/// The OAuth2 access token the demo's introspection endpoint knows for user `demo`
+/// (`examples/demo.rs`, the README's OAuth2 example).
+pub const DEMO_ACCESS_TOKEN: &str = "ya29.demo-access-token-for-the-demo-account";
+
 /// The demo account used by `examples/demo.rs`, the README examples and their test:
 /// user `demo`, password `demo-password`, with a populated INBOX, an `Archive`,
 /// nested `Projects/2026` and a Unicode `Entwürfe`.
