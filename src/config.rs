@@ -579,7 +579,7 @@ mod tests {
 
     #[test]
     fn each_bad_setting_is_named() {
-        let cases: [(&[&str], &str); 7] = [
+        let cases: [(&[&str], &str); 8] = [
             (&[], "IMAP_GATEWAY_SECRET"),
             (&["--secret", "short"], "IMAP_GATEWAY_SECRET"),
             (
