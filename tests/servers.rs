@@ -106,6 +106,7 @@ async fn conformance(kind: Kind) {
     transfers_without_collateral_expunge(&s, who).await;
     error_statuses(&s, who).await;
     sign_in(&s, who).await;
+    account_search(&s, who).await;
     changes(&s, who).await;
     newest_page_state(&s, who).await;
     events(&s, who).await;
@@ -539,6 +540,93 @@ async fn sign_in(s: &Setup, who: &str) {
     let detail = problem["detail"].as_str().unwrap();
     assert!(detail.contains("AUTH=OAUTHBEARER"), "{who}: {detail}");
     assert!(!detail.contains("ya29"), "{who}: the token is echoed");
+}
+
+/// `GET /v1/messages`: one search over several mailboxes, newest first by arrival,
+/// paged without repeats or gaps, each item naming its mailbox; mail arriving between
+/// pages does not shift them.
+async fn account_search(s: &Setup, who: &str) {
+    let gw = &s.gateway;
+    let mut raw = s.raw().await;
+    for mailbox in ["Needles/A", "Needles/B"] {
+        raw.ok(&format!("CREATE \"{}\"", s.server.wire_name(mailbox)))
+            .await;
+    }
+    let seeds = [
+        ("INBOX", "needle 1", 1_790_000_100),
+        ("Needles/A", "needle 2", 1_790_000_200),
+        ("Needles/B", "needle 3", 1_790_000_300),
+        ("Needles/A", "needle 4", 1_790_000_400),
+        ("INBOX", "needle 5", 1_790_000_500),
+    ];
+    for (mailbox, subject, at) in seeds {
+        raw.append_dated(
+            &s.server.wire_name(mailbox),
+            "",
+            Some(at),
+            message(subject).as_bytes(),
+        )
+        .await;
+    }
+    let first = gw
+        .get(
+            "/v1/messages?subject=needle&limit=2&mailboxes=INBOX,Needles/A,Needles/B",
+            &alice(),
+        )
+        .await;
+    let body = first.ok(200).clone();
+    assert_eq!(body["total"], 5, "{who}: {body}");
+    let found = |body: &serde_json::Value| -> Vec<String> {
+        body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|item| {
+                format!(
+                    "{} {}",
+                    item["mailbox"].as_str().unwrap(),
+                    item["envelope"]["subject"].as_str().unwrap()
+                )
+            })
+            .collect()
+    };
+    let mut pages = vec![found(&body)];
+    raw.append_dated(
+        &s.server.wire_name("Needles/B"),
+        "",
+        Some(1_790_000_900),
+        message("needle late").as_bytes(),
+    )
+    .await;
+    let mut cursor = body["next_cursor"].as_str().map(str::to_owned);
+    while let Some(next) = cursor {
+        let reply = gw
+            .get(
+                &format!(
+                    "/v1/messages?subject=needle&limit=2&mailboxes=INBOX,Needles/A,Needles/B&cursor={next}"
+                ),
+                &alice(),
+            )
+            .await;
+        let body = reply.ok(200).clone();
+        pages.push(found(&body));
+        cursor = body["next_cursor"].as_str().map(str::to_owned);
+    }
+    assert_eq!(
+        pages,
+        [
+            vec!["INBOX needle 5", "Needles/A needle 4"],
+            vec!["Needles/B needle 3", "Needles/A needle 2"],
+            vec!["INBOX needle 1"],
+        ],
+        "{who}"
+    );
+    // The default choice searches every mailbox (the late one is found now).
+    let everywhere = gw.get("/v1/messages?subject=needle", &alice()).await;
+    assert_eq!(everywhere.ok(200)["total"], 6, "{who}");
+    gw.get("/v1/messages?mailboxes=Needles/Nope", &alice())
+        .await
+        .problem(404);
 }
 
 async fn changes(s: &Setup, who: &str) {

@@ -28,6 +28,9 @@ use serde_json::{json, Value};
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 pub(crate) const PAGE: u32 = 50;
+/// Mailboxes of the account-wide search's user, one match in each.
+const SEARCH_MAILBOXES: usize = 20;
+
 pub(crate) const SUMMARY: &str =
     "(UID FLAGS INTERNALDATE RFC822.SIZE BODYSTRUCTURE BODY.PEEK[HEADER] MODSEQ)";
 
@@ -221,7 +224,22 @@ async fn main() {
     for i in 0..50 {
         bench = bench.with_mailbox(&format!("Folder-{i:02}"), small(20, "Folder"));
     }
-    let mut users = vec![bench];
+    // An account of 20 mailboxes with one match each, for the account-wide search.
+    let mut searcher = User::new("searcher", "pw").with_mailbox("INBOX", Vec::new());
+    for i in 0..SEARCH_MAILBOXES {
+        let mut messages = small(200, "Message");
+        messages[100] = SeedMessage {
+            internal_date: 1_700_000_100 + i as u64,
+            ..SeedMessage::text(
+                "Sender <s@example.org>",
+                "searcher@example.org",
+                &format!("Needle {i}"),
+                "Short body.",
+            )
+        };
+        searcher = searcher.with_mailbox(&format!("Box-{i:02}"), messages);
+    }
+    let mut users = vec![bench, searcher];
     for i in 0..sizes.users {
         users.push(User::new(&format!("user{i}"), "pw").with_mailbox("INBOX", small(5, "Hi")));
     }
@@ -430,6 +448,44 @@ async fn main() {
         g.push(t.elapsed());
     }
     results.latency("filtered search (unseen + subject)", &mut r, &mut g);
+
+    // Account-wide search: 20 mailboxes, one match each. Raw: the same searches one
+    // after the other on one session (EXAMINE, UID SEARCH, UID FETCH per mailbox).
+    {
+        let mut h1 = http1::Http1::connect(&listen, "searcher", "pw").await;
+        let mut raw = RawImap::login(dovecot.imap_port, "searcher", "pw").await;
+        let boxes: Vec<String> = (0..SEARCH_MAILBOXES)
+            .map(|i| format!("Box-{i:02}"))
+            .collect();
+        let (mut r, mut g) = (Vec::new(), Vec::new());
+        for _ in 0..n.min(100) {
+            let t = Instant::now();
+            for mailbox in boxes.iter().chain(std::iter::once(&"INBOX".to_owned())) {
+                raw.ok(&format!("EXAMINE {mailbox}")).await;
+                let uids = raw.search("SUBJECT \"Needle\"").await;
+                if !uids.is_empty() {
+                    let list: Vec<String> = uids.iter().map(u32::to_string).collect();
+                    raw.ok(&format!("UID FETCH {} {SUMMARY}", list.join(",")))
+                        .await;
+                }
+            }
+            r.push(t.elapsed());
+            let t = Instant::now();
+            let body = h1
+                .get(&format!("/v1/messages?subject=Needle&limit={PAGE}"))
+                .await;
+            g.push(t.elapsed());
+            assert!(
+                body.windows(8).filter(|w| w == b"\"Needle ").count() == SEARCH_MAILBOXES,
+                "the account search finds one match per mailbox"
+            );
+        }
+        results.latency(
+            "account search, 20 mailboxes (vs the same searches)",
+            &mut r,
+            &mut g,
+        );
+    }
 
     // Flag update.
     raw.ok("SELECT INBOX").await;

@@ -40,6 +40,7 @@ pub mod health;
 pub mod mailboxes;
 pub mod messages;
 pub mod metrics;
+pub mod search;
 pub mod send;
 pub mod transfer;
 
@@ -148,6 +149,7 @@ fn api_router() -> OpenApiRouter<AppState> {
             mailboxes::delete_mailbox
         ))
         .routes(routes!(messages::list_messages))
+        .routes(routes!(search::search_messages))
         .routes(routes!(changes::get_changes))
         .routes(routes!(events::stream_events))
         .routes(routes!(events::create_ticket))

@@ -94,6 +94,26 @@ impl InternalDate {
     }
 }
 
+impl InternalDate {
+    /// Seconds since the Unix epoch, for ordering dates given in different zones.
+    pub fn unix_seconds(&self) -> i64 {
+        // Days from the civil date (H. Hinnant's algorithm), proleptic Gregorian.
+        let (year, month) = (i64::from(self.year), i64::from(self.month));
+        let year = if month <= 2 { year - 1 } else { year };
+        let era = year.div_euclid(400);
+        let year_of_era = year - era * 400;
+        let month_index = (month + 9) % 12;
+        let day_of_year = (153 * month_index + 2) / 5 + i64::from(self.day) - 1;
+        let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+        let days = era * 146_097 + day_of_era - 719_468;
+        days * 86_400
+            + i64::from(self.hour) * 3_600
+            + i64::from(self.minute) * 60
+            + i64::from(self.second)
+            - i64::from(self.offset) * 60
+    }
+}
+
 impl fmt::Display for InternalDate {
     /// RFC 3501 `date-time`: `"26-Nov-2026 09:30:00 +0100"` (with the quotes).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -120,6 +140,20 @@ impl fmt::Display for InternalDate {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn orders_instants_across_zones() {
+        let at = |text| {
+            InternalDate::parse_rfc3339("d", text)
+                .unwrap()
+                .unix_seconds()
+        };
+        assert_eq!(at("1970-01-01T00:00:00Z"), 0);
+        assert_eq!(at("2026-11-30T05:50:00Z"), 1_796_017_800);
+        assert_eq!(at("2000-02-29T12:00:00+02:00"), 951_818_400);
+        assert_eq!(at("2026-11-30T06:50:00+01:00"), at("2026-11-30T05:50:00Z"));
+        assert!(at("2026-11-30T05:50:00-01:00") > at("2026-11-30T05:50:00Z"));
+    }
 
     #[test]
     fn parses_and_renders() {

@@ -26,6 +26,21 @@ pub struct ListRequest {
 }
 
 impl ListRequest {
+    /// The search keys of the filters (empty without filters).
+    pub fn keys(&self) -> &[SearchKey] {
+        &self.keys
+    }
+
+    /// The cursor given, if any.
+    pub fn cursor(&self) -> Option<&str> {
+        self.cursor.as_deref()
+    }
+
+    /// The page size.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
     /// Validates the query: the filters (400 when malformed) and the page size
     /// (422 outside 1..=[`MAX_LIMIT`]).
     ///
@@ -145,19 +160,8 @@ async fn searched_page(
         .as_deref()
         .map(|c| codec.decode_cursor(&scope, c))
         .transpose()?;
-    let (page, total, more) = if keys.is_empty() {
-        let (page, more) = uids_below(session, anchor.unwrap_or(u32::MAX), limit).await?;
-        (page, selected.exists.unwrap_or(0), more)
-    } else {
-        let matching = session.search(keys).await.during(Op::Search)?;
-        let total = u32::try_from(matching.as_ref().map_or(0, UidSet::len)).unwrap_or(u32::MAX);
-        let below = match anchor {
-            Some(anchor) => matching.and_then(|set| set.below(anchor)),
-            None => matching,
-        };
-        let more = below.as_ref().is_some_and(|set| set.len() > limit);
-        (below.map(|set| set.newest(limit)), total, more)
-    };
+    let (page, total, more) =
+        page_uids(session, keys, anchor, limit, selected.exists.unwrap_or(0)).await?;
     let fetch_items = summary_items(session);
     let items = fetch_page(session, page.as_ref(), &fetch_items, uid_validity).await?;
     Ok(page_of(
@@ -172,6 +176,34 @@ async fn searched_page(
             state,
         },
     ))
+}
+
+/// The UIDs of the newest `limit` messages of the selected mailbox that match `keys`
+/// below `anchor`, how many match in all (`exists` without filters), and whether
+/// older matches remain. Without filters, growing UID windows instead of a SEARCH
+/// of the whole mailbox.
+///
+/// # Errors
+/// IMAP failures.
+pub(super) async fn page_uids(
+    session: &mut ImapSession,
+    keys: &[SearchKey],
+    anchor: Option<u32>,
+    limit: usize,
+    exists: u32,
+) -> Result<(Option<UidSet>, u32, bool), MailError> {
+    if keys.is_empty() {
+        let (page, more) = uids_below(session, anchor.unwrap_or(u32::MAX), limit).await?;
+        return Ok((page, exists, more));
+    }
+    let matching = session.search(keys).await.during(Op::Search)?;
+    let total = u32::try_from(matching.as_ref().map_or(0, UidSet::len)).unwrap_or(u32::MAX);
+    let below = match anchor {
+        Some(anchor) => matching.and_then(|set| set.below(anchor)),
+        None => matching,
+    };
+    let more = below.as_ref().is_some_and(|set| set.len() > limit);
+    Ok((below.map(|set| set.newest(limit)), total, more))
 }
 
 /// A page as read from IMAP, before it is rendered.
@@ -306,7 +338,7 @@ async fn uids_below(
 }
 
 /// The summaries of `uids` (none without UIDs), built as the FETCH answers arrive.
-async fn fetch_page(
+pub(super) async fn fetch_page(
     session: &mut ImapSession,
     uids: Option<&UidSet>,
     items: &[FetchItem<'_>],

@@ -18,6 +18,7 @@
 //! - [`tokens`]: the signed cursors and state tokens.
 //! - [`open`]: selecting a mailbox, fetching one message, flag lists.
 
+pub mod account;
 pub mod append;
 pub mod changes;
 pub mod compose;

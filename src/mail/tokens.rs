@@ -6,6 +6,10 @@
 //! - A **cursor** is the UID below which the next page starts, bound to the mailbox,
 //!   its UIDVALIDITY and the filter. Anchored on a UID, it never shifts or duplicates
 //!   items when new mail arrives between two page requests.
+//! - An **account cursor** (`GET /v1/messages`) holds, for each mailbox that still
+//!   has older matches, the mailbox (a fingerprint of its name), its UIDVALIDITY and
+//!   the UID below which its next matches lie, bound to the search and the chosen
+//!   mailboxes.
 //! - A **state** token records what a client has seen of a mailbox: UIDVALIDITY,
 //!   HIGHESTMODSEQ, UIDNEXT and the message count, bound to the mailbox. The changes
 //!   API answers what happened since.
@@ -24,6 +28,9 @@ type HmacSha256 = Hmac<Sha256>;
 const TAG: usize = 16;
 const KIND_CURSOR: u8 = 1;
 const KIND_STATE: u8 = 2;
+const KIND_ACCOUNT_CURSOR: u8 = 3;
+/// Bytes of one mailbox's position in an account-wide cursor.
+const POSITION_LEN: usize = 16;
 
 fn fingerprint(parts: &[&str]) -> [u8; 8] {
     let mut digest = Sha256::new();
@@ -102,6 +109,73 @@ impl TokenCodec {
             return Err(Refusal::OtherScope);
         }
         Ok(body[9..].to_vec())
+    }
+
+    /// Like `open`, for a payload of any multiple of `unit` bytes.
+    fn open_units(
+        &self,
+        kind: u8,
+        scope: [u8; 8],
+        unit: usize,
+        text: &str,
+    ) -> Result<Vec<u8>, Refusal> {
+        let len = URL_SAFE_NO_PAD
+            .decode(text.trim())
+            .map_err(|_| Refusal::Invalid)?
+            .len();
+        let payload_len = len
+            .checked_sub(1 + 8 + TAG)
+            .filter(|n| n % unit == 0)
+            .ok_or(Refusal::Invalid)?;
+        self.open(kind, scope, payload_len, text)
+    }
+
+    /// A cursor of an account-wide search: where each unfinished mailbox stands.
+    pub fn encode_account_cursor(&self, listing: [u8; 8], positions: &[MailboxPosition]) -> String {
+        let mut payload = Vec::with_capacity(positions.len() * POSITION_LEN);
+        for position in positions {
+            payload.extend_from_slice(&position.mailbox);
+            payload.extend_from_slice(&position.uid_validity.to_be_bytes());
+            payload.extend_from_slice(&position.below_uid.to_be_bytes());
+        }
+        self.seal(KIND_ACCOUNT_CURSOR, listing, &payload)
+    }
+
+    /// Opens an account-wide cursor issued for `listing`.
+    ///
+    /// # Errors
+    /// [`MailError::Invalid`] when it is malformed, forged or from another search.
+    pub fn decode_account_cursor(
+        &self,
+        listing: [u8; 8],
+        cursor: &str,
+    ) -> Result<Vec<MailboxPosition>, MailError> {
+        let payload = self
+            .open_units(KIND_ACCOUNT_CURSOR, listing, POSITION_LEN, cursor)
+            .map_err(|refusal| match refusal {
+                Refusal::Invalid => {
+                    ValidationError::new("cursor", "not a cursor issued by this gateway")
+                }
+                Refusal::OtherScope => ValidationError::new(
+                    "cursor",
+                    "this cursor belongs to another search or choice of mailboxes",
+                ),
+            })?;
+        Ok(payload
+            .chunks_exact(POSITION_LEN)
+            .map(|chunk| {
+                let mut mailbox = [0u8; 8];
+                mailbox.copy_from_slice(&chunk[..8]);
+                let u32_at = |i: usize| {
+                    u32::from_be_bytes([chunk[i], chunk[i + 1], chunk[i + 2], chunk[i + 3]])
+                };
+                MailboxPosition {
+                    mailbox,
+                    uid_validity: u32_at(8),
+                    below_uid: u32_at(12),
+                }
+            })
+            .collect())
     }
 
     /// A cursor for the page below `anchor_uid`.
@@ -204,6 +278,28 @@ impl CursorScope {
     }
 }
 
+/// The fingerprint of an account-wide search: its filter and how the mailboxes were
+/// chosen (both as canonical text).
+pub fn account_listing(filter: &str, mailboxes: &str) -> [u8; 8] {
+    fingerprint(&["account search", filter, mailboxes])
+}
+
+/// Where an account-wide search stands in one mailbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MailboxPosition {
+    /// [`mailbox_fingerprint`] of the mailbox's wire name.
+    pub mailbox: [u8; 8],
+    /// Its UIDVALIDITY when the search began.
+    pub uid_validity: u32,
+    /// Its next matches are below this UID.
+    pub below_uid: u32,
+}
+
+/// Names a mailbox (by its wire name) inside an account cursor.
+pub fn mailbox_fingerprint(wire: &str) -> [u8; 8] {
+    fingerprint(&["mailbox", wire])
+}
+
 /// A mailbox's change-tracking position.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MailboxState {
@@ -232,6 +328,54 @@ mod tests {
 
     fn codec_for(secret: &str) -> TokenCodec {
         TokenCodec::new(&SecretString::from(secret.to_owned()))
+    }
+
+    #[test]
+    fn account_cursors_round_trip_and_refuse_others() {
+        let codec = codec_for("a-secret-of-at-least-32-bytes-long!!");
+        let listing = account_listing("UNSEEN", "exclude junk,trash");
+        let positions = [
+            MailboxPosition {
+                mailbox: mailbox_fingerprint("INBOX"),
+                uid_validity: 7,
+                below_uid: 1234,
+            },
+            MailboxPosition {
+                mailbox: mailbox_fingerprint("Archive"),
+                uid_validity: 9,
+                below_uid: u32::MAX,
+            },
+        ];
+        let cursor = codec.encode_account_cursor(listing, &positions);
+        assert_eq!(
+            codec.decode_account_cursor(listing, &cursor).unwrap(),
+            positions
+        );
+        let other = account_listing("", "exclude junk,trash");
+        assert_eq!(
+            status(codec.decode_account_cursor(other, &cursor).unwrap_err()),
+            400
+        );
+        let single = codec.encode_cursor(&CursorScope::new("INBOX", "", 7), 5);
+        assert_eq!(
+            status(codec.decode_account_cursor(listing, &single).unwrap_err()),
+            400
+        );
+        let mut forged = URL_SAFE_NO_PAD.decode(&cursor).unwrap();
+        forged[20] ^= 1;
+        assert_eq!(
+            status(
+                codec
+                    .decode_account_cursor(listing, &URL_SAFE_NO_PAD.encode(forged))
+                    .unwrap_err()
+            ),
+            400
+        );
+        let empty = codec.encode_account_cursor(listing, &[]);
+        assert!(codec
+            .decode_account_cursor(listing, &empty)
+            .unwrap()
+            .is_empty());
     }
 
     #[test]

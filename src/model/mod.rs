@@ -9,5 +9,6 @@ pub mod events;
 pub mod flags;
 pub mod mailbox;
 pub mod message;
+pub mod search;
 pub mod send;
 pub mod transfer;
