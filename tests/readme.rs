@@ -104,7 +104,7 @@ fn check_run(run: &Run, server: &str) {
         run.statuses,
         [
             200, 200, 200, 200, 200, 200, 200, 201, 200, 204, 401, 200, // mailboxes
-            200, 200, 200, 200, 200, 200, 200, 200, 201, 201, 200, 200, 200, 200, // messages
+            200, 200, 200, 200, 200, 200, 200, 200, 200, 201, 201, 200, 200, 200, 200, // messages
             200, 200, 200, // live changes
         ],
         "{server}: status of each README example, in order:\n{stdout}"
@@ -117,6 +117,10 @@ fn check_run(run: &Run, server: &str) {
     assert!(
         stdout.contains("urn:imap-gateway:problem:unauthorized"),
         "{server}: {stdout}"
+    );
+    assert!(
+        stdout.contains("\"mailbox\":\"INBOX\",\"uid\":1,"),
+        "{server}: the account search names each item's mailbox: {stdout}"
     );
     assert!(
         stdout.contains("\"subject\":\"Your invoice 2026-11\""),
