@@ -250,6 +250,15 @@ fn routes() -> Vec<Route> {
             .slot(Query("larger"), ReadOnly)
             .slot(Query("smaller"), ReadOnly)
             .slot(Query("uid"), ReadOnly),
+        route(Method::GET, "/v1/mailboxes/{mailbox}/threads")
+            .path(&[("mailbox", "INBOX")])
+            .slot(Path("mailbox"), ReadOnly)
+            .slot(Query("limit"), ReadOnly)
+            .slot(Query("cursor"), ReadOnly),
+        route(Method::GET, "/v1/mailboxes/{mailbox}/threads/{id}")
+            .path(&[("mailbox", "INBOX"), ("id", "1")])
+            .slot(Path("mailbox"), ReadOnly)
+            .slot(Path("id"), ReadOnly),
         route(Method::GET, "/v1/messages")
             .slot(Query("limit"), ReadOnly)
             .slot(Query("cursor"), ReadOnly)

@@ -104,7 +104,8 @@ fn check_run(run: &Run, server: &str) {
         run.statuses,
         [
             200, 200, 200, 200, 200, 200, 200, 201, 200, 204, 401, 200, // mailboxes
-            200, 200, 200, 200, 200, 200, 200, 200, 200, 201, 201, 200, 200, 200, 200, // messages
+            200, 200, 200, 200, 200, 200, 200, 200, 200, 201, 201, 200, 200, 200,
+            200, // messages
             200, 200, 200, // live changes
         ],
         "{server}: status of each README example, in order:\n{stdout}"

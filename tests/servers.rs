@@ -107,6 +107,7 @@ async fn conformance(kind: Kind) {
     error_statuses(&s, who).await;
     sign_in(&s, who).await;
     account_search(&s, who).await;
+    threads(&s, who).await;
     changes(&s, who).await;
     newest_page_state(&s, who).await;
     events(&s, who).await;
@@ -627,6 +628,78 @@ async fn account_search(s: &Setup, who: &str) {
     gw.get("/v1/messages?mailboxes=Needles/Nope", &alice())
         .await
         .problem(404);
+}
+
+/// Conversations from the server's `UID THREAD REFERENCES`: the same seven messages
+/// give the same threads on every server.
+async fn threads(s: &Setup, who: &str) {
+    let gw = &s.gateway;
+    let mut raw = s.raw().await;
+    let wire = s.server.wire_name("Threads");
+    raw.ok(&format!("CREATE \"{wire}\"")).await;
+    let seeds: [(&str, &str, &[&str]); 7] = [
+        ("a", "Plans", &[]),
+        ("b", "Re: Plans", &["a"]),
+        ("c", "Lunch", &[]),
+        ("d", "Re: Plans", &["a", "b"]),
+        ("e", "Re: Plans", &["a"]),
+        ("f", "Re: Lost", &["zz"]),
+        ("g", "Fwd: Lunch", &[]),
+    ];
+    for (n, (id, subject, references)) in seeds.into_iter().enumerate() {
+        let mut text = format!(
+            "From: a@example.org\r\nSubject: {subject}\r\nDate: Mon, 23 Nov 2026 0{n}:00:00 +0000\r\nMessage-ID: <{id}@x>\r\n"
+        );
+        if let Some(last) = references.last() {
+            let all: Vec<String> = references.iter().map(|r| format!("<{r}@x>")).collect();
+            text.push_str(&format!(
+                "In-Reply-To: <{last}@x>\r\nReferences: {}\r\n",
+                all.join(" ")
+            ));
+        }
+        text.push_str("\r\nbody\r\n");
+        raw.append_dated(
+            &wire,
+            "",
+            Some(1_790_000_000 + n as u64 * 100),
+            text.as_bytes(),
+        )
+        .await;
+    }
+    let list = gw.get("/v1/mailboxes/Threads/threads", &alice()).await;
+    let body = list.ok(200);
+    let shape: Vec<(u64, serde_json::Value)> = body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["id"].as_u64().unwrap(), t["uids"].clone()))
+        .collect();
+    assert_eq!(
+        shape,
+        [
+            (3, json!([3, 7])),
+            (6, json!([6])),
+            (1, json!([1, 2, 4, 5]))
+        ],
+        "{who}: {body}"
+    );
+    let thread = gw.get("/v1/mailboxes/Threads/threads/1", &alice()).await;
+    let parents: Vec<serde_json::Value> = thread.ok(200)["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| json!([m["uid"], m["parent_uid"], m["depth"]]))
+        .collect();
+    assert_eq!(
+        parents,
+        [
+            json!([1, null, 0]),
+            json!([2, 1, 1]),
+            json!([4, 2, 2]),
+            json!([5, 1, 1])
+        ],
+        "{who}"
+    );
 }
 
 async fn changes(s: &Setup, who: &str) {

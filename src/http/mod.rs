@@ -42,6 +42,7 @@ pub mod messages;
 pub mod metrics;
 pub mod search;
 pub mod send;
+pub mod threads;
 pub mod transfer;
 
 use std::time::Instant;
@@ -150,6 +151,8 @@ fn api_router() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(messages::list_messages))
         .routes(routes!(search::search_messages))
+        .routes(routes!(threads::list_mailbox_threads))
+        .routes(routes!(threads::get_mailbox_thread))
         .routes(routes!(changes::get_changes))
         .routes(routes!(events::stream_events))
         .routes(routes!(events::create_ticket))

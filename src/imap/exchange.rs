@@ -129,6 +129,125 @@ async fn read_until_done(
     }
 }
 
+/// Most bytes of one answer read raw (a THREAD answer for 100,000 messages is about
+/// 700 KB).
+const MAX_RAW_ANSWER: usize = 64 << 20;
+
+/// Sends `command`, whose answer async-imap cannot parse (`* THREAD`), and reads that
+/// answer straight from the stream: the data of lines `* {keyword} ...` is returned;
+/// every other untagged response is parsed with imap-proto and goes to
+/// `on_untagged` (EXISTS, EXPUNGE and FETCH keep the session's view right). Safe only
+/// when nothing is pending (the previous command completed and the server sends
+/// nothing unasked outside IDLE), and only for commands without literals.
+///
+/// # Errors
+/// As [`round_trip`]; [`ImapError::Protocol`] for an answer that does not parse.
+pub(crate) async fn raw_round_trip(
+    inner: &mut async_imap::Session<ImapStream>,
+    command: &Command<'_>,
+    keyword: &str,
+    awaiting: &mut Option<RequestId>,
+    mut on_untagged: impl FnMut(&Response<'_>),
+) -> Result<(Vec<String>, Completion), ImapError> {
+    use tokio::io::AsyncReadExt as _;
+    let mut chunks = command.render(true).into_iter();
+    let (Some(Chunk::Line(line)), None) = (chunks.next(), chunks.next()) else {
+        return Err(ImapError::Protocol(
+            "a raw command is one line without literals".to_owned(),
+        ));
+    };
+    let tag = command::send_first_line(inner, &line).await?;
+    *awaiting = Some(tag.clone());
+    let prefix = format!("* {keyword}");
+    let mut wanted = Vec::new();
+    let mut buffer: Vec<u8> = Vec::new();
+    let mut start = 0;
+    let stream = inner.get_mut();
+    loop {
+        // One whole response: a line, and the literals it announces with the lines
+        // after them.
+        let Some(end) = response_end(&buffer[start..]).map(|n| start + n) else {
+            if buffer.len() > MAX_RAW_ANSWER {
+                return Err(ImapError::Protocol(format!("{keyword} answer too long")));
+            }
+            let mut chunk = [0u8; 16 * 1024];
+            let n = stream.read(&mut chunk).await?;
+            if n == 0 {
+                return Err(ImapError::ConnectionLost);
+            }
+            buffer.extend_from_slice(&chunk[..n]);
+            continue;
+        };
+        let bytes = &buffer[start..end];
+        start = end;
+        let is_wanted = bytes.len() >= prefix.len() + 2
+            && bytes[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
+            && matches!(bytes[prefix.len()], b' ' | b'\r');
+        if is_wanted {
+            let text = std::str::from_utf8(&bytes[prefix.len()..bytes.len() - 2])
+                .map_err(|_| ImapError::Protocol(format!("{keyword} answer is not text")))?;
+            wanted.push(text.trim().to_owned());
+            continue;
+        }
+        let (_, response) = Response::parse(bytes)
+            .map_err(|_| ImapError::Protocol("an answer imap-proto cannot parse".to_owned()))?;
+        match response {
+            Response::Done {
+                tag: done,
+                status,
+                outcome,
+            } => {
+                if done != tag {
+                    return Err(ImapError::Protocol(
+                        "completion for an unknown tag".to_owned(),
+                    ));
+                }
+                *awaiting = None;
+                check_completion(
+                    &status,
+                    outcome.code.as_ref(),
+                    outcome.information.as_deref(),
+                )?;
+                let completion =
+                    Completion::from_outcome(outcome.code.as_ref(), outcome.information.as_deref());
+                return Ok((wanted, completion));
+            }
+            Response::Data {
+                status: Status::Bye,
+                outcome,
+            } => return Err(bye(outcome.information.as_deref())),
+            other => on_untagged(&other),
+        }
+    }
+}
+
+/// The length of the first whole response in `bytes` (its line, and any literal it
+/// announces with `{n}` followed by the rest), or `None` when more must be read.
+fn response_end(bytes: &[u8]) -> Option<usize> {
+    let mut at = 0;
+    loop {
+        let newline = memchr::memchr(b'\n', &bytes[at..])? + at;
+        let line = &bytes[at..newline];
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let literal = line.strip_suffix(b"}").and_then(|head| {
+            let open = head.iter().rposition(|&b| b == b'{')?;
+            std::str::from_utf8(&head[open + 1..])
+                .ok()?
+                .parse::<usize>()
+                .ok()
+        });
+        match literal {
+            Some(len) => {
+                at = newline + 1 + len;
+                if at > bytes.len() {
+                    return None;
+                }
+            }
+            None => return Some(newline + 1),
+        }
+    }
+}
+
 /// The error for a BYE with this text.
 fn bye(text: Option<&str>) -> ImapError {
     ImapError::Bye {
@@ -267,6 +386,61 @@ mod tests {
         .await;
         let _server = script.await.unwrap();
         (result, untagged)
+    }
+
+    /// Runs `UID THREAD` raw against a server answering with `answer`.
+    async fn raw_thread(answer: &'static str) -> (Result<Vec<String>, ImapError>, Vec<String>) {
+        let (mut session, mut server) = session().await;
+        let script = tokio::spawn(async move {
+            let tag = next_tag(&mut server).await;
+            reply(&mut server, &answer.replace("{tag}", &tag)).await;
+            server
+        });
+        let mut untagged = Vec::new();
+        let command = Command::UidThread(crate::imap::ThreadAlgorithm::References, None);
+        let result = raw_round_trip(&mut session, &command, "THREAD", &mut None, |response| {
+            untagged.push(format!("{response:?}"));
+        })
+        .await
+        .map(|(lines, _)| lines);
+        let _server = script.await.unwrap();
+        (result, untagged)
+    }
+
+    #[tokio::test]
+    async fn thread_answers_are_read_raw_beside_the_usual_responses() {
+        let (lines, untagged) = raw_thread(
+            "* 8 EXISTS\r\n* THREAD (1 (2 4)(5))(3 7)(6)\r\n* 2 FETCH (UID 2 FLAGS (\\Seen))\r\n\
+             * OK [ALERT] {5}\r\nhello\r\n{tag} OK Thread completed.\r\n",
+        )
+        .await;
+        assert_eq!(lines.unwrap(), ["(1 (2 4)(5))(3 7)(6)"]);
+        assert_eq!(untagged.len(), 3, "{untagged:?}");
+        assert!(untagged[0].contains("Exists(8)"), "{untagged:?}");
+        // An empty mailbox threads to nothing.
+        let (lines, _) = raw_thread("* THREAD\r\n{tag} OK done\r\n").await;
+        assert_eq!(lines.unwrap(), [""]);
+    }
+
+    #[tokio::test]
+    async fn raw_answers_end_with_the_completion_or_fail_cleanly() {
+        let (result, _) = raw_thread("{tag} NO [CANNOT] no threading today\r\n").await;
+        assert!(matches!(result, Err(ImapError::No { .. })), "{result:?}");
+        let (result, _) = raw_thread("* BYE shutting down\r\n").await;
+        assert!(matches!(result, Err(ImapError::Bye { .. })), "{result:?}");
+        let (result, _) = raw_thread("* GARBAGE \x01\r\n{tag} OK\r\n").await;
+        assert!(matches!(result, Err(ImapError::Protocol(_))), "{result:?}");
+        let (result, _) = raw_thread("X1 OK not ours\r\n").await;
+        assert!(matches!(result, Err(ImapError::Protocol(_))), "{result:?}");
+    }
+
+    #[test]
+    fn a_response_ends_after_its_literals() {
+        assert_eq!(response_end(b"* 1 EXISTS\r\nrest"), Some(12));
+        assert_eq!(response_end(b"* 1 EXISTS"), None);
+        let with_literal = b"* 1 FETCH (BODY[] {3}\r\na\r\n)\r\nnext";
+        assert_eq!(response_end(with_literal), Some(with_literal.len() - 4));
+        assert_eq!(response_end(b"* 1 FETCH (BODY[] {30}\r\nshort"), None);
     }
 
     #[tokio::test]

@@ -31,13 +31,14 @@ pub mod session;
 pub mod status;
 #[cfg(test)]
 pub(crate) mod test_server;
+pub mod thread;
 pub mod types;
 pub mod uid;
 pub mod utf7;
 pub mod watch;
 
 pub use code::RespCode;
-pub use command::{search_criteria, FetchItem, Section, StoreMode};
+pub use command::{search_criteria, FetchItem, Section, StoreMode, ThreadAlgorithm};
 pub use connect::{Backend, BackendUrl, Security, Timeouts};
 pub use error::{ImapError, PoolFailure};
 pub use flag::Flag;

@@ -29,6 +29,7 @@ const TAG: usize = 16;
 const KIND_CURSOR: u8 = 1;
 const KIND_STATE: u8 = 2;
 const KIND_ACCOUNT_CURSOR: u8 = 3;
+const KIND_THREAD_CURSOR: u8 = 4;
 /// Bytes of one mailbox's position in an account-wide cursor.
 const POSITION_LEN: usize = 16;
 
@@ -128,6 +129,64 @@ impl TokenCodec {
             .filter(|n| n % unit == 0)
             .ok_or(Refusal::Invalid)?;
         self.open(kind, scope, payload_len, text)
+    }
+
+    /// A cursor of a mailbox's thread list: the threads of the messages below
+    /// `bound` (UIDNEXT when the first page was read), `offset` of them shown.
+    pub fn encode_thread_cursor(
+        &self,
+        mailbox: &str,
+        uid_validity: u32,
+        bound: u32,
+        offset: u32,
+    ) -> String {
+        let mut payload = uid_validity.to_be_bytes().to_vec();
+        payload.extend_from_slice(&bound.to_be_bytes());
+        payload.extend_from_slice(&offset.to_be_bytes());
+        self.seal(
+            KIND_THREAD_CURSOR,
+            fingerprint(&["threads", mailbox]),
+            &payload,
+        )
+    }
+
+    /// Opens a thread-list cursor of `mailbox`: `(bound, offset)`.
+    ///
+    /// # Errors
+    /// [`MailError::Invalid`] when it is malformed, forged or for another mailbox;
+    /// [`MailError::Conflict`] (`cursor-expired`) after a UIDVALIDITY change.
+    pub fn decode_thread_cursor(
+        &self,
+        mailbox: &str,
+        uid_validity: u32,
+        cursor: &str,
+    ) -> Result<(u32, u32), MailError> {
+        let payload = self
+            .open(
+                KIND_THREAD_CURSOR,
+                fingerprint(&["threads", mailbox]),
+                12,
+                cursor,
+            )
+            .map_err(|refusal| match refusal {
+                Refusal::Invalid => {
+                    ValidationError::new("cursor", "not a cursor issued by this gateway")
+                }
+                Refusal::OtherScope => {
+                    ValidationError::new("cursor", "this cursor belongs to another mailbox")
+                }
+            })?;
+        let u32_at = |i: usize| {
+            u32::from_be_bytes([payload[i], payload[i + 1], payload[i + 2], payload[i + 3]])
+        };
+        if u32_at(0) != uid_validity {
+            return Err(MailError::Conflict {
+                detail: "the mailbox's UIDVALIDITY changed since this cursor was issued: list it again from the start"
+                    .to_owned(),
+                slug: "cursor-expired",
+            });
+        }
+        Ok((u32_at(4), u32_at(8)))
     }
 
     /// A cursor of an account-wide search: where each unfinished mailbox stands.

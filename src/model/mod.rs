@@ -11,4 +11,5 @@ pub mod mailbox;
 pub mod message;
 pub mod search;
 pub mod send;
+pub mod thread;
 pub mod transfer;

@@ -42,6 +42,25 @@ impl StatusItem {
     }
 }
 
+/// A threading algorithm of RFC 5256 (and its REFS successor).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThreadAlgorithm {
+    /// `REFERENCES`: by Message-ID references, then by base subject.
+    References,
+    /// `REFS`: by references only, threads ordered by their newest message.
+    Refs,
+}
+
+impl ThreadAlgorithm {
+    /// The algorithm's name, as in `THREAD=` capabilities and the command.
+    pub fn atom(self) -> &'static str {
+        match self {
+            Self::References => "REFERENCES",
+            Self::Refs => "REFS",
+        }
+    }
+}
+
 /// What a LIST command matches.
 #[derive(Debug, Clone, Copy)]
 pub enum ListPattern<'a> {
@@ -152,6 +171,8 @@ pub enum Command<'a> {
     Status(&'a ServerMailbox, &'a [StatusItem]),
     /// `UID SEARCH [CHARSET UTF-8] keys` (`ALL` when empty)
     UidSearch(&'a [SearchKey]),
+    /// `UID THREAD algorithm UTF-8 ALL`, or only the messages of a UID set (RFC 5256).
+    UidThread(ThreadAlgorithm, Option<&'a UidSet>),
     /// `FETCH first:last (items)` by sequence number: internal use only (the newest
     /// page is the last sequence numbers); results are always reported by UID.
     FetchSeq(NonZeroU32, NonZeroU32, &'a [FetchItem<'a>]),
@@ -276,6 +297,7 @@ impl<'a> Command<'a> {
             Self::Lsub(_) => "LSUB",
             Self::Status(..) => "STATUS",
             Self::UidSearch(_) => "UID SEARCH",
+            Self::UidThread(..) => "UID THREAD",
             Self::FetchSeq(..) => "FETCH",
             Self::UidFetch(..) | Self::UidFetchChanged { .. } => "UID FETCH",
             Self::EnableQresync => "ENABLE",
@@ -344,6 +366,18 @@ impl<'a> Command<'a> {
                 w.astring(name.wire());
                 w.push(" ");
                 w.push(&status_items(items));
+            }
+            Self::UidThread(algorithm, uids) => {
+                w.push(" ");
+                w.push(algorithm.atom());
+                w.push(" UTF-8 ");
+                match uids {
+                    Some(set) => {
+                        w.push("UID ");
+                        w.push(&set.to_string());
+                    }
+                    None => w.push("ALL"),
+                }
             }
             Self::UidSearch(keys) => {
                 if keys

@@ -29,7 +29,7 @@ use tokio::sync::OwnedSemaphorePermit;
 
 use super::command::{self, Command, ListPattern, ListReturn, StatusItem};
 use super::error::ImapError;
-use super::exchange::{finish_command, idle_round, round_trip};
+use super::exchange::{finish_command, idle_round, raw_round_trip, round_trip};
 use super::identity::IdentityKey;
 use super::mailbox_locks::MailboxLocks;
 use super::profile::{Naming, ServerKind, ServerProfile};
@@ -349,6 +349,54 @@ impl ImapSession {
         }
         self.in_flight = false;
         result
+    }
+
+    /// Sends a command whose answer async-imap cannot parse (`UID THREAD`) and reads
+    /// it raw (see `exchange::raw_round_trip`): returns the data of the `* {keyword}`
+    /// lines; other untagged responses update the view as usual.
+    pub(crate) async fn execute_raw(
+        &mut self,
+        command: Command<'_>,
+        keyword: &str,
+    ) -> Result<Vec<String>, ImapError> {
+        if self.is_broken() {
+            return Err(ImapError::ConnectionLost);
+        }
+        self.in_flight = true;
+        let started = Instant::now();
+        let selected = &mut self.selected;
+        let observe = |response: &Response<'_>| observe_view(selected, response);
+        let exchange = raw_round_trip(
+            &mut self.inner,
+            &command,
+            keyword,
+            &mut self.awaiting,
+            observe,
+        );
+        let result = tokio::time::timeout(self.command_timeout, exchange)
+            .await
+            .unwrap_or(Err(ImapError::Timeout));
+        let outcome = match &result {
+            Ok(_) => "OK",
+            Err(err) => err.outcome_label(),
+        };
+        metrics::histogram!("imap_command_duration_seconds", "command" => command.name(), "outcome" => outcome.to_owned())
+            .record(started.elapsed().as_secs_f64());
+        tracing::debug!(
+            command = command.name(),
+            outcome,
+            elapsed_us = started.elapsed().as_micros() as u64,
+            "imap command"
+        );
+        match &result {
+            // Anything unexpected read raw leaves the stream in an unknown place.
+            Err(err) if err.breaks_session() || matches!(err, ImapError::Bad { .. }) => {
+                self.broken = true;
+            }
+            _ => self.last_ok = Instant::now(),
+        }
+        self.in_flight = false;
+        result.map(|(lines, _completion)| lines)
     }
 
     /// Sends one command whose untagged responses do not matter.

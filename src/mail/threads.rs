@@ -1,0 +1,207 @@
+//! Conversations in a mailbox, from the server's own threading (`UID THREAD
+//! REFERENCES`, RFC 5256, or `REFS`): a page of threads, the one with the newest
+//! message first, and one thread's messages.
+//!
+//! A thread's id is the UID of its first message (the lowest UID in it): stable while
+//! that message stays. Pages are fixed by the first: they hold the threads of the
+//! messages below the UIDNEXT of that moment, in the same order, so new mail never
+//! shifts them (a reply arriving meanwhile shows from the next first page on).
+
+use std::collections::HashMap;
+
+use super::error::{ImapResultExt as _, MailError, Op};
+use super::list::fetch_page;
+use super::open::{summary_items, uid_validity};
+use super::tokens::TokenCodec;
+use crate::imap::thread::Thread;
+use crate::imap::{FetchItem, ImapSession, MailboxName, UidSet};
+use crate::model::message::MessageSummary;
+use crate::model::thread::{ThreadDetail, ThreadList, ThreadMessage, ThreadSummary, ThreadsQuery};
+
+/// Default threads per page.
+pub const DEFAULT_LIMIT: u32 = 20;
+/// Most threads per page.
+pub const MAX_LIMIT: u32 = 100;
+
+/// A validated thread-list request.
+#[derive(Debug, Clone)]
+pub struct ThreadsRequest {
+    limit: usize,
+    cursor: Option<String>,
+}
+
+impl ThreadsRequest {
+    /// Validates the page size (422 outside 1..=[`MAX_LIMIT`]).
+    ///
+    /// # Errors
+    /// As above.
+    pub fn parse(query: &ThreadsQuery) -> Result<Self, MailError> {
+        let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
+        if !(1..=MAX_LIMIT).contains(&limit) {
+            return Err(MailError::unacceptable(
+                "limit",
+                format!("must be between 1 and {MAX_LIMIT}"),
+            ));
+        }
+        Ok(Self {
+            limit: limit as usize,
+            cursor: query.cursor.clone(),
+        })
+    }
+}
+
+fn first_uid(thread: &Thread) -> u32 {
+    thread.iter().map(|m| m.uid).min().unwrap_or(0)
+}
+
+fn newest_uid(thread: &Thread) -> u32 {
+    thread.iter().map(|m| m.uid).max().unwrap_or(0)
+}
+
+/// A page of `mailbox`'s threads, the one with the newest message first.
+///
+/// # Errors
+/// 501 when the server cannot thread; a forged cursor (400) or one from before a
+/// UIDVALIDITY change (409); IMAP failures.
+pub async fn list_threads(
+    codec: &TokenCodec,
+    session: &mut ImapSession,
+    mailbox: &MailboxName,
+    request: &ThreadsRequest,
+) -> Result<ThreadList, MailError> {
+    let selected = session
+        .select_fresh(mailbox, true)
+        .await
+        .during(Op::Select)?;
+    let validity = uid_validity(&selected)?;
+    let position = request
+        .cursor
+        .as_deref()
+        .map(|cursor| codec.decode_thread_cursor(mailbox.wire(), validity, cursor))
+        .transpose()?;
+    let (algorithm, mut threads) = session
+        .threads(position.map(|(bound, _)| bound))
+        .await
+        .during(Op::Search)?;
+    // The first page fixes the listing: the messages up to the newest it saw (a
+    // session's UIDNEXT may be older than its view).
+    let (bound, offset) = position.unwrap_or_else(|| {
+        let newest = threads.iter().map(newest_uid).max().unwrap_or(0);
+        (newest.saturating_add(1), 0)
+    });
+    threads.sort_by_key(|thread| std::cmp::Reverse(newest_uid(thread)));
+    let total = u32::try_from(threads.len()).unwrap_or(u32::MAX);
+    let page: Vec<Thread> = threads
+        .into_iter()
+        .skip(offset as usize)
+        .take(request.limit + 1)
+        .collect();
+    let more = page.len() > request.limit;
+    let page = &page[..page.len().min(request.limit)];
+    // The newest message of each thread, summarised; the flags of all of them.
+    let newest = UidSet::from_uids(
+        page.iter()
+            .map(newest_uid)
+            .filter_map(|u| u.try_into().ok()),
+    );
+    let members = UidSet::from_uids(page.iter().flatten().filter_map(|m| m.uid.try_into().ok()));
+    let items = summary_items(session);
+    let summaries = fetch_page(session, newest.as_ref().ok(), &items, validity).await?;
+    let mut seen: HashMap<u32, bool> = HashMap::new();
+    if let Ok(members) = &members {
+        let flags = [FetchItem::Uid, FetchItem::Flags];
+        for message in session
+            .fetch_uids(members, &flags)
+            .await
+            .during(Op::Fetch)?
+        {
+            let is_seen = message
+                .flags
+                .as_ref()
+                .is_some_and(|flags| flags.iter().any(|f| f.eq_ignore_ascii_case("\\Seen")));
+            seen.insert(message.uid, is_seen);
+        }
+    }
+    let by_uid: HashMap<u32, MessageSummary> = summaries.into_iter().map(|s| (s.uid, s)).collect();
+    let items = page
+        .iter()
+        .filter_map(|thread| {
+            // A message expunged meanwhile drops out; a thread without its newest is
+            // left out of this page.
+            let newest = by_uid.get(&newest_uid(thread))?.clone();
+            let mut uids: Vec<u32> = thread
+                .iter()
+                .map(|m| m.uid)
+                .filter(|uid| seen.contains_key(uid))
+                .collect();
+            uids.sort_unstable();
+            let unseen = uids
+                .iter()
+                .filter(|uid| seen.get(uid) == Some(&false))
+                .count();
+            Some(ThreadSummary {
+                id: first_uid(thread),
+                messages: u32::try_from(uids.len()).unwrap_or(u32::MAX),
+                unseen: u32::try_from(unseen).unwrap_or(u32::MAX),
+                uids,
+                newest,
+            })
+        })
+        .collect();
+    let shown = offset.saturating_add(u32::try_from(page.len()).unwrap_or(u32::MAX));
+    Ok(ThreadList {
+        items,
+        total,
+        next_cursor: more
+            .then(|| codec.encode_thread_cursor(mailbox.wire(), validity, bound, shown)),
+        uid_validity: validity,
+        algorithm: algorithm.atom().to_owned(),
+    })
+}
+
+/// The thread whose first message is `id`, with all its messages oldest first.
+///
+/// # Errors
+/// 404 when no thread of the mailbox starts with that UID; 501 when the server cannot
+/// thread; IMAP failures.
+pub async fn get_thread(
+    session: &mut ImapSession,
+    mailbox: &MailboxName,
+    id: u32,
+) -> Result<ThreadDetail, MailError> {
+    let selected = session
+        .select_fresh(mailbox, true)
+        .await
+        .during(Op::Select)?;
+    let validity = uid_validity(&selected)?;
+    let (algorithm, threads) = session.threads(None).await.during(Op::Search)?;
+    let thread = threads
+        .into_iter()
+        .find(|thread| first_uid(thread) == id)
+        .ok_or_else(|| {
+            MailError::NotFound(format!(
+                "no thread of this mailbox starts with message {id} (a thread's id is its first message's UID)"
+            ))
+        })?;
+    let uids = UidSet::from_uids(thread.iter().filter_map(|m| m.uid.try_into().ok()))?;
+    let items = summary_items(session);
+    let summaries = fetch_page(session, Some(&uids), &items, validity).await?;
+    let by_uid: HashMap<u32, MessageSummary> = summaries.into_iter().map(|s| (s.uid, s)).collect();
+    let mut messages: Vec<ThreadMessage> = thread
+        .iter()
+        .filter_map(|member| {
+            Some(ThreadMessage {
+                parent_uid: member.parent,
+                depth: member.depth,
+                summary: by_uid.get(&member.uid)?.clone(),
+            })
+        })
+        .collect();
+    messages.sort_by_key(|m| m.summary.uid);
+    Ok(ThreadDetail {
+        id,
+        uid_validity: validity,
+        algorithm: algorithm.atom().to_owned(),
+        messages,
+    })
+}
