@@ -249,7 +249,9 @@ fn routes() -> Vec<Route> {
             .slot(Query("before"), ReadOnly)
             .slot(Query("larger"), ReadOnly)
             .slot(Query("smaller"), ReadOnly)
-            .slot(Query("uid"), ReadOnly),
+            .slot(Query("uid"), ReadOnly)
+            .slot(Query("sort"), ReadOnly)
+            .slot(Query("order"), ReadOnly),
         route(Method::GET, "/v1/mailboxes/{mailbox}/threads")
             .path(&[("mailbox", "INBOX")])
             .slot(Path("mailbox"), ReadOnly)
@@ -280,6 +282,8 @@ fn routes() -> Vec<Route> {
             .slot(Query("larger"), ReadOnly)
             .slot(Query("smaller"), ReadOnly)
             .slot(Query("uid"), Reject)
+            .slot(Query("sort"), ReadOnly)
+            .slot(Query("order"), ReadOnly)
             .slot(Query("mailboxes"), ReadOnly)
             .slot(Query("exclude_roles"), Reject),
         composed(

@@ -648,7 +648,8 @@ async fn threads(s: &Setup, who: &str) {
     ];
     for (n, (id, subject, references)) in seeds.into_iter().enumerate() {
         let mut text = format!(
-            "From: a@example.org\r\nSubject: {subject}\r\nDate: Mon, 23 Nov 2026 0{n}:00:00 +0000\r\nMessage-ID: <{id}@x>\r\n"
+            "From: a@example.org\r\nSubject: {subject}\r\nDate: Mon, 23 Nov 2026 0{}:00:00 +0000\r\nMessage-ID: <{id}@x>\r\n",
+            7 - n
         );
         if let Some(last) = references.last() {
             let all: Vec<String> = references.iter().map(|r| format!("<{r}@x>")).collect();
@@ -683,6 +684,35 @@ async fn threads(s: &Setup, who: &str) {
         ],
         "{who}: {body}"
     );
+    // The same mailbox sorted by the Date header (01:00 … 07:00), not by arrival.
+    let by_date = gw
+        .get(
+            "/v1/mailboxes/Threads/messages?sort=date&order=asc&limit=3",
+            &alice(),
+        )
+        .await;
+    let body = by_date.ok(200).clone();
+    let uids: Vec<u64> = body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["uid"].as_u64().unwrap())
+        .collect();
+    assert_eq!(uids, [7, 6, 5], "{who}: {body}");
+    let cursor = body["next_cursor"].as_str().unwrap();
+    let rest = gw
+        .get(
+            &format!("/v1/mailboxes/Threads/messages?sort=date&order=asc&limit=5&cursor={cursor}"),
+            &alice(),
+        )
+        .await;
+    let uids: Vec<u64> = rest.ok(200)["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["uid"].as_u64().unwrap())
+        .collect();
+    assert_eq!(uids, [4, 3, 2, 1], "{who}");
     let thread = gw.get("/v1/mailboxes/Threads/threads/1", &alice()).await;
     let parents: Vec<serde_json::Value> = thread.ok(200)["messages"]
         .as_array()

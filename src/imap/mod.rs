@@ -38,7 +38,7 @@ pub mod utf7;
 pub mod watch;
 
 pub use code::RespCode;
-pub use command::{search_criteria, FetchItem, Section, StoreMode, ThreadAlgorithm};
+pub use command::{search_criteria, FetchItem, Section, SortKey, StoreMode, ThreadAlgorithm};
 pub use connect::{Backend, BackendUrl, Security, Timeouts};
 pub use error::{ImapError, PoolFailure};
 pub use flag::Flag;

@@ -16,7 +16,7 @@ use std::ops::DerefMut;
 use std::sync::Mutex;
 
 use super::error::{ImapResultExt as _, MailError, Op};
-use super::list::{fetch_page, page_uids, ListRequest};
+use super::list::{fetch_page, page_uids, ListRequest, Order};
 use super::open::{summary_items, uid_validity};
 use super::tokens::{account_listing, mailbox_fingerprint, MailboxPosition, TokenCodec};
 use crate::imap::search::SearchKey;
@@ -110,6 +110,12 @@ impl AccountSearch {
             ));
         }
         let list = ListRequest::parse(query)?;
+        if list.order() != Order::NEWEST_FIRST {
+            return Err(MailError::unacceptable(
+                "sort",
+                "a search across mailboxes is ordered newest first by arrival only",
+            ));
+        }
         let choice = match (&scope.mailboxes, &scope.exclude_roles) {
             (Some(_), Some(_)) => {
                 return Err(MailError::unacceptable(

@@ -6,10 +6,13 @@
 
 use super::error::{ImapResultExt as _, MailError, Op};
 use super::open::{current_state, select, summary_items, uid_validity};
-use super::tokens::{CursorScope, MailboxState, TokenCodec};
+use super::tokens::{CursorScope, MailboxState, OrderedPosition, TokenCodec};
 use crate::imap::search::SearchKey;
 use crate::imap::session::FetchedMessage;
-use crate::imap::{search_criteria, FetchItem, ImapSession, MailboxName, UidSet};
+use crate::imap::uid::Uid;
+use crate::imap::{
+    search_criteria, FetchItem, ImapSession, MailboxName, SortKey, UidSet, ValidationError,
+};
 use crate::model::message::{ListMessagesQuery, MessageFilter, MessageList, MessageSummary};
 
 /// Default page size.
@@ -17,12 +20,66 @@ pub const DEFAULT_LIMIT: u32 = 50;
 /// Largest page size.
 pub const MAX_LIMIT: u32 = 500;
 
+/// The order of a list: a SORT key, descending or not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Order {
+    /// What to sort by.
+    pub key: SortKey,
+    /// Descending.
+    pub reverse: bool,
+}
+
+impl Order {
+    /// Newest first by arrival: the list's own order, on every server.
+    pub const NEWEST_FIRST: Self = Self {
+        key: SortKey::Arrival,
+        reverse: true,
+    };
+
+    fn parse(sort: Option<&str>, order: Option<&str>) -> Result<Self, MailError> {
+        let key = match sort.unwrap_or("arrival") {
+            "arrival" => SortKey::Arrival,
+            "date" => SortKey::Date,
+            "from" => SortKey::From,
+            "subject" => SortKey::Subject,
+            "size" => SortKey::Size,
+            _ => {
+                return Err(MailError::Invalid(ValidationError::new(
+                    "sort",
+                    "one of arrival, date, from, subject, size",
+                )))
+            }
+        };
+        let reverse = match order.unwrap_or("desc") {
+            "desc" => true,
+            "asc" => false,
+            _ => {
+                return Err(MailError::Invalid(ValidationError::new(
+                    "order",
+                    "asc or desc",
+                )))
+            }
+        };
+        Ok(Self { key, reverse })
+    }
+
+    /// The canonical text, for binding cursors.
+    fn text(self) -> String {
+        format!(
+            "{:?} {}",
+            self.key,
+            if self.reverse { "desc" } else { "asc" }
+        )
+    }
+}
+
 /// A validated list request.
 #[derive(Debug, Clone)]
 pub struct ListRequest {
     keys: Vec<SearchKey>,
     cursor: Option<String>,
     limit: usize,
+    order: Order,
 }
 
 impl ListRequest {
@@ -58,7 +115,13 @@ impl ListRequest {
             keys: MessageFilter::from(query).keys()?,
             cursor: query.cursor.clone(),
             limit: limit as usize,
+            order: Order::parse(query.sort.as_deref(), query.order.as_deref())?,
         })
+    }
+
+    /// The order asked for.
+    pub fn order(&self) -> Order {
+        self.order
     }
 }
 
@@ -74,6 +137,9 @@ pub async fn list_page(
     mailbox: &MailboxName,
     request: &ListRequest,
 ) -> Result<MessageList, MailError> {
+    if request.order != Order::NEWEST_FIRST {
+        return sorted_page(codec, session, mailbox, request).await;
+    }
     if !request.keys.is_empty() || request.cursor.is_some() {
         return searched_page(codec, session, mailbox, request).await;
     }
@@ -176,6 +242,100 @@ async fn searched_page(
             state,
         },
     ))
+}
+
+/// A page in a SORT order (RFC 5256): `UID SORT` of the matching messages, then a
+/// UID FETCH of the page. The first page fixes the listing (the messages up to the
+/// newest it saw), so new mail never shifts later pages; a page continues after the
+/// last message shown (or, when that was expunged meanwhile, after as many as were
+/// shown).
+///
+/// # Errors
+/// 422 naming SORT on a server without it; a forged cursor (400) or one from before a
+/// UIDVALIDITY change (409); IMAP failures.
+async fn sorted_page(
+    codec: &TokenCodec,
+    session: &mut ImapSession,
+    mailbox: &MailboxName,
+    request: &ListRequest,
+) -> Result<MessageList, MailError> {
+    if !session.profile().capabilities.has("SORT") {
+        return Err(MailError::unacceptable(
+            "sort",
+            "this IMAP server lacks the SORT capability (RFC 5256): only sort=arrival&order=desc, the default, is available",
+        ));
+    }
+    let selected = session
+        .select_fresh(mailbox, true)
+        .await
+        .during(Op::Select)?;
+    let validity = uid_validity(&selected)?;
+    let state = current_state(session, mailbox).await?;
+    let listing = format!(
+        "{} sorted {}",
+        search_criteria(&request.keys),
+        request.order.text()
+    );
+    let scope = CursorScope::new(mailbox.wire(), &listing, validity);
+    let position = request
+        .cursor
+        .as_deref()
+        .map(|cursor| codec.decode_ordered_cursor(&scope, cursor))
+        .transpose()?;
+    let mut keys = request.keys.clone();
+    if let Some(position) = position {
+        // Never issued for an empty listing: a cursor's bound is above UID 1.
+        let below = position.bound.saturating_sub(1).max(1);
+        keys.push(SearchKey::Uid(UidSet::range(1, below)?));
+    }
+    let sorted = session
+        .sort(request.order.key, request.order.reverse, &keys)
+        .await
+        .during(Op::Search)?;
+    let (bound, start) = match position {
+        None => (sorted.iter().max().map_or(1, |newest| newest + 1), 0),
+        Some(position) => {
+            let after_last = sorted
+                .iter()
+                .position(|uid| *uid == position.last_uid)
+                .map(|index| index + 1);
+            (
+                position.bound,
+                after_last.unwrap_or(position.shown as usize),
+            )
+        }
+    };
+    let page: Vec<u32> = sorted
+        .iter()
+        .skip(start)
+        .take(request.limit)
+        .copied()
+        .collect();
+    let more = start + page.len() < sorted.len();
+    let uids = UidSet::from_uids(page.iter().filter_map(|uid| Uid::try_from(*uid).ok())).ok();
+    let items = summary_items(session);
+    let summaries = fetch_page(session, uids.as_ref(), &items, validity).await?;
+    let mut by_uid: std::collections::HashMap<u32, MessageSummary> =
+        summaries.into_iter().map(|s| (s.uid, s)).collect();
+    let items: Vec<MessageSummary> = page.iter().filter_map(|uid| by_uid.remove(uid)).collect();
+    let next_cursor = match page.last() {
+        Some(&last_uid) if more => Some(codec.encode_ordered_cursor(
+            &scope,
+            OrderedPosition {
+                bound,
+                last_uid,
+                shown: u32::try_from(start + page.len()).unwrap_or(u32::MAX),
+            },
+        )),
+        _ => None,
+    };
+    Ok(MessageList {
+        items,
+        total: u32::try_from(sorted.len()).unwrap_or(u32::MAX),
+        next_cursor,
+        uid_validity: validity,
+        state: state.map(|state| codec.encode_state(mailbox.wire(), &state)),
+    })
 }
 
 /// The UIDs of the newest `limit` messages of the selected mailbox that match `keys`

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use super::error::{ImapResultExt as _, MailError, Op};
 use super::list::fetch_page;
 use super::open::{summary_items, uid_validity};
-use super::tokens::TokenCodec;
+use super::tokens::{CursorScope, OrderedPosition, TokenCodec};
 use crate::imap::thread::Thread;
 use crate::imap::{FetchItem, ImapSession, MailboxName, UidSet};
 use crate::model::message::MessageSummary;
@@ -74,21 +74,25 @@ pub async fn list_threads(
         .await
         .during(Op::Select)?;
     let validity = uid_validity(&selected)?;
+    let scope = CursorScope::new(mailbox.wire(), "threads", validity);
     let position = request
         .cursor
         .as_deref()
-        .map(|cursor| codec.decode_thread_cursor(mailbox.wire(), validity, cursor))
+        .map(|cursor| codec.decode_ordered_cursor(&scope, cursor))
         .transpose()?;
     let (algorithm, mut threads) = session
-        .threads(position.map(|(bound, _)| bound))
+        .threads(position.map(|p| p.bound))
         .await
         .during(Op::Search)?;
     // The first page fixes the listing: the messages up to the newest it saw (a
     // session's UIDNEXT may be older than its view).
-    let (bound, offset) = position.unwrap_or_else(|| {
-        let newest = threads.iter().map(newest_uid).max().unwrap_or(0);
-        (newest.saturating_add(1), 0)
-    });
+    let (bound, offset) = position.map_or_else(
+        || {
+            let newest = threads.iter().map(newest_uid).max().unwrap_or(0);
+            (newest.saturating_add(1), 0)
+        },
+        |p| (p.bound, p.shown),
+    );
     threads.sort_by_key(|thread| std::cmp::Reverse(newest_uid(thread)));
     let total = u32::try_from(threads.len()).unwrap_or(u32::MAX);
     let page: Vec<Thread> = threads
@@ -152,8 +156,16 @@ pub async fn list_threads(
     Ok(ThreadList {
         items,
         total,
-        next_cursor: more
-            .then(|| codec.encode_thread_cursor(mailbox.wire(), validity, bound, shown)),
+        next_cursor: more.then(|| {
+            codec.encode_ordered_cursor(
+                &scope,
+                OrderedPosition {
+                    bound,
+                    last_uid: 0,
+                    shown,
+                },
+            )
+        }),
         uid_validity: validity,
         algorithm: algorithm.atom().to_owned(),
     })

@@ -29,7 +29,7 @@ const TAG: usize = 16;
 const KIND_CURSOR: u8 = 1;
 const KIND_STATE: u8 = 2;
 const KIND_ACCOUNT_CURSOR: u8 = 3;
-const KIND_THREAD_CURSOR: u8 = 4;
+const KIND_ORDERED_CURSOR: u8 = 4;
 /// Bytes of one mailbox's position in an account-wide cursor.
 const POSITION_LEN: usize = 16;
 
@@ -131,62 +131,54 @@ impl TokenCodec {
         self.open(kind, scope, payload_len, text)
     }
 
-    /// A cursor of a mailbox's thread list: the threads of the messages below
-    /// `bound` (UIDNEXT when the first page was read), `offset` of them shown.
-    pub fn encode_thread_cursor(
-        &self,
-        mailbox: &str,
-        uid_validity: u32,
-        bound: u32,
-        offset: u32,
-    ) -> String {
-        let mut payload = uid_validity.to_be_bytes().to_vec();
-        payload.extend_from_slice(&bound.to_be_bytes());
-        payload.extend_from_slice(&offset.to_be_bytes());
-        self.seal(
-            KIND_THREAD_CURSOR,
-            fingerprint(&["threads", mailbox]),
-            &payload,
-        )
+    /// A cursor of a listing in an order of its own (threads, a SORT): the listing
+    /// covers the messages below `bound` (one past the newest UID its first page
+    /// saw), `shown` items of it were shown, the last being `last_uid` (0 when the
+    /// items are not messages).
+    pub fn encode_ordered_cursor(&self, scope: &CursorScope, position: OrderedPosition) -> String {
+        let mut payload = scope.uid_validity.to_be_bytes().to_vec();
+        payload.extend_from_slice(&position.bound.to_be_bytes());
+        payload.extend_from_slice(&position.last_uid.to_be_bytes());
+        payload.extend_from_slice(&position.shown.to_be_bytes());
+        self.seal(KIND_ORDERED_CURSOR, scope.listing, &payload)
     }
 
-    /// Opens a thread-list cursor of `mailbox`: `(bound, offset)`.
+    /// Opens a cursor of [`TokenCodec::encode_ordered_cursor`].
     ///
     /// # Errors
-    /// [`MailError::Invalid`] when it is malformed, forged or for another mailbox;
+    /// [`MailError::Invalid`] when it is malformed, forged or from another listing;
     /// [`MailError::Conflict`] (`cursor-expired`) after a UIDVALIDITY change.
-    pub fn decode_thread_cursor(
+    pub fn decode_ordered_cursor(
         &self,
-        mailbox: &str,
-        uid_validity: u32,
+        scope: &CursorScope,
         cursor: &str,
-    ) -> Result<(u32, u32), MailError> {
+    ) -> Result<OrderedPosition, MailError> {
         let payload = self
-            .open(
-                KIND_THREAD_CURSOR,
-                fingerprint(&["threads", mailbox]),
-                12,
-                cursor,
-            )
+            .open(KIND_ORDERED_CURSOR, scope.listing, 16, cursor)
             .map_err(|refusal| match refusal {
                 Refusal::Invalid => {
                     ValidationError::new("cursor", "not a cursor issued by this gateway")
                 }
-                Refusal::OtherScope => {
-                    ValidationError::new("cursor", "this cursor belongs to another mailbox")
-                }
+                Refusal::OtherScope => ValidationError::new(
+                    "cursor",
+                    "this cursor belongs to another mailbox, filter or order",
+                ),
             })?;
         let u32_at = |i: usize| {
             u32::from_be_bytes([payload[i], payload[i + 1], payload[i + 2], payload[i + 3]])
         };
-        if u32_at(0) != uid_validity {
+        if u32_at(0) != scope.uid_validity {
             return Err(MailError::Conflict {
                 detail: "the mailbox's UIDVALIDITY changed since this cursor was issued: list it again from the start"
                     .to_owned(),
                 slug: "cursor-expired",
             });
         }
-        Ok((u32_at(4), u32_at(8)))
+        Ok(OrderedPosition {
+            bound: u32_at(4),
+            last_uid: u32_at(8),
+            shown: u32_at(12),
+        })
     }
 
     /// A cursor of an account-wide search: where each unfinished mailbox stands.
@@ -357,6 +349,18 @@ pub struct MailboxPosition {
 /// Names a mailbox (by its wire name) inside an account cursor.
 pub fn mailbox_fingerprint(wire: &str) -> [u8; 8] {
     fingerprint(&["mailbox", wire])
+}
+
+/// Where a listing in an order of its own stands (see
+/// [`TokenCodec::encode_ordered_cursor`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OrderedPosition {
+    /// The listing holds the messages below this UID.
+    pub bound: u32,
+    /// The last message shown (0 when the items are not messages).
+    pub last_uid: u32,
+    /// How many items were shown.
+    pub shown: u32,
 }
 
 /// A mailbox's change-tracking position.

@@ -179,6 +179,12 @@ pub struct ListMessagesQuery {
     pub smaller: Option<u32>,
     /// UIDs: `7`, `1:50`, `3,5,9:12`.
     pub uid: Option<String>,
+    /// Order by `arrival` (the default: UID, the order messages arrived in), or, on
+    /// servers with SORT (RFC 5256), `date` (the Date header), `from`, `subject` or
+    /// `size`. Without SORT anything but `arrival` is 422.
+    pub sort: Option<String>,
+    /// `desc` (the default) or `asc`.
+    pub order: Option<String>,
 }
 
 /// A filter for bulk operations (JSON): the same criteria as the list's query string.

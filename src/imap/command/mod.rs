@@ -61,6 +61,33 @@ impl ThreadAlgorithm {
     }
 }
 
+/// A SORT key (RFC 5256).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortKey {
+    /// `ARRIVAL`: INTERNALDATE.
+    Arrival,
+    /// `DATE`: the Date header (INTERNALDATE without one).
+    Date,
+    /// `FROM`: the first From address's mailbox part.
+    From,
+    /// `SUBJECT`: the base subject.
+    Subject,
+    /// `SIZE`: RFC822.SIZE.
+    Size,
+}
+
+impl SortKey {
+    fn atom(self) -> &'static str {
+        match self {
+            Self::Arrival => "ARRIVAL",
+            Self::Date => "DATE",
+            Self::From => "FROM",
+            Self::Subject => "SUBJECT",
+            Self::Size => "SIZE",
+        }
+    }
+}
+
 /// What a LIST command matches.
 #[derive(Debug, Clone, Copy)]
 pub enum ListPattern<'a> {
@@ -171,6 +198,15 @@ pub enum Command<'a> {
     Status(&'a ServerMailbox, &'a [StatusItem]),
     /// `UID SEARCH [CHARSET UTF-8] keys` (`ALL` when empty)
     UidSearch(&'a [SearchKey]),
+    /// `UID SORT ([REVERSE] key) UTF-8 keys` (RFC 5256; `ALL` without keys).
+    UidSort {
+        /// What to sort by.
+        key: SortKey,
+        /// Descending.
+        reverse: bool,
+        /// Which messages.
+        keys: &'a [SearchKey],
+    },
     /// `UID THREAD algorithm UTF-8 ALL`, or only the messages of a UID set (RFC 5256).
     UidThread(ThreadAlgorithm, Option<&'a UidSet>),
     /// `FETCH first:last (items)` by sequence number: internal use only (the newest
@@ -298,6 +334,7 @@ impl<'a> Command<'a> {
             Self::Status(..) => "STATUS",
             Self::UidSearch(_) => "UID SEARCH",
             Self::UidThread(..) => "UID THREAD",
+            Self::UidSort { .. } => "UID SORT",
             Self::FetchSeq(..) => "FETCH",
             Self::UidFetch(..) | Self::UidFetchChanged { .. } => "UID FETCH",
             Self::EnableQresync => "ENABLE",
@@ -366,6 +403,21 @@ impl<'a> Command<'a> {
                 w.astring(name.wire());
                 w.push(" ");
                 w.push(&status_items(items));
+            }
+            Self::UidSort { key, reverse, keys } => {
+                w.push(" (");
+                if reverse {
+                    w.push("REVERSE ");
+                }
+                w.push(key.atom());
+                w.push(") UTF-8");
+                if keys.is_empty() {
+                    w.push(" ALL");
+                }
+                for key in keys {
+                    w.push(" ");
+                    push_search_key(&mut w, key);
+                }
             }
             Self::UidThread(algorithm, uids) => {
                 w.push(" ");

@@ -7,7 +7,7 @@ use std::num::NonZeroU32;
 
 use async_imap::imap_proto::{MailboxDatum, Response};
 
-use super::super::command::{Command, FetchItem, StoreMode, ThreadAlgorithm};
+use super::super::command::{Command, FetchItem, SortKey, StoreMode, ThreadAlgorithm};
 use super::super::completion::Completion;
 use super::super::date::InternalDate;
 use super::super::error::ImapError;
@@ -336,6 +336,30 @@ impl ImapSession {
             threads.extend(parse_threads(line)?);
         }
         Ok((algorithm, threads))
+    }
+
+    /// `UID SORT` (RFC 5256): the UIDs matching `keys`, in the order of `key`
+    /// (descending when `reverse`; ties in arrival order).
+    ///
+    /// # Errors
+    /// [`ImapError::Unsupported`] without SORT; server or connection errors.
+    pub async fn sort(
+        &mut self,
+        key: SortKey,
+        reverse: bool,
+        keys: &[SearchKey],
+    ) -> Result<Vec<u32>, ImapError> {
+        if !self.profile.capabilities.has("SORT") {
+            return Err(ImapError::Unsupported("SORT"));
+        }
+        let mut uids = Vec::new();
+        self.execute_with(Command::UidSort { key, reverse, keys }, |response| {
+            if let Response::MailboxData(MailboxDatum::Sort(found)) = response {
+                uids.extend_from_slice(found);
+            }
+        })
+        .await?;
+        Ok(uids)
     }
 
     /// `UID SEARCH`: the matching UIDs, `None` when nothing matches.
