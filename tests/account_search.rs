@@ -231,7 +231,8 @@ async fn bad_parameters_are_refused_before_any_search() {
         ),
         ("limit=0".to_owned(), 422, "limit"),
         (format!("cursor={inbox_cursor}"), 400, "cursor"),
-        ("sort=date".to_owned(), 400, "query"),
+        ("sort=date".to_owned(), 422, "sort"),
+        ("include_trash=true".to_owned(), 400, "query"),
     ];
     for (query, status, field) in cases {
         let reply = gateway.get(&format!("/v1/messages?{query}"), &alice).await;

@@ -138,25 +138,35 @@ const MAX_RAW_ANSWER: usize = 64 << 20;
 /// every other untagged response is parsed with imap-proto and goes to
 /// `on_untagged` (EXISTS, EXPUNGE and FETCH keep the session's view right). Safe only
 /// when nothing is pending (the previous command completed and the server sends
-/// nothing unasked outside IDLE), and only for commands without literals.
+/// nothing unasked outside IDLE); literals only with LITERAL+ (`literal_plus`), which
+/// needs no continuation.
 ///
 /// # Errors
 /// As [`round_trip`]; [`ImapError::Protocol`] for an answer that does not parse.
 pub(crate) async fn raw_round_trip(
     inner: &mut async_imap::Session<ImapStream>,
     command: &Command<'_>,
+    literal_plus: bool,
     keyword: &str,
     awaiting: &mut Option<RequestId>,
     mut on_untagged: impl FnMut(&Response<'_>),
 ) -> Result<(Vec<String>, Completion), ImapError> {
     use tokio::io::AsyncReadExt as _;
     let mut chunks = command.render(true).into_iter();
-    let (Some(Chunk::Line(line)), None) = (chunks.next(), chunks.next()) else {
-        return Err(ImapError::Protocol(
-            "a raw command is one line without literals".to_owned(),
-        ));
+    let Some(Chunk::Line(first)) = chunks.next() else {
+        return Err(ImapError::Protocol("a command starts with text".to_owned()));
     };
-    let tag = command::send_first_line(inner, &line).await?;
+    let tag = command::send_first_line(inner, &first).await?;
+    while let Some(chunk) = chunks.next() {
+        let (Chunk::Literal(bytes), Some(Chunk::Line(rest)), true) =
+            (chunk, chunks.next(), literal_plus)
+        else {
+            return Err(ImapError::Protocol(
+                "a raw command sends literals only with LITERAL+".to_owned(),
+            ));
+        };
+        command::send_literal(inner, bytes, &rest).await?;
+    }
     *awaiting = Some(tag.clone());
     let prefix = format!("* {keyword}");
     let mut wanted = Vec::new();
@@ -398,9 +408,16 @@ mod tests {
         });
         let mut untagged = Vec::new();
         let command = Command::UidThread(crate::imap::ThreadAlgorithm::References, None);
-        let result = raw_round_trip(&mut session, &command, "THREAD", &mut None, |response| {
-            untagged.push(format!("{response:?}"));
-        })
+        let result = raw_round_trip(
+            &mut session,
+            &command,
+            true,
+            "THREAD",
+            &mut None,
+            |response| {
+                untagged.push(format!("{response:?}"));
+            },
+        )
         .await
         .map(|(lines, _)| lines);
         let _server = script.await.unwrap();

@@ -16,6 +16,7 @@ pub mod completion;
 pub mod connect;
 pub mod date;
 pub mod error;
+pub mod esearch;
 pub mod exchange;
 pub mod fetched;
 pub mod flag;

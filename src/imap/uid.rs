@@ -119,6 +119,46 @@ impl UidSet {
         Ok(Self(merged))
     }
 
+    /// Parses a sequence set the server sent (ESEARCH `ALL 1:5,9`), however many
+    /// items it has; `None` when it is not one.
+    pub fn parse_from_server(text: &str) -> Option<Self> {
+        let mut ranges = Vec::new();
+        for item in text.split(',') {
+            let (first, last) = item.split_once(':').unwrap_or((item, item));
+            let first: u32 = first.parse().ok()?;
+            let last: u32 = last.parse().ok()?;
+            let (first, last) = (first.min(last), first.max(last));
+            if first == 0 {
+                return None;
+            }
+            ranges.push((first, last));
+        }
+        ranges.sort_unstable();
+        let mut merged: Vec<(u32, u32)> = Vec::new();
+        for (first, last) in ranges {
+            match merged.last_mut() {
+                Some((_, end)) if first <= end.saturating_add(1) => *end = (*end).max(last),
+                _ => merged.push((first, last)),
+            }
+        }
+        Some(Self(merged))
+    }
+
+    /// Every UID of either set.
+    #[must_use]
+    pub fn union(&self, other: &Self) -> Self {
+        let mut ranges: Vec<(u32, u32)> = self.0.iter().chain(&other.0).copied().collect();
+        ranges.sort_unstable();
+        let mut merged: Vec<(u32, u32)> = Vec::new();
+        for (first, last) in ranges {
+            match merged.last_mut() {
+                Some((_, end)) if first <= end.saturating_add(1) => *end = (*end).max(last),
+                _ => merged.push((first, last)),
+            }
+        }
+        Self(merged)
+    }
+
     /// True when `uid` is in the set.
     pub fn contains(&self, uid: u32) -> bool {
         self.0

@@ -198,6 +198,9 @@ pub enum Command<'a> {
     Status(&'a ServerMailbox, &'a [StatusItem]),
     /// `UID SEARCH [CHARSET UTF-8] keys` (`ALL` when empty)
     UidSearch(&'a [SearchKey]),
+    /// `UID SEARCH RETURN (ALL) [CHARSET UTF-8] keys` (ESEARCH, RFC 4731): the
+    /// matches as one sequence set, not one number each.
+    UidSearchAll(&'a [SearchKey]),
     /// `UID SORT ([REVERSE] key) UTF-8 keys` (RFC 5256; `ALL` without keys).
     UidSort {
         /// What to sort by.
@@ -332,7 +335,7 @@ impl<'a> Command<'a> {
             Self::List(..) => "LIST",
             Self::Lsub(_) => "LSUB",
             Self::Status(..) => "STATUS",
-            Self::UidSearch(_) => "UID SEARCH",
+            Self::UidSearch(_) | Self::UidSearchAll(_) => "UID SEARCH",
             Self::UidThread(..) => "UID THREAD",
             Self::UidSort { .. } => "UID SORT",
             Self::FetchSeq(..) => "FETCH",
@@ -431,7 +434,10 @@ impl<'a> Command<'a> {
                     None => w.push("ALL"),
                 }
             }
-            Self::UidSearch(keys) => {
+            Self::UidSearch(keys) | Self::UidSearchAll(keys) => {
+                if matches!(self, Self::UidSearchAll(_)) {
+                    w.push(" RETURN (ALL)");
+                }
                 if keys
                     .iter()
                     .filter_map(SearchKey::text)

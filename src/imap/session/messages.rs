@@ -11,6 +11,7 @@ use super::super::command::{Command, FetchItem, SortKey, StoreMode, ThreadAlgori
 use super::super::completion::Completion;
 use super::super::date::InternalDate;
 use super::super::error::ImapError;
+use super::super::esearch::parse_esearch_all;
 use super::super::fetched::{fetched_message, push_fetched, FetchedMessage};
 use super::super::flag::Flag;
 use super::super::search::SearchKey;
@@ -362,11 +363,44 @@ impl ImapSession {
         Ok(uids)
     }
 
+    /// Whether a search goes as ESEARCH (RFC 4731): the matches come as one sequence
+    /// set instead of one number each (a few bytes instead of hundreds of KB for a
+    /// large result). Needs LITERAL+ when a key is sent as a literal, since the answer
+    /// is read raw.
+    fn uses_esearch(&self, keys: &[SearchKey]) -> bool {
+        let caps = &self.profile.capabilities;
+        caps.has("ESEARCH")
+            && (caps.has("LITERAL+")
+                || keys
+                    .iter()
+                    .filter_map(SearchKey::text)
+                    .all(|text| text.as_str().bytes().all(|b| (0x20..0x7f).contains(&b))))
+    }
+
     /// `UID SEARCH`: the matching UIDs, `None` when nothing matches.
     ///
     /// # Errors
     /// `No { BadCharset }` and friends.
     pub async fn search(&mut self, keys: &[SearchKey]) -> Result<Option<UidSet>, ImapError> {
+        if self.uses_esearch(keys) {
+            for attempt in 0..2 {
+                let result = self
+                    .execute_raw(Command::UidSearchAll(keys), "ESEARCH")
+                    .await;
+                if let Some(lines) = self.in_selected(result, attempt == 0).await? {
+                    let mut found: Option<UidSet> = None;
+                    for line in &lines {
+                        if let Some(set) = parse_esearch_all(line)? {
+                            found = Some(match found {
+                                Some(before) => before.union(&set),
+                                None => set,
+                            });
+                        }
+                    }
+                    return Ok(found.filter(|set| !set.is_empty()));
+                }
+            }
+        }
         let mut uids = Vec::new();
         for attempt in 0..2 {
             uids.clear();

@@ -351,7 +351,8 @@ impl ImapSession {
         result
     }
 
-    /// Sends a command whose answer async-imap cannot parse (`UID THREAD`) and reads
+    /// Sends a command whose answer async-imap cannot parse (`UID THREAD`, `ESEARCH`)
+    /// and reads
     /// it raw (see `exchange::raw_round_trip`): returns the data of the `* {keyword}`
     /// lines; other untagged responses update the view as usual.
     pub(crate) async fn execute_raw(
@@ -364,11 +365,13 @@ impl ImapSession {
         }
         self.in_flight = true;
         let started = Instant::now();
+        let literal_plus = self.profile.capabilities.has("LITERAL+");
         let selected = &mut self.selected;
         let observe = |response: &Response<'_>| observe_view(selected, response);
         let exchange = raw_round_trip(
             &mut self.inner,
             &command,
+            literal_plus,
             keyword,
             &mut self.awaiting,
             observe,
