@@ -450,23 +450,24 @@ async fn main() {
     results.latency("filtered search (unseen + subject)", &mut r, &mut g);
 
     // ESEARCH (RFC 4731) against a plain SEARCH on the 100,000-message mailbox, over
-    // raw IMAP: "Big 9" matches 11,111 messages in five UID ranges.
+    // raw IMAP: UNSEEN matches all 100,000 (one UID range); a cheap search for the
+    // server with a large answer, as `?unseen=true` on a big mailbox is.
     {
         raw.ok("EXAMINE Big").await;
         let (mut plain, mut extended) = (Vec::new(), Vec::new());
         let (mut plain_bytes, mut extended_bytes) = (0usize, 0usize);
         for _ in 0..n.min(50) {
             let t = Instant::now();
-            let lines = raw.ok("UID SEARCH SUBJECT \"Big 9\"").await;
+            let lines = raw.ok("UID SEARCH UNSEEN").await;
             plain.push(t.elapsed());
             plain_bytes = lines.iter().map(String::len).sum();
             let t = Instant::now();
-            let lines = raw.ok("UID SEARCH RETURN (ALL) SUBJECT \"Big 9\"").await;
+            let lines = raw.ok("UID SEARCH RETURN (ALL) UNSEEN").await;
             extended.push(t.elapsed());
             extended_bytes = lines.iter().map(String::len).sum();
         }
         let ratio = results.latency(
-            "100k mailbox, 11,111 matches: ESEARCH (vs SEARCH)",
+            "100k mailbox, UNSEEN (100,000 matches): ESEARCH (vs SEARCH)",
             &mut plain,
             &mut extended,
         );
@@ -475,12 +476,12 @@ async fn main() {
             json!({"search_bytes": plain_bytes, "esearch_bytes": extended_bytes, "time_ratio": ratio}),
             format!("SEARCH {plain_bytes} bytes, ESEARCH {extended_bytes} bytes"),
         );
-        // The gateway's filtered page there (ESEARCH + UID FETCH of 50), against the
-        // same page over raw IMAP with a plain SEARCH.
+        // The gateway's unseen page there (NOOP, STATUS, ESEARCH, UID FETCH of 50),
+        // against the same page over raw IMAP with a plain SEARCH.
         let (mut r, mut g) = (Vec::new(), Vec::new());
         for _ in 0..n.min(50) {
             let t = Instant::now();
-            let uids = raw.search("SUBJECT \"Big 9\"").await;
+            let uids = raw.search("UNSEEN").await;
             let page: Vec<String> = uids
                 .iter()
                 .rev()
@@ -498,7 +499,7 @@ async fn main() {
             g.push(t.elapsed());
         }
         results.latency(
-            "filtered page, 100k mailbox, 11,111 matches",
+            "unseen page, 100k mailbox (vs SEARCH + FETCH)",
             &mut r,
             &mut g,
         );
