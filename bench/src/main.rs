@@ -172,6 +172,20 @@ impl Results {
     }
 }
 
+/// The raw-IMAP counterpart of a filtered page: a plain UID SEARCH, then a UID FETCH
+/// of the newest [`PAGE`] matches.
+async fn raw_filtered_page(raw: &mut RawImap, criteria: &str) {
+    let uids = raw.search(criteria).await;
+    let page: Vec<String> = uids
+        .iter()
+        .rev()
+        .take(PAGE as usize)
+        .map(u32::to_string)
+        .collect();
+    raw.ok(&format!("UID FETCH {} {SUMMARY}", page.join(",")))
+        .await;
+}
+
 /// Runs the gateway in this process (the child side of the benchmark).
 fn run_gateway(listen: &str, imap_url: &str, smtp_url: &str) {
     let runtime = tokio::runtime::Runtime::new().unwrap();
@@ -430,15 +444,7 @@ async fn main() {
     let (mut r, mut g) = (Vec::new(), Vec::new());
     for _ in 0..n.min(50) {
         let t = Instant::now();
-        let uids = raw.search("UNSEEN SUBJECT \"Report 1\"").await;
-        let page: Vec<String> = uids
-            .iter()
-            .rev()
-            .take(PAGE as usize)
-            .map(u32::to_string)
-            .collect();
-        raw.ok(&format!("UID FETCH {} {SUMMARY}", page.join(",")))
-            .await;
+        raw_filtered_page(&mut raw, "UNSEEN SUBJECT \"Report 1\"").await;
         r.push(t.elapsed());
         let t = Instant::now();
         h1.get(&format!(
@@ -481,15 +487,7 @@ async fn main() {
         let (mut r, mut g) = (Vec::new(), Vec::new());
         for _ in 0..n.min(50) {
             let t = Instant::now();
-            let uids = raw.search("UNSEEN").await;
-            let page: Vec<String> = uids
-                .iter()
-                .rev()
-                .take(PAGE as usize)
-                .map(u32::to_string)
-                .collect();
-            raw.ok(&format!("UID FETCH {} {SUMMARY}", page.join(",")))
-                .await;
+            raw_filtered_page(&mut raw, "UNSEEN").await;
             r.push(t.elapsed());
             let t = Instant::now();
             h1.get(&format!(

@@ -93,18 +93,7 @@ async fn read_until_done(
                 status,
                 outcome,
             } => {
-                if done != tag {
-                    return Err(ImapError::Protocol(
-                        "completion for an unknown tag".to_owned(),
-                    ));
-                }
-                check_completion(
-                    status,
-                    outcome.code.as_ref(),
-                    outcome.information.as_deref(),
-                )?;
-                let mut completion =
-                    Completion::from_outcome(outcome.code.as_ref(), outcome.information.as_deref());
+                let mut completion = completed(done, tag, status, outcome)?;
                 if completion.copy_uid.is_none() {
                     completion.copy_uid = untagged_copy_uid;
                 }
@@ -207,19 +196,10 @@ pub(crate) async fn raw_round_trip(
                 status,
                 outcome,
             } => {
-                if done != tag {
-                    return Err(ImapError::Protocol(
-                        "completion for an unknown tag".to_owned(),
-                    ));
+                if done == tag {
+                    *awaiting = None;
                 }
-                *awaiting = None;
-                check_completion(
-                    &status,
-                    outcome.code.as_ref(),
-                    outcome.information.as_deref(),
-                )?;
-                let completion =
-                    Completion::from_outcome(outcome.code.as_ref(), outcome.information.as_deref());
+                let completion = completed(&done, &tag, &status, &outcome)?;
                 return Ok((wanted, completion));
             }
             Response::Data {
@@ -256,6 +236,32 @@ fn response_end(bytes: &[u8]) -> Option<usize> {
             None => return Some(newline + 1),
         }
     }
+}
+
+/// The completion of the command tagged `tag`: its typed error for NO or BAD.
+///
+/// # Errors
+/// A completion for another tag ([`ImapError::Protocol`]), NO, BAD.
+fn completed(
+    done: &RequestId,
+    tag: &RequestId,
+    status: &Status,
+    outcome: &async_imap::imap_proto::Outcome<'_>,
+) -> Result<Completion, ImapError> {
+    if done != tag {
+        return Err(ImapError::Protocol(
+            "completion for an unknown tag".to_owned(),
+        ));
+    }
+    check_completion(
+        status,
+        outcome.code.as_ref(),
+        outcome.information.as_deref(),
+    )?;
+    Ok(Completion::from_outcome(
+        outcome.code.as_ref(),
+        outcome.information.as_deref(),
+    ))
 }
 
 /// The error for a BYE with this text.

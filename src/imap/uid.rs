@@ -108,15 +108,7 @@ impl UidSet {
             }
             ranges.push((first, last));
         }
-        ranges.sort_unstable();
-        let mut merged: Vec<(u32, u32)> = Vec::new();
-        for (first, last) in ranges {
-            match merged.last_mut() {
-                Some((_, end)) if first <= end.saturating_add(1) => *end = (*end).max(last),
-                _ => merged.push((first, last)),
-            }
-        }
-        Ok(Self(merged))
+        Ok(Self(merged(ranges)))
     }
 
     /// Parses a sequence set the server sent (ESEARCH `ALL 1:5,9`), however many
@@ -133,30 +125,13 @@ impl UidSet {
             }
             ranges.push((first, last));
         }
-        ranges.sort_unstable();
-        let mut merged: Vec<(u32, u32)> = Vec::new();
-        for (first, last) in ranges {
-            match merged.last_mut() {
-                Some((_, end)) if first <= end.saturating_add(1) => *end = (*end).max(last),
-                _ => merged.push((first, last)),
-            }
-        }
-        Some(Self(merged))
+        Some(Self(merged(ranges)))
     }
 
     /// Every UID of either set.
     #[must_use]
     pub fn union(&self, other: &Self) -> Self {
-        let mut ranges: Vec<(u32, u32)> = self.0.iter().chain(&other.0).copied().collect();
-        ranges.sort_unstable();
-        let mut merged: Vec<(u32, u32)> = Vec::new();
-        for (first, last) in ranges {
-            match merged.last_mut() {
-                Some((_, end)) if first <= end.saturating_add(1) => *end = (*end).max(last),
-                _ => merged.push((first, last)),
-            }
-        }
-        Self(merged)
+        Self(merged(self.0.iter().chain(&other.0).copied().collect()))
     }
 
     /// True when `uid` is in the set.
@@ -248,6 +223,19 @@ impl UidSet {
     pub fn last(&self) -> u32 {
         self.0.last().map_or(0, |(_, last)| *last)
     }
+}
+
+/// `ranges` sorted, with overlapping and adjacent ones joined.
+fn merged(mut ranges: Vec<(u32, u32)>) -> Vec<(u32, u32)> {
+    ranges.sort_unstable();
+    let mut merged: Vec<(u32, u32)> = Vec::new();
+    for (first, last) in ranges {
+        match merged.last_mut() {
+            Some((_, end)) if first <= end.saturating_add(1) => *end = (*end).max(last),
+            _ => merged.push((first, last)),
+        }
+    }
+    merged
 }
 
 impl fmt::Display for UidSet {

@@ -73,6 +73,22 @@ impl Order {
     }
 }
 
+/// The page size asked for (`default` without one).
+///
+/// # Errors
+/// 422 outside `1..=max`.
+pub fn page_size(limit: Option<u32>, default: u32, max: u32) -> Result<usize, MailError> {
+    let limit = limit.unwrap_or(default);
+    if (1..=max).contains(&limit) {
+        Ok(limit as usize)
+    } else {
+        Err(MailError::unacceptable(
+            "limit",
+            format!("must be between 1 and {max}"),
+        ))
+    }
+}
+
 /// A validated list request.
 #[derive(Debug, Clone)]
 pub struct ListRequest {
@@ -104,17 +120,10 @@ impl ListRequest {
     /// # Errors
     /// As above.
     pub fn parse(query: &ListMessagesQuery) -> Result<Self, MailError> {
-        let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
-        if !(1..=MAX_LIMIT).contains(&limit) {
-            return Err(MailError::unacceptable(
-                "limit",
-                format!("must be between 1 and {MAX_LIMIT}"),
-            ));
-        }
         Ok(Self {
             keys: MessageFilter::from(query).keys()?,
             cursor: query.cursor.clone(),
-            limit: limit as usize,
+            limit: page_size(query.limit, DEFAULT_LIMIT, MAX_LIMIT)?,
             order: Order::parse(query.sort.as_deref(), query.order.as_deref())?,
         })
     }

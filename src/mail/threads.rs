@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 
 use super::error::{ImapResultExt as _, MailError, Op};
-use super::list::fetch_page;
+use super::list::{fetch_page, page_size};
 use super::open::{summary_items, uid_validity};
 use super::tokens::{CursorScope, OrderedPosition, TokenCodec};
 use crate::imap::thread::Thread;
@@ -36,15 +36,8 @@ impl ThreadsRequest {
     /// # Errors
     /// As above.
     pub fn parse(query: &ThreadsQuery) -> Result<Self, MailError> {
-        let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
-        if !(1..=MAX_LIMIT).contains(&limit) {
-            return Err(MailError::unacceptable(
-                "limit",
-                format!("must be between 1 and {MAX_LIMIT}"),
-            ));
-        }
         Ok(Self {
-            limit: limit as usize,
+            limit: page_size(query.limit, DEFAULT_LIMIT, MAX_LIMIT)?,
             cursor: query.cursor.clone(),
         })
     }

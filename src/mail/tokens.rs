@@ -155,24 +155,17 @@ impl TokenCodec {
     ) -> Result<OrderedPosition, MailError> {
         let payload = self
             .open(KIND_ORDERED_CURSOR, scope.listing, 16, cursor)
-            .map_err(|refusal| match refusal {
-                Refusal::Invalid => {
-                    ValidationError::new("cursor", "not a cursor issued by this gateway")
-                }
-                Refusal::OtherScope => ValidationError::new(
-                    "cursor",
+            .map_err(|refusal| {
+                cursor_refused(
+                    refusal,
                     "this cursor belongs to another mailbox, filter or order",
-                ),
+                )
             })?;
         let u32_at = |i: usize| {
             u32::from_be_bytes([payload[i], payload[i + 1], payload[i + 2], payload[i + 3]])
         };
         if u32_at(0) != scope.uid_validity {
-            return Err(MailError::Conflict {
-                detail: "the mailbox's UIDVALIDITY changed since this cursor was issued: list it again from the start"
-                    .to_owned(),
-                slug: "cursor-expired",
-            });
+            return Err(cursor_expired());
         }
         Ok(OrderedPosition {
             bound: u32_at(4),
@@ -203,14 +196,11 @@ impl TokenCodec {
     ) -> Result<Vec<MailboxPosition>, MailError> {
         let payload = self
             .open_units(KIND_ACCOUNT_CURSOR, listing, POSITION_LEN, cursor)
-            .map_err(|refusal| match refusal {
-                Refusal::Invalid => {
-                    ValidationError::new("cursor", "not a cursor issued by this gateway")
-                }
-                Refusal::OtherScope => ValidationError::new(
-                    "cursor",
+            .map_err(|refusal| {
+                cursor_refused(
+                    refusal,
                     "this cursor belongs to another search or choice of mailboxes",
-                ),
+                )
             })?;
         Ok(payload
             .chunks_exact(POSITION_LEN)
@@ -245,22 +235,12 @@ impl TokenCodec {
     pub fn decode_cursor(&self, scope: &CursorScope, cursor: &str) -> Result<u32, MailError> {
         let payload = self
             .open(KIND_CURSOR, scope.listing, 8, cursor)
-            .map_err(|refusal| match refusal {
-                Refusal::Invalid => {
-                    ValidationError::new("cursor", "not a cursor issued by this gateway")
-                }
-                Refusal::OtherScope => ValidationError::new(
-                    "cursor",
-                    "this cursor belongs to another mailbox or filter",
-                ),
+            .map_err(|refusal| {
+                cursor_refused(refusal, "this cursor belongs to another mailbox or filter")
             })?;
         let uid_validity = u32::from_be_bytes([payload[0], payload[1], payload[2], payload[3]]);
         if uid_validity != scope.uid_validity {
-            return Err(MailError::Conflict {
-                detail: "the mailbox's UIDVALIDITY changed since this cursor was issued: list it again from the start"
-                    .to_owned(),
-                slug: "cursor-expired",
-            });
+            return Err(cursor_expired());
         }
         Ok(u32::from_be_bytes([
             payload[4], payload[5], payload[6], payload[7],
@@ -308,6 +288,24 @@ impl TokenCodec {
             uid_next: u32_at(12),
             messages: u32_at(16),
         })
+    }
+}
+
+/// 409 `cursor-expired`: the mailbox's UIDVALIDITY changed since the cursor was issued.
+fn cursor_expired() -> MailError {
+    MailError::Conflict {
+        detail: "the mailbox's UIDVALIDITY changed since this cursor was issued: list it again from the start"
+            .to_owned(),
+        slug: "cursor-expired",
+    }
+}
+
+/// Why a cursor was refused, for the `cursor` field; `other_scope` says what it
+/// belongs to instead.
+fn cursor_refused(refusal: Refusal, other_scope: &str) -> ValidationError {
+    match refusal {
+        Refusal::Invalid => ValidationError::new("cursor", "not a cursor issued by this gateway"),
+        Refusal::OtherScope => ValidationError::new("cursor", other_scope.to_owned()),
     }
 }
 

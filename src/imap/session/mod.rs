@@ -319,18 +319,7 @@ impl ImapSession {
         let result = tokio::time::timeout(self.command_timeout, exchange)
             .await
             .unwrap_or(Err(ImapError::Timeout));
-        let outcome = match &result {
-            Ok(_) => "OK",
-            Err(err) => err.outcome_label(),
-        };
-        metrics::histogram!("imap_command_duration_seconds", "command" => command.name(), "outcome" => outcome.to_owned())
-            .record(started.elapsed().as_secs_f64());
-        tracing::debug!(
-            command = command.name(),
-            outcome,
-            elapsed_us = started.elapsed().as_micros() as u64,
-            "imap command"
-        );
+        record_command(&command, started, result.as_ref().err());
         if let (Ok(completion), Some(selected)) = (&result, self.selected.as_mut()) {
             if completion.highest_modseq.is_some() {
                 selected.highest_modseq = selected.highest_modseq.max(completion.highest_modseq);
@@ -379,18 +368,7 @@ impl ImapSession {
         let result = tokio::time::timeout(self.command_timeout, exchange)
             .await
             .unwrap_or(Err(ImapError::Timeout));
-        let outcome = match &result {
-            Ok(_) => "OK",
-            Err(err) => err.outcome_label(),
-        };
-        metrics::histogram!("imap_command_duration_seconds", "command" => command.name(), "outcome" => outcome.to_owned())
-            .record(started.elapsed().as_secs_f64());
-        tracing::debug!(
-            command = command.name(),
-            outcome,
-            elapsed_us = started.elapsed().as_micros() as u64,
-            "imap command"
-        );
+        record_command(&command, started, result.as_ref().err());
         match &result {
             // Anything unexpected read raw leaves the stream in an unknown place.
             Err(err) if err.breaks_session() || matches!(err, ImapError::Bad { .. }) => {
@@ -568,6 +546,19 @@ impl ImapSession {
         }
         items
     }
+}
+
+/// Records a finished command in the duration histogram and the debug log.
+fn record_command(command: &Command<'_>, started: Instant, error: Option<&ImapError>) {
+    let outcome = error.map_or("OK", ImapError::outcome_label);
+    metrics::histogram!("imap_command_duration_seconds", "command" => command.name(), "outcome" => outcome.to_owned())
+        .record(started.elapsed().as_secs_f64());
+    tracing::debug!(
+        command = command.name(),
+        outcome,
+        elapsed_us = started.elapsed().as_micros() as u64,
+        "imap command"
+    );
 }
 
 #[cfg(test)]
