@@ -178,16 +178,59 @@ async fn one_thread_lists_its_messages_oldest_first_with_their_parents() {
 }
 
 #[tokio::test]
-async fn a_server_that_cannot_thread_answers_501() {
-    let dovecot = dovecot(Some("IMAP4rev1 IDLE UIDPLUS NAMESPACE"));
-    let gateway = Gateway::start(common::config_for(&dovecot)).await;
-    let reply = gateway
-        .get("/v1/mailboxes/INBOX/threads", &Auth::alice())
-        .await;
-    let problem = reply.problem(501);
-    assert_eq!(problem["type"], "urn:imap-gateway:problem:not-supported");
-    assert!(problem["detail"]
-        .as_str()
-        .unwrap()
-        .contains("THREAD=REFERENCES"));
+async fn the_gateway_threads_like_the_server_on_a_server_without_thread() {
+    // The seven messages plus a second "Lunch" (two first messages with one subject
+    // go under a missing common parent) and two replies to one missing message; one
+    // Dovecot threads itself, the other hides THREAD from the gateway.
+    let mut messages = conversation();
+    messages.push(message("h", "Lunch", &[], 1_790_000_800));
+    messages.push(message("i", "Re: Gone", &["gone"], 1_790_000_900));
+    messages.push(message("j", "Re: Gone", &["gone"], 1_790_001_000));
+    let start = |capabilities: Option<&str>| {
+        Dovecot::start(Options {
+            users: vec![User::new("alice", "alice-pw").with_mailbox("INBOX", messages.clone())],
+            capabilities: capabilities.map(str::to_owned),
+            ..Options::default()
+        })
+    };
+    let threading = start(None);
+    let plain = start(Some("IMAP4rev1 IDLE UIDPLUS NAMESPACE LITERAL+"));
+    let mut answers = Vec::new();
+    for dovecot in [&threading, &plain] {
+        let gateway = Gateway::start(common::config_for(dovecot)).await;
+        let alice = Auth::alice();
+        let list = gateway.get("/v1/mailboxes/INBOX/threads", &alice).await;
+        let list = list.ok(200).clone();
+        let shape: Vec<(Value, Value, Value, Value)> = list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| {
+                (
+                    t["id"].clone(),
+                    t["uids"].clone(),
+                    t["unseen"].clone(),
+                    t["newest"]["uid"].clone(),
+                )
+            })
+            .collect();
+        let thread = gateway.get("/v1/mailboxes/INBOX/threads/1", &alice).await;
+        let members: Vec<Value> = thread.ok(200)["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| serde_json::json!([m["uid"], m["parent_uid"], m["depth"]]))
+            .collect();
+        answers.push((list["algorithm"].clone(), shape, members));
+    }
+    assert_eq!(answers[0].0, "REFERENCES");
+    assert_eq!(answers[1].0, "gateway-references");
+    assert_eq!(answers[0].1, answers[1].1, "the same threads");
+    assert_eq!(answers[0].1.len(), 4, "{:?}", answers[0].1);
+    assert_eq!(answers[0].2, answers[1].2, "the same tree");
+    let commands = plain.commands("alice");
+    assert!(
+        commands.iter().all(|c| !c.contains("THREAD")),
+        "no THREAD was sent: {commands:?}"
+    );
 }

@@ -19,8 +19,9 @@ use crate::state::AppState;
 /// The server threads the mailbox (`UID THREAD REFERENCES`, or `REFS`; RFC 5256);
 /// each thread comes with its message count, unseen count, UIDs and the summary of
 /// its newest message. A thread's `id` is the UID of its first message. Pages are
-/// fixed by the first one: new mail never shifts them. 501 on a server that cannot
-/// thread.
+/// fixed by the first one: new mail never shifts them. On a server without THREAD
+/// the gateway computes REFERENCES itself from the messages' headers (mailboxes of
+/// up to 20,000 messages; 501 beyond).
 #[utoipa::path(get, path = "/v1/mailboxes/{mailbox}/threads", tag = "messages",
     params(("mailbox" = String, Path, description = "Full mailbox name, percent-encoded"), ThreadsQuery),
     security(("bearer" = []), ("basic" = [])),

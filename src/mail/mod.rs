@@ -37,6 +37,7 @@ pub mod send;
 pub mod sent;
 pub mod stream;
 pub mod targets;
+pub mod threading;
 pub mod threads;
 pub mod tokens;
 pub mod transfer;

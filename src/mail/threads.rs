@@ -2,6 +2,10 @@
 //! REFERENCES`, RFC 5256, or `REFS`): a page of threads, the one with the newest
 //! message first, and one thread's messages.
 //!
+//! On a server without THREAD the gateway threads the mailbox itself (RFC 5256
+//! REFERENCES, `threading.rs`) from every message's header, up to
+//! [`MAX_GATEWAY_THREADING`] messages.
+//!
 //! A thread's id is the UID of its first message (the lowest UID in it): stable while
 //! that message stays. Pages are fixed by the first: they hold the threads of the
 //! messages below the UIDNEXT of that moment, in the same order, so new mail never
@@ -12,9 +16,12 @@ use std::collections::HashMap;
 use super::error::{ImapResultExt as _, MailError, Op};
 use super::list::{fetch_page, page_size};
 use super::open::{summary_items, uid_validity};
+use super::threading::{thread_references, ThreadInput};
 use super::tokens::{CursorScope, OrderedPosition, TokenCodec};
+use crate::imap::date::InternalDate;
+use crate::imap::session::{FetchedMessage, SectionKind};
 use crate::imap::thread::Thread;
-use crate::imap::{FetchItem, ImapSession, MailboxName, UidSet};
+use crate::imap::{FetchItem, ImapError, ImapSession, MailboxName, Section, UidSet};
 use crate::model::message::MessageSummary;
 use crate::model::thread::{ThreadDetail, ThreadList, ThreadMessage, ThreadSummary, ThreadsQuery};
 
@@ -40,6 +47,97 @@ impl ThreadsRequest {
             limit: page_size(query.limit, DEFAULT_LIMIT, MAX_LIMIT)?,
             cursor: query.cursor.clone(),
         })
+    }
+}
+
+/// Most messages the gateway threads itself, on a server without THREAD: it reads
+/// every message's header to do so.
+pub const MAX_GATEWAY_THREADING: u32 = 20_000;
+
+/// The `algorithm` of threads the gateway computed.
+pub const GATEWAY_ALGORITHM: &str = "gateway-references";
+
+/// The threads of the selected mailbox (of its messages below `below_uid`) and the
+/// algorithm's name: the server's `UID THREAD`, or, on a server without it, RFC
+/// 5256 REFERENCES computed here from every message's header.
+///
+/// # Errors
+/// 501 for a mailbox over [`MAX_GATEWAY_THREADING`] messages on a server without
+/// THREAD; IMAP failures.
+async fn threads_of(
+    session: &mut ImapSession,
+    below_uid: Option<u32>,
+) -> Result<(String, Vec<Thread>), MailError> {
+    match session.threads(below_uid).await {
+        Ok((algorithm, threads)) => return Ok((algorithm.atom().to_owned(), threads)),
+        Err(ImapError::Unsupported(_)) => {}
+        Err(err) => return Err(MailError::imap(Op::Search, err)),
+    }
+    let exists = session.selected().and_then(|s| s.exists).unwrap_or(0);
+    if exists > MAX_GATEWAY_THREADING {
+        return Err(MailError::imap(
+            Op::Search,
+            ImapError::Unsupported(
+                "THREAD (RFC 5256); the gateway threads mailboxes of up to 20,000 messages itself",
+            ),
+        ));
+    }
+    let last = below_uid.map_or(u32::MAX, |below| below.saturating_sub(1));
+    if last == 0 || exists == 0 {
+        return Ok((GATEWAY_ALGORITHM.to_owned(), Vec::new()));
+    }
+    let range = UidSet::range(1, last)?;
+    let items = [
+        FetchItem::Uid,
+        FetchItem::InternalDate,
+        FetchItem::Body(Section::Header, None),
+    ];
+    let mut inputs = session
+        .fetch_uids_as(&range, &items, |message| thread_input(&message))
+        .await
+        .during(Op::Fetch)?;
+    inputs.sort_by_key(|input| input.uid);
+    Ok((GATEWAY_ALGORITHM.to_owned(), thread_references(&inputs)))
+}
+
+/// What threading needs of a fetched message's header.
+fn thread_input(message: &FetchedMessage) -> ThreadInput {
+    let header = message.section(&SectionKind::Header).unwrap_or_default();
+    let parsed = mail_parser::MessageParser::new().parse_headers(header);
+    let ids = |value: &mail_parser::HeaderValue<'_>| -> Vec<String> {
+        value
+            .as_text_list()
+            .map(|ids| ids.iter().map(|id| id.to_string()).collect())
+            .or_else(|| value.as_text().map(|id| vec![id.to_owned()]))
+            .unwrap_or_default()
+    };
+    let arrival = message
+        .internal_date
+        .as_deref()
+        .and_then(crate::model::message::internal_date_rfc3339)
+        .and_then(|date| InternalDate::parse_rfc3339("internal_date", &date).ok())
+        .map_or(0, |date| date.unix_seconds());
+    match parsed {
+        Some(parsed) => {
+            let mut references = ids(parsed.references());
+            if references.is_empty() {
+                references = ids(parsed.in_reply_to()).into_iter().take(1).collect();
+            }
+            ThreadInput {
+                uid: message.uid,
+                message_id: parsed.message_id().map(str::to_owned),
+                references,
+                subject: parsed.subject().unwrap_or_default().to_owned(),
+                date: parsed.date().map_or(arrival, |date| date.to_timestamp()),
+            }
+        }
+        None => ThreadInput {
+            uid: message.uid,
+            message_id: None,
+            references: Vec::new(),
+            subject: String::new(),
+            date: arrival,
+        },
     }
 }
 
@@ -73,10 +171,7 @@ pub async fn list_threads(
         .as_deref()
         .map(|cursor| codec.decode_ordered_cursor(&scope, cursor))
         .transpose()?;
-    let (algorithm, mut threads) = session
-        .threads(position.map(|p| p.bound))
-        .await
-        .during(Op::Search)?;
+    let (algorithm, mut threads) = threads_of(session, position.map(|p| p.bound)).await?;
     // The first page fixes the listing: the messages up to the newest it saw (a
     // session's UIDNEXT may be older than its view).
     let (bound, offset) = position.map_or_else(
@@ -160,7 +255,7 @@ pub async fn list_threads(
             )
         }),
         uid_validity: validity,
-        algorithm: algorithm.atom().to_owned(),
+        algorithm,
     })
 }
 
@@ -179,7 +274,7 @@ pub async fn get_thread(
         .await
         .during(Op::Select)?;
     let validity = uid_validity(&selected)?;
-    let (algorithm, threads) = session.threads(None).await.during(Op::Search)?;
+    let (algorithm, threads) = threads_of(session, None).await?;
     let thread = threads
         .into_iter()
         .find(|thread| first_uid(thread) == id)
@@ -206,7 +301,7 @@ pub async fn get_thread(
     Ok(ThreadDetail {
         id,
         uid_validity: validity,
-        algorithm: algorithm.atom().to_owned(),
+        algorithm,
         messages,
     })
 }

@@ -43,7 +43,9 @@ pub struct ThreadList {
     pub next_cursor: Option<String>,
     /// The mailbox's UIDVALIDITY.
     pub uid_validity: u32,
-    /// The server's threading algorithm: `REFERENCES` or `REFS` (RFC 5256).
+    /// How the threads were made: the server's `REFERENCES` or `REFS` (RFC 5256), or
+    /// `gateway-references` (REFERENCES computed by the gateway on a server without
+    /// THREAD).
     pub algorithm: String,
 }
 
@@ -66,7 +68,7 @@ pub struct ThreadDetail {
     pub id: u32,
     /// The mailbox's UIDVALIDITY.
     pub uid_validity: u32,
-    /// The server's threading algorithm.
+    /// How the threads were made (see [`ThreadList::algorithm`]).
     pub algorithm: String,
     /// The messages, by UID (arrival) ascending.
     pub messages: Vec<ThreadMessage>,
