@@ -260,7 +260,8 @@ fn routes() -> Vec<Route> {
         route(Method::GET, "/v1/mailboxes/{mailbox}/threads/{id}")
             .path(&[("mailbox", "INBOX"), ("id", "1")])
             .slot(Path("mailbox"), ReadOnly)
-            .slot(Path("id"), ReadOnly),
+            .slot(Path("id"), ReadOnly)
+            .slot(Query("include_sent"), Reject),
         route(Method::GET, "/v1/messages")
             .slot(Query("limit"), ReadOnly)
             .slot(Query("cursor"), ReadOnly)

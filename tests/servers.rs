@@ -713,6 +713,27 @@ async fn threads(s: &Setup, who: &str) {
         .map(|m| m["uid"].as_u64().unwrap())
         .collect();
     assert_eq!(uids, [4, 3, 2, 1], "{who}");
+    // The user's reply in Sent (created here unless the server has one).
+    let sent = s.server.wire_name("Sent");
+    let _ = raw.run(&format!("CREATE \"{sent}\"")).await;
+    raw.append_dated(
+        &sent,
+        "",
+        Some(1_790_001_000),
+        b"From: alice@example.org\r\nSubject: Re: Plans\r\nMessage-ID: <mine@x>\r\nIn-Reply-To: <e@x>\r\nReferences: <a@x> <e@x>\r\n\r\nok\r\n",
+    )
+    .await;
+    let with_sent = gw
+        .get(
+            "/v1/mailboxes/Threads/threads/1?include_sent=true",
+            &alice(),
+        )
+        .await;
+    let body = with_sent.ok(200).clone();
+    let replies = body["sent"]["messages"].as_array().unwrap();
+    assert_eq!(replies.len(), 1, "{who}: {body}");
+    assert_eq!(replies[0]["parent_uid"], 5, "{who}");
+    assert_eq!(replies[0]["envelope"]["message_id"], "mine@x", "{who}");
     let thread = gw.get("/v1/mailboxes/Threads/threads/1", &alice()).await;
     let parents: Vec<serde_json::Value> = thread.ok(200)["messages"]
         .as_array()

@@ -234,3 +234,53 @@ async fn the_gateway_threads_like_the_server_on_a_server_without_thread() {
         "no THREAD was sent: {commands:?}"
     );
 }
+
+#[tokio::test]
+async fn a_thread_can_bring_the_users_replies_from_sent() {
+    let sent = vec![
+        message("mine", "Re: Plans", &["a", "e"], 1_790_000_550),
+        message("other", "Elsewhere", &[], 1_790_000_560),
+        message("mine2", "Re: Lunch", &["c"], 1_790_000_570),
+    ];
+    let dovecot = Dovecot::start(Options {
+        users: vec![User::new("alice", "alice-pw")
+            .with_mailbox("INBOX", conversation())
+            .with_mailbox("Sent", sent)],
+        ..Options::default()
+    });
+    let gateway = Gateway::start(common::config_for(&dovecot)).await;
+    let alice = Auth::alice();
+    let plain = gateway.get("/v1/mailboxes/INBOX/threads/1", &alice).await;
+    assert!(plain.ok(200).get("sent").is_none(), "only when asked for");
+    let with_sent = gateway
+        .get("/v1/mailboxes/INBOX/threads/1?include_sent=true", &alice)
+        .await;
+    let body = with_sent.ok(200);
+    assert_eq!(body["messages"].as_array().unwrap().len(), 4);
+    assert_eq!(body["sent"]["mailbox"], "Sent");
+    let replies: Vec<Value> = body["sent"]["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            serde_json::json!([
+                m["uid"],
+                m["parent_uid"],
+                m["depth"],
+                m["envelope"]["message_id"]
+            ])
+        })
+        .collect();
+    // Sent's UID 1 answers INBOX's 5 (depth 1), so it sits at depth 2.
+    assert_eq!(replies, [serde_json::json!([1, 5, 2, "mine@x"])]);
+    let lunch = gateway
+        .get("/v1/mailboxes/INBOX/threads/3?include_sent=true", &alice)
+        .await;
+    let lunch = lunch.ok(200);
+    assert_eq!(lunch["sent"]["messages"][0]["uid"], 3);
+    assert_eq!(lunch["sent"]["messages"][0]["parent_uid"], 3);
+    let bad = gateway
+        .get("/v1/mailboxes/INBOX/threads/1?include_sent=maybe", &alice)
+        .await;
+    bad.problem(400);
+}

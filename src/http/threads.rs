@@ -11,7 +11,7 @@ use crate::auth::{AuthUser, Scope};
 use crate::error::ApiError;
 use crate::imap::MailboxName;
 use crate::mail::threads::{get_thread, list_threads, ThreadsRequest};
-use crate::model::thread::{ThreadDetail, ThreadList, ThreadsQuery};
+use crate::model::thread::{ThreadDetail, ThreadList, ThreadQuery, ThreadsQuery};
 use crate::state::AppState;
 
 /// List a mailbox's conversations, the one with the newest message first.
@@ -41,20 +41,23 @@ pub async fn list_mailbox_threads(
 }
 
 /// One conversation: every message of the thread in this mailbox, oldest first, with
-/// the UID each answers (`parent_uid`) and its depth.
+/// the UID each answers (`parent_uid`) and its depth; with `include_sent=true` also
+/// the user's replies kept in Sent (found by the thread's Message-IDs).
 #[utoipa::path(get, path = "/v1/mailboxes/{mailbox}/threads/{id}", tag = "messages",
     params(("mailbox" = String, Path, description = "Full mailbox name, percent-encoded"),
-           ("id" = u32, Path, description = "Thread id: the UID of its first message")),
+           ("id" = u32, Path, description = "Thread id: the UID of its first message"), ThreadQuery),
     security(("bearer" = []), ("basic" = [])),
     responses((status = 200, description = "The thread", body = ThreadDetail), ProblemResponses))]
 pub async fn get_mailbox_thread(
     State(state): State<AppState>,
     user: AuthUser,
     ThreadPath { mailbox, id }: ThreadPath,
+    AppQuery(query): AppQuery<ThreadQuery>,
 ) -> Result<Json<ThreadDetail>, ApiError> {
     user.require(Scope::Read)?;
+    let include_sent = query.include_sent.unwrap_or(false);
     let thread = retry_after_bye!(state, &user, |session| {
-        get_thread(&mut session, &mailbox, id).await
+        get_thread(&mut session, &mailbox, id, include_sent).await
     })?;
     Ok(Json(thread))
 }

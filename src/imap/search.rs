@@ -153,6 +153,9 @@ pub enum SearchKey {
     Uid(UidSet),
     /// `HEADER Message-ID text`
     MessageId(SearchText),
+    /// Messages answering any of these Message-IDs (`<id>`, ASCII): `OR`s of
+    /// `HEADER In-Reply-To` and `HEADER References` for each.
+    RepliesTo(Vec<SearchText>),
 }
 
 impl SearchKey {

@@ -16,14 +16,18 @@ use std::collections::HashMap;
 use super::error::{ImapResultExt as _, MailError, Op};
 use super::list::{fetch_page, page_size};
 use super::open::{summary_items, uid_validity};
+use super::sent::find_sent;
 use super::threading::{thread_references, ThreadInput};
 use super::tokens::{CursorScope, OrderedPosition, TokenCodec};
 use crate::imap::date::InternalDate;
+use crate::imap::search::{SearchKey, SearchText};
 use crate::imap::session::{FetchedMessage, SectionKind};
 use crate::imap::thread::Thread;
 use crate::imap::{FetchItem, ImapError, ImapSession, MailboxName, Section, UidSet};
 use crate::model::message::MessageSummary;
-use crate::model::thread::{ThreadDetail, ThreadList, ThreadMessage, ThreadSummary, ThreadsQuery};
+use crate::model::thread::{
+    SentReplies, ThreadDetail, ThreadList, ThreadMessage, ThreadSummary, ThreadsQuery,
+};
 
 /// Default threads per page.
 pub const DEFAULT_LIMIT: u32 = 20;
@@ -268,6 +272,7 @@ pub async fn get_thread(
     session: &mut ImapSession,
     mailbox: &MailboxName,
     id: u32,
+    include_sent: bool,
 ) -> Result<ThreadDetail, MailError> {
     let selected = session
         .select_fresh(mailbox, true)
@@ -298,10 +303,82 @@ pub async fn get_thread(
         })
         .collect();
     messages.sort_by_key(|m| m.summary.uid);
+    let sent = if include_sent {
+        replies_in_sent(session, mailbox, &messages).await?
+    } else {
+        None
+    };
     Ok(ThreadDetail {
         id,
         uid_validity: validity,
         algorithm,
         messages,
+        sent,
     })
+}
+
+/// Most of a thread's Message-IDs looked for in Sent (one OR-search of them all).
+const MAX_SENT_LOOKUP: usize = 100;
+
+/// The user's replies to `messages` kept in Sent: `UID SEARCH` there for their
+/// Message-IDs in In-Reply-To or References, then a UID FETCH of what it found.
+///
+/// # Errors
+/// IMAP failures.
+async fn replies_in_sent(
+    session: &mut ImapSession,
+    mailbox: &MailboxName,
+    messages: &[ThreadMessage],
+) -> Result<Option<SentReplies>, MailError> {
+    let Some(sent) = find_sent(session).await? else {
+        return Ok(None);
+    };
+    if &sent == mailbox {
+        return Ok(None);
+    }
+    // Thread members by Message-ID, for linking each reply to what it answers.
+    let members: HashMap<&str, (u32, u32)> = messages
+        .iter()
+        .filter_map(|m| {
+            Some((
+                m.summary.envelope.message_id.as_deref()?,
+                (m.summary.uid, m.depth),
+            ))
+        })
+        .collect();
+    // Message-IDs are ASCII without spaces (RFC 5322); anything else is not looked for.
+    let ids: Vec<SearchText> = members
+        .keys()
+        .filter(|id| id.bytes().all(|b| b.is_ascii_graphic()))
+        .take(MAX_SENT_LOOKUP)
+        .filter_map(|id| SearchText::new("message_id", &format!("<{id}>")).ok())
+        .collect();
+    let selected = session.select_fresh(&sent, true).await.during(Op::Select)?;
+    let validity = uid_validity(&selected)?;
+    let mut replies = Vec::new();
+    if !ids.is_empty() {
+        let found = session
+            .search(&[SearchKey::RepliesTo(ids)])
+            .await
+            .during(Op::Search)?;
+        let items = summary_items(session);
+        for summary in fetch_page(session, found.as_ref(), &items, validity).await? {
+            let parent = summary
+                .envelope
+                .in_reply_to
+                .iter()
+                .find_map(|id| members.get(id.as_str()).copied());
+            replies.push(ThreadMessage {
+                parent_uid: parent.map(|(uid, _)| uid),
+                depth: parent.map_or(0, |(_, depth)| depth + 1),
+                summary,
+            });
+        }
+    }
+    replies.sort_by_key(|m| m.summary.uid);
+    Ok(Some(SentReplies {
+        mailbox: sent.as_str().to_owned(),
+        uid_validity: validity,
+        messages: replies,
+    }))
 }

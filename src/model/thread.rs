@@ -16,6 +16,28 @@ pub struct ThreadsQuery {
     pub cursor: Option<String>,
 }
 
+/// Options of one thread.
+#[derive(Debug, Default, Clone, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ThreadQuery {
+    /// Also the user's replies kept in the Sent mailbox (found by the thread's
+    /// Message-IDs in their In-Reply-To or References).
+    pub include_sent: Option<bool>,
+}
+
+/// The user's replies to a thread, from the Sent mailbox.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SentReplies {
+    /// The Sent mailbox (API name).
+    pub mailbox: String,
+    /// Its UIDVALIDITY (its UIDs are not the thread mailbox's).
+    pub uid_validity: u32,
+    /// The replies, by UID ascending; `parent_uid` is the thread message (a UID of the
+    /// thread's mailbox) each answers, when it is in the thread.
+    pub messages: Vec<ThreadMessage>,
+}
+
 /// One conversation in a mailbox's thread list.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ThreadSummary {
@@ -72,4 +94,8 @@ pub struct ThreadDetail {
     pub algorithm: String,
     /// The messages, by UID (arrival) ascending.
     pub messages: Vec<ThreadMessage>,
+    /// With `include_sent=true`: the user's replies found in Sent (`null` when there
+    /// is no Sent mailbox, or the thread is in Sent itself).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent: Option<SentReplies>,
 }

@@ -630,6 +630,24 @@ fn push_search_key<'a>(w: &mut Writer<'a>, key: &'a SearchKey) {
             let _ = write!(w.line, "UID {set}");
             return;
         }
+        SearchKey::RepliesTo(ids) => {
+            // `OR a OR b c`: every term but the last opens an OR.
+            let terms: Vec<(&str, &super::search::SearchText)> = ids
+                .iter()
+                .flat_map(|id| [("HEADER In-Reply-To ", id), ("HEADER References ", id)])
+                .collect();
+            for (index, (header, id)) in terms.iter().enumerate() {
+                if index + 1 < terms.len() {
+                    w.push("OR ");
+                }
+                w.push(header);
+                w.astring(id.as_str());
+                if index + 1 < terms.len() {
+                    w.push(" ");
+                }
+            }
+            return;
+        }
     };
     w.push(atom);
     if let Some(text) = text {

@@ -206,3 +206,40 @@ fn a_filter_has_one_canonical_text() {
     );
     assert_ne!(search_criteria(&keys[..1]), search_criteria(&keys));
 }
+
+#[test]
+fn renders_sort_thread_esearch_and_reply_searches() {
+    let keys = [SearchKey::Unseen];
+    assert_eq!(
+        wire(&Command::UidSearchAll(&keys), true),
+        "UID SEARCH RETURN (ALL) UNSEEN\r\n"
+    );
+    assert_eq!(
+        wire(
+            &Command::UidSort {
+                key: SortKey::Date,
+                reverse: true,
+                keys: &[]
+            },
+            true
+        ),
+        "UID SORT (REVERSE DATE) UTF-8 ALL\r\n"
+    );
+    let below = crate::imap::UidSet::range(1, 99).unwrap();
+    assert_eq!(
+        wire(
+            &Command::UidThread(ThreadAlgorithm::Refs, Some(&below)),
+            true
+        ),
+        "UID THREAD REFS UTF-8 UID 1:99\r\n"
+    );
+    let ids = vec![
+        SearchText::new("id", "<a@x>").unwrap(),
+        SearchText::new("id", "<b\"@x>").unwrap(),
+    ];
+    assert_eq!(
+        wire(&Command::UidSearch(&[SearchKey::RepliesTo(ids)]), true),
+        "UID SEARCH OR HEADER In-Reply-To \"<a@x>\" OR HEADER References \"<a@x>\" \
+         OR HEADER In-Reply-To \"<b\\\"@x>\" HEADER References \"<b\\\"@x>\"\r\n"
+    );
+}
