@@ -104,7 +104,7 @@ fn check_run(run: &Run, server: &str) {
         run.statuses,
         [
             200, 200, 200, 200, 200, 200, 200, 201, 200, 204, 401, 200, // mailboxes
-            200, 200, 200, 200, 200, 200, 200, 200, 200, 201, 201, 200, 200, 200,
+            200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 201, 201, 200, 200, 200,
             200, // messages
             200, 200, 200, // live changes
         ],
@@ -118,6 +118,10 @@ fn check_run(run: &Run, server: &str) {
     assert!(
         stdout.contains("urn:imap-gateway:problem:unauthorized"),
         "{server}: {stdout}"
+    );
+    assert!(
+        stdout.contains("\"algorithm\":\"REFERENCES\""),
+        "{server}: the threads example: {stdout}"
     );
     assert!(
         stdout.contains("\"mailbox\":\"INBOX\",\"uid\":1,"),
