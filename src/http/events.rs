@@ -405,16 +405,11 @@ async fn send_burst(events: Vec<Event>, id: &str, sender: &mpsc::Sender<Event>) 
     true
 }
 
-/// Sleeps until `at` (seconds since the epoch); forever when `None`.
-async fn until(at: Option<u64>) {
-    match at {
+/// Sleeps for `left`; forever when `None`.
+async fn until(left: Option<Duration>) {
+    match left {
         None => std::future::pending().await,
-        Some(at) => {
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs());
-            tokio::time::sleep(Duration::from_secs(at.saturating_sub(now))).await;
-        }
+        Some(left) => tokio::time::sleep(left).await,
     }
 }
 
@@ -446,7 +441,7 @@ async fn run_stream(
     let mut shutting_down = state.shutting_down.subscribe();
     // A stream signed in with an OAuth2 access token ends when the token does: its
     // watcher session must not outlive it.
-    let credential_expiry = until(user.identity.expires_at());
+    let credential_expiry = until(user.identity.time_left());
     tokio::pin!(credential_expiry);
     loop {
         if *shutting_down.borrow() {

@@ -4,6 +4,7 @@
 //! The secret is exposed only to the login and to token sealing.
 
 use std::fmt;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
@@ -121,6 +122,16 @@ impl Identity {
             Credential::Password(_) => None,
             Credential::OAuth2 { expires_at, .. } => *expires_at,
         }
+    }
+
+    /// How long the credential still works: `None` for one that does not expire (a
+    /// password), zero once it has expired.
+    pub fn time_left(&self) -> Option<Duration> {
+        let expires_at = self.expires_at()?;
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        Some(Duration::from_secs(expires_at.saturating_sub(now)))
     }
 
     /// The pool key.

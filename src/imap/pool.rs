@@ -409,9 +409,6 @@ impl SessionPools {
     /// of the gateway token that carried it: nobody can use those sessions any more).
     pub fn evict_idle(&self) -> usize {
         let ttl = self.registry.settings.idle_ttl;
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
         let evicted: Vec<PoolEntry> = {
             let mut pools = self.registry.lock();
             let stale: Vec<IdentityKey> = pools
@@ -421,8 +418,8 @@ impl SessionPools {
                         .pool
                         .manager()
                         .identity
-                        .expires_at()
-                        .is_some_and(|at| at <= now);
+                        .time_left()
+                        .is_some_and(|left| left.is_zero());
                     (expired || e.last_used.elapsed() >= ttl)
                         && e.pool.status().size == e.pool.status().available
                 })

@@ -129,30 +129,36 @@ pub fn parse_threads(data: &str) -> Result<Vec<Thread>, ImapError> {
     Ok(threads)
 }
 
+/// `uid:parent[:depth]` per member (`-` for no parent), threads separated by `|`:
+/// how tests state a threading's expected shape.
+#[cfg(test)]
+pub(crate) fn describe(threads: &[Thread], with_depth: bool) -> String {
+    threads
+        .iter()
+        .map(|thread| {
+            thread
+                .iter()
+                .map(|m| {
+                    let parent = m.parent.map_or("-".to_owned(), |p| p.to_string());
+                    if with_depth {
+                        format!("{}:{parent}:{}", m.uid, m.depth)
+                    } else {
+                        format!("{}:{parent}", m.uid)
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect::<Vec<_>>()
+        .join(" | ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// `uid:parent:depth` per member, threads separated by `|`.
     fn shape(threads: &[Thread]) -> String {
-        threads
-            .iter()
-            .map(|thread| {
-                thread
-                    .iter()
-                    .map(|m| {
-                        format!(
-                            "{}:{}:{}",
-                            m.uid,
-                            m.parent.map_or("-".to_owned(), |p| p.to_string()),
-                            m.depth
-                        )
-                    })
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            })
-            .collect::<Vec<_>>()
-            .join(" | ")
+        describe(threads, true)
     }
 
     #[test]

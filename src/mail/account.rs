@@ -17,7 +17,7 @@ use std::sync::Mutex;
 
 use super::error::{ImapResultExt as _, MailError, Op};
 use super::list::{fetch_page, page_uids, ListRequest, Order};
-use super::open::{summary_items, uid_validity};
+use super::open::{examine_fresh, summary_items};
 use super::tokens::{account_listing, mailbox_fingerprint, MailboxPosition, TokenCodec};
 use crate::imap::search::SearchKey;
 use crate::imap::{search_criteria, ImapSession, MailboxInfo, MailboxName, SpecialUse};
@@ -223,11 +223,7 @@ async fn search_one(
     limit: usize,
 ) -> Outcome {
     let result = async {
-        let selected = session
-            .select_fresh(&target.name, true)
-            .await
-            .during(Op::Select)?;
-        let validity = uid_validity(&selected)?;
+        let (selected, validity) = examine_fresh(session, &target.name).await?;
         if target
             .position
             .is_some_and(|p| p.uid_validity != 0 && p.uid_validity != validity)
@@ -419,7 +415,8 @@ fn chosen(infos: &[MailboxInfo], choice: &Choice) -> Result<Vec<MailboxName>, Ma
 struct Lane {
     name: MailboxName,
     uid_validity: u32,
-    candidates: Vec<MessageSummary>,
+    /// Newest first, each with its arrival time.
+    candidates: Vec<(i64, MessageSummary)>,
     /// How many of `candidates` are on this page.
     taken: usize,
     more: bool,
@@ -467,7 +464,7 @@ fn merge(
                 lanes.push(Lane {
                     name: target.name,
                     uid_validity,
-                    candidates,
+                    candidates: candidates.into_iter().map(|m| (arrival(&m), m)).collect(),
                     taken: 0,
                     more,
                 });
@@ -507,23 +504,21 @@ fn merge(
         let newest = lanes
             .iter()
             .enumerate()
-            .filter_map(|(index, lane)| {
-                lane.candidates.get(lane.taken).map(|m| (index, arrival(m)))
-            })
+            .filter_map(|(index, lane)| lane.candidates.get(lane.taken).map(|(at, _)| (index, *at)))
             .max_by_key(|&(index, at)| (at, std::cmp::Reverse(index)));
         let Some((index, _)) = newest else { break };
         let lane = &mut lanes[index];
         items.push(AccountMessage {
             mailbox: lane.name.as_str().to_owned(),
-            summary: lane.candidates[lane.taken].clone(),
+            summary: lane.candidates[lane.taken].1.clone(),
         });
         lane.taken += 1;
     }
     for lane in &lanes {
         let below_uid = if lane.taken > 0 {
             // Below the oldest message shown.
-            lane.candidates[lane.taken - 1].uid
-        } else if let Some(newest) = lane.candidates.first() {
+            lane.candidates[lane.taken - 1].1.uid
+        } else if let Some((_, newest)) = lane.candidates.first() {
             // Nothing shown: from its newest candidate on.
             newest.uid.saturating_add(1)
         } else {

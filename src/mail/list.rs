@@ -5,7 +5,7 @@
 //! page. Pages are anchored on UIDs: new mail never shifts or duplicates items.
 
 use super::error::{ImapResultExt as _, MailError, Op};
-use super::open::{current_state, select, summary_items, uid_validity};
+use super::open::{current_state, examine_fresh, select, summary_items, uid_validity};
 use super::tokens::{CursorScope, MailboxState, OrderedPosition, TokenCodec};
 use crate::imap::search::SearchKey;
 use crate::imap::session::FetchedMessage;
@@ -176,11 +176,7 @@ async fn top_page_with_status(
 ) -> Result<MessageList, MailError> {
     // See mail that arrived (or a mailbox that was recreated) since this session last
     // looked: a NOOP when the mailbox is already selected.
-    let selected = session
-        .select_fresh(mailbox, true)
-        .await
-        .during(Op::Select)?;
-    let uid_validity = uid_validity(&selected)?;
+    let (selected, uid_validity) = examine_fresh(session, mailbox).await?;
     // Taken before reading the page, so `/changes?since=` from it misses nothing.
     let state = current_state(session, mailbox).await?;
     let total = selected.exists.unwrap_or(0);
@@ -223,11 +219,7 @@ async fn searched_page(
     request: &ListRequest,
 ) -> Result<MessageList, MailError> {
     let (keys, limit) = (&request.keys, request.limit);
-    let selected = session
-        .select_fresh(mailbox, true)
-        .await
-        .during(Op::Select)?;
-    let uid_validity = uid_validity(&selected)?;
+    let (selected, uid_validity) = examine_fresh(session, mailbox).await?;
     let state = current_state(session, mailbox).await?;
     let scope = CursorScope::new(mailbox.wire(), &search_criteria(keys), uid_validity);
     let anchor = request
@@ -274,11 +266,7 @@ async fn sorted_page(
             "this IMAP server lacks the SORT capability (RFC 5256): only sort=arrival&order=desc, the default, is available",
         ));
     }
-    let selected = session
-        .select_fresh(mailbox, true)
-        .await
-        .during(Op::Select)?;
-    let validity = uid_validity(&selected)?;
+    let (_, validity) = examine_fresh(session, mailbox).await?;
     let state = current_state(session, mailbox).await?;
     let listing = format!(
         "{} sorted {}",

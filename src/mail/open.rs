@@ -51,6 +51,21 @@ pub(crate) async fn open(
     uid_validity(&selected)
 }
 
+/// EXAMINEs `mailbox`, or brings the session's view of it up to date when it is
+/// selected already (`ImapSession::select_fresh`), and returns the view and its
+/// UIDVALIDITY: what every read that must see other sessions' changes starts with.
+pub(crate) async fn examine_fresh(
+    session: &mut ImapSession,
+    mailbox: &MailboxName,
+) -> Result<(SelectedMailbox, u32), MailError> {
+    let selected = session
+        .select_fresh(mailbox, true)
+        .await
+        .during(Op::Select)?;
+    let validity = uid_validity(&selected)?;
+    Ok((selected, validity))
+}
+
 /// The UIDVALIDITY a SELECT reported (a server that reports none is broken).
 pub(crate) fn uid_validity(selected: &SelectedMailbox) -> Result<u32, MailError> {
     selected.uid_validity.ok_or_else(|| {

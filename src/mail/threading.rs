@@ -379,23 +379,7 @@ mod tests {
     }
 
     fn shape(threads: &[Thread]) -> String {
-        threads
-            .iter()
-            .map(|thread| {
-                thread
-                    .iter()
-                    .map(|m| {
-                        format!(
-                            "{}:{}",
-                            m.uid,
-                            m.parent.map_or("-".to_owned(), |p| p.to_string())
-                        )
-                    })
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            })
-            .collect::<Vec<_>>()
-            .join(" | ")
+        crate::imap::thread::describe(threads, false)
     }
 
     #[test]

@@ -15,7 +15,7 @@ use std::collections::HashMap;
 
 use super::error::{ImapResultExt as _, MailError, Op};
 use super::list::{fetch_page, page_size};
-use super::open::{summary_items, uid_validity};
+use super::open::{examine_fresh, summary_items};
 use super::sent::find_sent;
 use super::threading::{thread_references, ThreadInput};
 use super::tokens::{CursorScope, OrderedPosition, TokenCodec};
@@ -164,11 +164,7 @@ pub async fn list_threads(
     mailbox: &MailboxName,
     request: &ThreadsRequest,
 ) -> Result<ThreadList, MailError> {
-    let selected = session
-        .select_fresh(mailbox, true)
-        .await
-        .during(Op::Select)?;
-    let validity = uid_validity(&selected)?;
+    let (_, validity) = examine_fresh(session, mailbox).await?;
     let scope = CursorScope::new(mailbox.wire(), "threads", validity);
     let position = request
         .cursor
@@ -274,11 +270,7 @@ pub async fn get_thread(
     id: u32,
     include_sent: bool,
 ) -> Result<ThreadDetail, MailError> {
-    let selected = session
-        .select_fresh(mailbox, true)
-        .await
-        .during(Op::Select)?;
-    let validity = uid_validity(&selected)?;
+    let (_, validity) = examine_fresh(session, mailbox).await?;
     let (algorithm, threads) = threads_of(session, None).await?;
     let thread = threads
         .into_iter()
@@ -353,8 +345,7 @@ async fn replies_in_sent(
         .take(MAX_SENT_LOOKUP)
         .filter_map(|id| SearchText::new("message_id", &format!("<{id}>")).ok())
         .collect();
-    let selected = session.select_fresh(&sent, true).await.during(Op::Select)?;
-    let validity = uid_validity(&selected)?;
+    let (_, validity) = examine_fresh(session, &sent).await?;
     let mut replies = Vec::new();
     if !ids.is_empty() {
         let found = session

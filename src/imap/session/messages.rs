@@ -382,39 +382,49 @@ impl ImapSession {
     /// # Errors
     /// `No { BadCharset }` and friends.
     pub async fn search(&mut self, keys: &[SearchKey]) -> Result<Option<UidSet>, ImapError> {
-        if self.uses_esearch(keys) {
-            for attempt in 0..2 {
-                let result = self
-                    .execute_raw(Command::UidSearchAll(keys), "ESEARCH")
-                    .await;
-                if let Some(lines) = self.in_selected(result, attempt == 0).await? {
-                    let mut found: Option<UidSet> = None;
-                    for line in &lines {
-                        if let Some(set) = parse_esearch_all(line)? {
-                            found = Some(match found {
-                                Some(before) => before.union(&set),
-                                None => set,
-                            });
-                        }
-                    }
-                    return Ok(found.filter(|set| !set.is_empty()));
-                }
-            }
-        }
-        let mut uids = Vec::new();
+        let esearch = self.uses_esearch(keys);
         for attempt in 0..2 {
-            uids.clear();
-            let result = self
-                .execute_with(Command::UidSearch(keys), |response| {
-                    if let Response::MailboxData(MailboxDatum::Search(found)) = response {
-                        uids.extend_from_slice(found);
-                    }
-                })
-                .await;
-            if self.in_selected(result, attempt == 0).await?.is_some() {
-                break;
+            let result = if esearch {
+                self.search_extended(keys).await
+            } else {
+                self.search_plain(keys).await
+            };
+            if let Some(found) = self.in_selected(result, attempt == 0).await? {
+                return Ok(found);
             }
         }
+        // `in_selected` asks for another try on the first attempt only.
+        Err(ImapError::Protocol(
+            "SEARCH found no selected mailbox twice".to_owned(),
+        ))
+    }
+
+    /// `UID SEARCH RETURN (ALL)` (ESEARCH), read raw: the matches as one set.
+    async fn search_extended(&mut self, keys: &[SearchKey]) -> Result<Option<UidSet>, ImapError> {
+        let lines = self
+            .execute_raw(Command::UidSearchAll(keys), "ESEARCH")
+            .await?;
+        let mut found: Option<UidSet> = None;
+        for line in &lines {
+            if let Some(set) = parse_esearch_all(line)? {
+                found = Some(match found {
+                    Some(before) => before.union(&set),
+                    None => set,
+                });
+            }
+        }
+        Ok(found.filter(|set| !set.is_empty()))
+    }
+
+    /// `UID SEARCH`: one number per match.
+    async fn search_plain(&mut self, keys: &[SearchKey]) -> Result<Option<UidSet>, ImapError> {
+        let mut uids = Vec::new();
+        self.execute_with(Command::UidSearch(keys), |response| {
+            if let Response::MailboxData(MailboxDatum::Search(found)) = response {
+                uids.extend_from_slice(found);
+            }
+        })
+        .await?;
         // A server's SEARCH answer never holds UID 0; skip one rather than fail.
         Ok(UidSet::from_uids(uids.into_iter().filter_map(|uid| Uid::try_from(uid).ok())).ok())
     }
