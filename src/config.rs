@@ -125,6 +125,38 @@ pub struct Cli {
     #[arg(long, env = "IMAP_GATEWAY_POOL_IDLE_TTL", default_value = "5m")]
     pub pool_idle_ttl: String,
 
+    /// How long a credential is trusted on the strength of a past login: a pool whose
+    /// credential was last proven longer ago logs in afresh before it serves the next
+    /// request, so a changed password (and every token sealing the old one) stops
+    /// working within this time. Shorter costs one more LOGIN per active user per
+    /// interval.
+    #[arg(long, env = "IMAP_GATEWAY_CREDENTIAL_RECHECK", default_value = "60s")]
+    pub credential_recheck: String,
+
+    /// Longest time a request may take to produce its response headers (a streamed
+    /// body, such as an event stream or a download, may take longer); 503 after it.
+    #[arg(long, env = "IMAP_GATEWAY_REQUEST_TIMEOUT", default_value = "120s")]
+    pub request_timeout: String,
+
+    /// Requests served at once; more are refused at once with 503 and Retry-After.
+    #[arg(
+        long,
+        env = "IMAP_GATEWAY_MAX_CONCURRENT_REQUESTS",
+        default_value_t = 1024
+    )]
+    pub max_concurrent_requests: usize,
+
+    /// On SIGTERM or Ctrl-C, how long in-flight requests may still run before the
+    /// gateway stops anyway.
+    #[arg(long, env = "IMAP_GATEWAY_SHUTDOWN_TIMEOUT", default_value = "30s")]
+    pub shutdown_timeout: String,
+
+    /// `GET /readyz` probes the IMAP (and SMTP) server at most once per this interval
+    /// and answers every call in between from the last probe, so anonymous callers
+    /// cannot make the gateway open connections at their rate.
+    #[arg(long, env = "IMAP_GATEWAY_READINESS_INTERVAL", default_value = "5s")]
+    pub readiness_interval: String,
+
     /// Serve Prometheus metrics at GET /metrics (true/false).
     #[arg(long, env = "IMAP_GATEWAY_METRICS", default_value_t = true, action = clap::ArgAction::Set)]
     pub metrics: bool,
@@ -223,6 +255,16 @@ pub struct Config {
     pub pool_wait: Duration,
     /// Pool idle TTL.
     pub pool_idle_ttl: Duration,
+    /// How long a past login proves a credential.
+    pub credential_recheck: Duration,
+    /// Deadline for a response's headers.
+    pub request_timeout: Duration,
+    /// Requests served at once.
+    pub max_concurrent_requests: usize,
+    /// Grace period for in-flight requests at shutdown.
+    pub shutdown_timeout: Duration,
+    /// Least time between two readiness probes.
+    pub readiness_interval: Duration,
     /// Serve /metrics.
     pub metrics: bool,
     /// The bearer token /metrics requires, when set.
@@ -323,6 +365,13 @@ pub fn parse_cors_origins(raw: &str) -> Result<Vec<String>, ConfigError> {
         }
     }
     Ok(origins)
+}
+
+fn positive(setting: &'static str, value: usize) -> Result<usize, ConfigError> {
+    if value == 0 {
+        return Err(fail(setting, "must be at least 1"));
+    }
+    Ok(value)
 }
 
 fn duration(setting: &'static str, raw: &str) -> Result<Duration, ConfigError> {
@@ -458,6 +507,20 @@ impl Cli {
             )?,
             pool_wait: duration("IMAP_GATEWAY_POOL_WAIT", &self.pool_wait)?,
             pool_idle_ttl: duration("IMAP_GATEWAY_POOL_IDLE_TTL", &self.pool_idle_ttl)?,
+            credential_recheck: duration(
+                "IMAP_GATEWAY_CREDENTIAL_RECHECK",
+                &self.credential_recheck,
+            )?,
+            request_timeout: duration("IMAP_GATEWAY_REQUEST_TIMEOUT", &self.request_timeout)?,
+            max_concurrent_requests: positive(
+                "IMAP_GATEWAY_MAX_CONCURRENT_REQUESTS",
+                self.max_concurrent_requests,
+            )?,
+            shutdown_timeout: duration("IMAP_GATEWAY_SHUTDOWN_TIMEOUT", &self.shutdown_timeout)?,
+            readiness_interval: duration(
+                "IMAP_GATEWAY_READINESS_INTERVAL",
+                &self.readiness_interval,
+            )?,
             metrics: self.metrics,
             sse_keepalive: duration("IMAP_GATEWAY_SSE_KEEPALIVE", &self.sse_keepalive)?,
             http_header_timeout: duration(
@@ -498,6 +561,11 @@ impl Config {
             imap_command_timeout: Duration::from_secs(30),
             pool_wait: Duration::from_secs(5),
             pool_idle_ttl: Duration::from_secs(300),
+            credential_recheck: Duration::from_secs(60),
+            request_timeout: Duration::from_secs(120),
+            max_concurrent_requests: 1024,
+            shutdown_timeout: Duration::from_secs(30),
+            readiness_interval: Duration::from_secs(5),
             metrics: true,
             metrics_token: None,
             sse_keepalive: Duration::from_secs(25),

@@ -13,6 +13,7 @@ use crate::imap::{
     Backend, Credential, ImapError, PoolSettings, PooledSession, SessionPools, Timeouts, Watchers,
 };
 use crate::mail::idempotency::SendLedger;
+use crate::mail::readiness::Readiness;
 use crate::mail::{Op, TokenCodec};
 use crate::smtp::SmtpBackend;
 
@@ -39,8 +40,10 @@ pub struct App {
     pub tokens_codec: TokenCodec,
     /// IDLE watchers behind the event streams.
     pub watchers: Watchers,
-    /// Serialises moves and deletions per (identity, mailbox).
+    /// Serialises moves and deletions per (account, mailbox).
     pub removal_locks: MailboxLocks,
+    /// The last readiness probe, shared by every `/readyz` call for its interval.
+    pub readiness: Readiness,
     /// Flips to true when the gateway shuts down, so endless responses (event
     /// streams) end and graceful shutdown can finish.
     pub shutting_down: tokio::sync::watch::Sender<bool>,
@@ -93,6 +96,7 @@ impl AppState {
                 idle_ttl: config.pool_idle_ttl,
                 check_after: Duration::from_secs(5),
                 create: config.imap_connect_timeout + config.imap_command_timeout,
+                recheck: config.credential_recheck,
             },
         );
         // Every 5 s at most: sessions of an expired access token close soon after.
@@ -115,6 +119,7 @@ impl AppState {
                     .map(|smtp| smtp.with_mechanisms(config.auth_mechanisms))
             })
             .transpose()?;
+        let readiness = Readiness::new(config.readiness_interval);
         Ok(Self(Arc::new(App {
             config,
             tokens,
@@ -125,6 +130,7 @@ impl AppState {
             tokens_codec,
             watchers,
             removal_locks: MailboxLocks::default(),
+            readiness,
             shutting_down: tokio::sync::watch::Sender::new(false),
         })))
     }
@@ -143,6 +149,24 @@ impl App {
     /// 429; 401 for a rejected password (`unauthorized`) or access token
     /// (`oauth2-token-rejected`); 502/503/504 for backend trouble.
     pub async fn session(&self, user: &AuthUser) -> Result<PooledSession, ApiError> {
+        self.checkout(user, None).await
+    }
+
+    /// Like [`Self::session`], but the credential is proven by a login sent now,
+    /// never by a warm pool (the token endpoint: a token is issued only on the IMAP
+    /// server's word).
+    ///
+    /// # Errors
+    /// As [`Self::session`].
+    pub async fn proven_session(&self, user: &AuthUser) -> Result<PooledSession, ApiError> {
+        self.checkout(user, Some(std::time::Instant::now())).await
+    }
+
+    async fn checkout(
+        &self,
+        user: &AuthUser,
+        proven_since: Option<std::time::Instant>,
+    ) -> Result<PooledSession, ApiError> {
         let username = user.identity.username().as_str();
         let oauth2 = matches!(user.identity.credential(), Credential::OAuth2 { .. });
         let throttled = user.method == AuthMethod::Password;
@@ -161,7 +185,12 @@ impl App {
         }
         // A session opened for this request carries the client's address in its IMAP
         // ID when forwarding is configured.
-        let checkout = self.pools.get(&user.identity);
+        let checkout = async {
+            match proven_since {
+                Some(since) => self.pools.get_proven_since(&user.identity, since).await,
+                None => self.pools.get(&user.identity).await,
+            }
+        };
         match crate::imap::connect::on_behalf_of(user.client, checkout).await {
             Ok(session) => {
                 if throttled && !oauth2 {

@@ -76,6 +76,88 @@ async fn tokens_are_issued_for_valid_credentials_and_work_as_bearer() {
     }
 }
 
+/// Observation 1 of issue 23: with a warm pool, the token endpoint answered 200 for an
+/// old password. It logs in afresh every time, so a changed password is refused at
+/// once (and the refusal drops the old credential's pool, so Basic with it stops too).
+#[tokio::test(flavor = "multi_thread")]
+async fn the_token_endpoint_proves_the_password_afresh() {
+    let dovecot = dovecot();
+    let gateway = Gateway::start(common::config_for(&dovecot)).await;
+    gateway
+        .get("/v1/mailboxes/INBOX", &Auth::alice())
+        .await
+        .ok(200);
+    gateway.token("alice", "alice-pw", None).await;
+    // Two sessions opened: the first request's, and the token request's own LOGIN
+    // (its session took the idle one's place).
+    assert_eq!(dovecot.sessions_opened("alice"), 2);
+    tokio::task::block_in_place(|| dovecot.set_password("alice", "new-pw"));
+    let refused = gateway
+        .post(
+            "/v1/auth/token",
+            &Auth::None,
+            json!({"username": "alice", "password": "alice-pw"}),
+        )
+        .await;
+    assert_eq!(
+        refused.problem(401)["type"],
+        "urn:imap-gateway:problem:unauthorized"
+    );
+    assert_eq!(
+        gateway.state.pools.stats().sessions,
+        0,
+        "old sessions dropped"
+    );
+    gateway
+        .get("/v1/mailboxes/INBOX", &Auth::alice())
+        .await
+        .problem(401);
+    gateway
+        .get("/v1/mailboxes/INBOX", &Auth::Basic("alice", "new-pw"))
+        .await
+        .ok(200);
+}
+
+/// Within the recheck interval a warm pool serves without a LOGIN per request; past
+/// it, the next checkout logs in once (not once per idle session) and the session it
+/// opens takes the old one's place.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pool_re_proves_its_credential_once_per_interval() {
+    let dovecot = dovecot();
+    let mut config = common::config_for(&dovecot);
+    config.credential_recheck = Duration::from_millis(500);
+    let gateway = Gateway::start(config).await;
+    let token = Auth::Bearer(gateway.token("alice", "alice-pw", None).await);
+    let parallel = futures::future::join_all(
+        (0..3).map(|_| gateway.get("/v1/mailboxes/INBOX/messages", &token)),
+    )
+    .await;
+    for reply in &parallel {
+        reply.ok(200);
+    }
+    let opened = dovecot.sessions_opened("alice");
+    gateway.get("/v1/mailboxes/INBOX", &token).await.ok(200);
+    assert_eq!(
+        dovecot.sessions_opened("alice"),
+        opened,
+        "no LOGIN within the interval"
+    );
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let again = futures::future::join_all(
+        (0..3).map(|_| gateway.get("/v1/mailboxes/INBOX/messages", &token)),
+    )
+    .await;
+    for reply in &again {
+        reply.ok(200);
+    }
+    assert_eq!(
+        dovecot.sessions_opened("alice"),
+        opened + 1,
+        "one fresh LOGIN proves the credential for every session of the pool"
+    );
+    assert_eq!(gateway.state.pools.stats().sessions, opened);
+}
+
 #[tokio::test]
 async fn wrong_missing_expired_and_forged_credentials_get_401() {
     let dovecot = dovecot();
@@ -417,7 +499,9 @@ async fn tls_backends_are_verified() {
 #[tokio::test]
 async fn health_and_readiness() {
     let dovecot = dovecot();
-    let gateway = Gateway::start(common::config_for(&dovecot)).await;
+    let mut config = common::config_for(&dovecot);
+    config.readiness_interval = Duration::from_millis(200);
+    let gateway = Gateway::start(config).await;
     assert_eq!(
         gateway.get("/healthz", &Auth::None).await.ok(200)["status"],
         "ok"
@@ -427,8 +511,32 @@ async fn health_and_readiness() {
         "ready"
     );
     drop(dovecot);
-    gateway.get("/readyz", &Auth::None).await.problem(503);
+    // Until the probe interval has passed, the last probe's answer stands.
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    let down = gateway.get("/readyz", &Auth::None).await;
+    assert_eq!(
+        down.problem(503)["type"],
+        "urn:imap-gateway:problem:unavailable"
+    );
+    assert!(down.headers.contains_key("retry-after"));
     assert_eq!(gateway.get("/healthz", &Auth::None).await.status, 200);
+}
+
+/// Observation 2 of issue 23: 300 anonymous `/readyz` calls opened 300 IMAP
+/// connections. Now they share one probe per interval, whatever the rate.
+#[tokio::test(flavor = "multi_thread")]
+async fn anonymous_readiness_calls_cost_the_imap_server_one_connection() {
+    let dovecot = dovecot();
+    let gateway = Gateway::start(common::config_for(&dovecot)).await;
+    let greetings_before = dovecot.logs().matches("no auth attempts").count();
+    let calls = futures::future::join_all((0..300).map(|_| gateway.get("/readyz", &Auth::None)));
+    for reply in calls.await {
+        assert_eq!(reply.ok(200)["status"], "ready");
+    }
+    // Dovecot logs each connection that closes without a login when it closes.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let probes = dovecot.logs().matches("no auth attempts").count() - greetings_before;
+    assert_eq!(probes, 1, "{}", dovecot.logs());
 }
 
 #[tokio::test]

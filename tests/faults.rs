@@ -19,6 +19,7 @@ fn config(url: &str) -> Config {
     config.imap_connect_timeout = Duration::from_secs(2);
     config.imap_command_timeout = Duration::from_secs(2);
     config.pool_wait = Duration::from_secs(2);
+    config.readiness_interval = Duration::from_millis(200);
     config
 }
 
@@ -93,6 +94,9 @@ async fn a_killed_server_fails_requests_fast_and_the_gateway_recovers_after_rest
     }
     let ready = gateway.get("/readyz", &Auth::None).await;
     assert_eq!(ready.status, 503, "readiness reports the dead backend");
+
+    // Readiness answers from its last probe for the probe interval (200 ms here).
+    tokio::time::sleep(Duration::from_millis(250)).await;
 
     // After the restart the same gateway serves again, on fresh sessions. One
     // session lists first: Dovecot 2.3 rebuilds the mailbox-list index left

@@ -358,6 +358,7 @@ async fn idle_sessions_are_checked_with_a_tagged_noop() {
             idle_ttl: Duration::from_secs(60),
             check_after: Duration::ZERO,
             create: Duration::from_secs(5),
+            recheck: Duration::from_secs(60),
         },
     );
     drop(pools.get(&alice()).await.unwrap());

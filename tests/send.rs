@@ -359,7 +359,10 @@ async fn an_unreachable_server_is_502_and_nothing_is_filed() {
         "urn:imap-gateway:problem:smtp-unavailable"
     );
     let ready = gateway.get("/readyz", &Auth::None).await;
-    assert_eq!(ready.status, 502, "{}", ready.text);
+    assert_eq!(
+        ready.problem(503)["detail"],
+        "the SMTP server did not answer the readiness probe (connect)"
+    );
     let mut raw = RawImap::login(dovecot.imap_port, "alice", "alice-pw").await;
     let status = raw.ok("STATUS Sent (MESSAGES)").await.join("\n");
     assert!(status.contains("MESSAGES 0"), "{status}");

@@ -112,6 +112,7 @@ async fn conformance(kind: Kind) {
     newest_page_state(&s, who).await;
     events(&s, who).await;
     deleted_meanwhile(&s, who).await;
+    changed_password(&s, who).await;
 }
 
 async fn names(s: &Setup, who: &str) {
@@ -541,6 +542,56 @@ async fn sign_in(s: &Setup, who: &str) {
     let detail = problem["detail"].as_str().unwrap();
     assert!(detail.contains("AUTH=OAUTHBEARER"), "{who}: {detail}");
     assert!(!detail.contains("ya29"), "{who}: the token is echoed");
+}
+
+/// A changed password stops working through the gateway although pooled sessions of
+/// the old one stay logged in on the server: a token request logs in afresh, and a
+/// warm pool re-proves its credential once the recheck interval has passed (1 s
+/// here), refusing Basic and every token that seals the old password. Uses bob, whose
+/// password no later check needs.
+async fn changed_password(s: &Setup, who: &str) {
+    let mut config = Config::new(s.server.plain_url().parse().unwrap(), SECRET);
+    config.credential_recheck = std::time::Duration::from_secs(1);
+    let gw = Gateway::start(config).await;
+    let basic = Auth::Basic("bob", "secret");
+    let bearer = Auth::Bearer(gw.token("bob", "secret", None).await);
+    gw.get("/v1/mailboxes/INBOX/messages", &basic).await.ok(200);
+    gw.get("/v1/mailboxes/INBOX/messages", &bearer)
+        .await
+        .ok(200);
+    let pooled = gw.state.pools.stats().sessions;
+    assert!(pooled >= 1, "{who}: the pool is warm");
+    let port = s.server.port();
+    let server = &s.server;
+    tokio::task::block_in_place(|| server.set_password("bob", "changed"));
+    assert!(
+        !dovecot_harness::raw::login_accepted(port, "bob", "secret"),
+        "{who}: the server still takes the old password"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let refused = gw.get("/v1/mailboxes/INBOX/messages", &basic).await;
+    assert_eq!(
+        refused.problem(401)["type"],
+        "urn:imap-gateway:problem:unauthorized",
+        "{who}: Basic with the old password"
+    );
+    gw.get("/v1/mailboxes/INBOX/messages", &bearer)
+        .await
+        .problem(401);
+    gw.post(
+        "/v1/auth/token",
+        &Auth::None,
+        json!({"username": "bob", "password": "secret"}),
+    )
+    .await
+    .problem(401);
+    // The old credential's sessions are gone from the pool; the new one works.
+    gw.get(
+        "/v1/mailboxes/INBOX/messages",
+        &Auth::Basic("bob", "changed"),
+    )
+    .await
+    .ok(200);
 }
 
 /// `GET /v1/messages`: one search over several mailboxes, newest first by arrival,

@@ -175,6 +175,34 @@ IMAP_TLS_REQUIRED=0
         assert!(greeted, "courier did not start in time:\n{}", self.logs());
     }
 
+    /// Changes `user`'s password in userdb (rebuilt with `makeuserdb`) and waits until
+    /// Courier takes the new one.
+    ///
+    /// # Panics
+    /// When the user does not exist or Courier keeps refusing the new password.
+    pub fn set_password(&self, user: &str, password: &str) {
+        let path = self.dir.path().join("etc/userdb");
+        let old = fs::read_to_string(&path).expect("read userdb");
+        let prefix = format!("{user}\t");
+        assert!(
+            old.lines().any(|l| l.starts_with(&prefix)),
+            "no user {user}"
+        );
+        let hash = hash_password(password);
+        let new: String = old
+            .lines()
+            .map(|line| match line.split_once("|systempw=") {
+                Some((fields, _)) if line.starts_with(&prefix) => {
+                    format!("{fields}|systempw={hash}\n")
+                }
+                _ => format!("{line}\n"),
+            })
+            .collect();
+        fs::write(&path, new).expect("write userdb");
+        run_checked("makeuserdb", &["-f", &path.to_string_lossy()]);
+        crate::raw::wait_until_login_accepted(self.port, user, password);
+    }
+
     /// The temp dir with configuration, maildirs and logs.
     pub fn dir(&self) -> &Path {
         self.dir.path()

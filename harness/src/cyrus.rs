@@ -138,23 +138,7 @@ DAEMON {{
         fs::write(root.join("conf/cyrus.conf"), services).expect("write cyrus.conf");
         let sasldb = root.join("conf/sasldb2");
         for (name, password) in users {
-            let mut child = Command::new("saslpasswd2")
-                .args(["-p", "-c", "-f"])
-                .arg(&sasldb)
-                .args(["-u", &servername, name])
-                .stdin(Stdio::piped())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("run saslpasswd2");
-            use std::io::Write as _;
-            child
-                .stdin
-                .take()
-                .expect("stdin")
-                .write_all(password.as_bytes())
-                .expect("write password");
-            assert!(child.wait().expect("saslpasswd2").success(), "saslpasswd2");
+            set_sasl_password(&sasldb, &servername, name, password);
         }
         for sub in ["conf", "lib", "spool", "run", "log"] {
             run_checked(
@@ -191,6 +175,19 @@ DAEMON {{
             !matches!(master.try_wait(), Ok(Some(_)))
         });
         assert!(greeted, "cyrus did not start:\n{}", self.logs());
+    }
+
+    /// Changes `user`'s password in the SASL database and waits until Cyrus takes
+    /// the new one.
+    ///
+    /// # Panics
+    /// When saslpasswd2 fails or Cyrus keeps refusing the new password.
+    pub fn set_password(&self, user: &str, password: &str) {
+        let sasldb = self.dir.path().join("conf/sasldb2");
+        set_sasl_password(&sasldb, &format!("harness{}", self.port), user, password);
+        run_checked("chown", &["cyrus:mail", &sasldb.to_string_lossy()]);
+        run_checked("chmod", &["640", &sasldb.to_string_lossy()]);
+        crate::raw::wait_until_login_accepted(self.port, user, password);
     }
 
     /// The temp dir with configuration, spool and logs.
@@ -230,4 +227,26 @@ impl Drop for Cyrus {
         let _ = self.master.kill();
         let _ = self.master.wait();
     }
+}
+
+/// Sets (or creates) `user`'s password in the SASL database `sasldb`, in the realm
+/// `servername` (which Cyrus looks users up in).
+fn set_sasl_password(sasldb: &Path, servername: &str, user: &str, password: &str) {
+    use std::io::Write as _;
+    let mut child = Command::new("saslpasswd2")
+        .args(["-p", "-c", "-f"])
+        .arg(sasldb)
+        .args(["-u", servername, user])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run saslpasswd2");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(password.as_bytes())
+        .expect("write password");
+    assert!(child.wait().expect("saslpasswd2").success(), "saslpasswd2");
 }

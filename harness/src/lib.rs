@@ -452,6 +452,37 @@ impl Dovecot {
         }
     }
 
+    /// Changes `user`'s password in the passwd-file and waits until Dovecot takes the
+    /// new one (it re-reads the file when it changes); sessions already logged in stay
+    /// logged in, as on a real server.
+    ///
+    /// # Panics
+    /// When the user does not exist or Dovecot keeps refusing the new password.
+    pub fn set_password(&self, user: &str, password: &str) {
+        let path = self.dir.path().join("passwd");
+        let old = fs::read_to_string(&path).expect("read passwd");
+        let prefix = format!("{user}:");
+        assert!(
+            old.lines().any(|l| l.starts_with(&prefix)),
+            "no user {user}"
+        );
+        let new: String = old
+            .lines()
+            .map(|line| {
+                if line.starts_with(&prefix) {
+                    format!("{user}:{{PLAIN}}{password}::::::\n")
+                } else {
+                    format!("{line}\n")
+                }
+            })
+            .collect();
+        // A new file under the same name: a new inode and mtime, whatever the size.
+        let staged = self.dir.path().join("passwd.new");
+        fs::write(&staged, new).expect("write passwd");
+        fs::rename(&staged, &path).expect("replace passwd");
+        raw::wait_until_login_accepted(self.imap_port, user, password);
+    }
+
     /// The temp directory holding config, mail and logs.
     pub fn dir(&self) -> &Path {
         self.dir.path()

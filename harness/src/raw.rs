@@ -205,6 +205,15 @@ impl RawImap {
 /// # Panics
 /// When the login fails.
 pub fn blocking_login_logout(port: u16, user: &str, password: &str) {
+    assert!(login_accepted(port, user, password), "LOGIN {user} failed");
+}
+
+/// Whether the server on `port` accepts a LOGIN of `user` with `password` (logged out
+/// again at once).
+///
+/// # Panics
+/// When the server cannot be reached.
+pub fn login_accepted(port: u16, user: &str, password: &str) -> bool {
     use std::io::{BufRead as _, Write as _};
     let stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
     stream
@@ -227,7 +236,23 @@ pub fn blocking_login_logout(port: u16, user: &str, password: &str) {
             break;
         }
     }
-    assert!(logged_in, "LOGIN {user} failed");
+    logged_in
+}
+
+/// Waits up to 10 s until the server on `port` accepts `password` for `user` (after a
+/// password change, which servers pick up from their files a moment later).
+///
+/// # Panics
+/// When it still refuses it then.
+pub fn wait_until_login_accepted(port: u16, user: &str, password: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !login_accepted(port, user, password) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server still refuses the new password of {user}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
 }
 
 /// An IMAP date-time (`26-Nov-2026 09:00:00 +0000`) for seconds since the epoch, UTC.

@@ -146,6 +146,16 @@ impl AnyServer {
         }
     }
 
+    /// Changes `user`'s password on the server and waits until it takes the new one;
+    /// sessions already logged in stay so.
+    pub fn set_password(&self, user: &str, password: &str) {
+        match &self.running {
+            Running::Dovecot(d) => d.set_password(user, password),
+            Running::Cyrus(c) => c.set_password(user, password),
+            Running::Courier(c) => c.set_password(user, password),
+        }
+    }
+
     /// The server's logs, for failure messages.
     pub fn logs(&self) -> String {
         match &self.running {

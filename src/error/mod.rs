@@ -178,6 +178,16 @@ pub enum ApiError {
         /// When to try again.
         retry_after: Duration,
     },
+    /// 503 + `Retry-After`: the gateway itself cannot take the request now (over its
+    /// concurrency limit, past its request deadline, shutting down, or the backend
+    /// was found unreachable by the last readiness probe).
+    #[error("unavailable: {detail}")]
+    Unavailable {
+        /// Our explanation.
+        detail: String,
+        /// When to try again.
+        retry_after: Duration,
+    },
     /// An IMAP failure, classified by [`ApiError::status`].
     #[error("IMAP error while trying to {}: {source}", op.doing())]
     Imap {
@@ -285,6 +295,7 @@ impl ApiError {
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Imap { op, source } => imap_status(*op, source),
             Self::Smtp(err) => smtp_status(err),
             Self::NotImplemented { .. } => StatusCode::NOT_IMPLEMENTED,
@@ -306,6 +317,7 @@ impl ApiError {
             Self::PayloadTooLarge { .. } => "payload-too-large",
             Self::UnsupportedMediaType { .. } => "unsupported-media-type",
             Self::TooManyRequests { .. } => "rate-limited",
+            Self::Unavailable { .. } => "unavailable",
             Self::Imap {
                 source: ImapError::TokenRejected { .. },
                 ..
@@ -347,7 +359,9 @@ impl ApiError {
 
     fn retry_after(&self) -> Option<u64> {
         match self {
-            Self::TooManyRequests { retry_after, .. } => Some(retry_after.as_secs().max(1)),
+            Self::TooManyRequests { retry_after, .. } | Self::Unavailable { retry_after, .. } => {
+                Some(retry_after.as_secs().max(1))
+            }
             Self::Imap {
                 source: ImapError::Pool(PoolFailure::ServerLimit),
                 ..
@@ -372,7 +386,8 @@ impl ApiError {
             | Self::PayloadTooLarge { detail }
             | Self::UnsupportedMediaType { detail }
             | Self::NotImplemented { detail }
-            | Self::TooManyRequests { detail, .. } => detail.clone(),
+            | Self::TooManyRequests { detail, .. }
+            | Self::Unavailable { detail, .. } => detail.clone(),
             Self::Smtp(err) => smtp_detail(err),
             Self::MethodNotAllowed => "this method is not allowed on this resource".to_owned(),
             Self::RangeNotSatisfiable { size } => {

@@ -25,9 +25,10 @@ use crate::state::AppState;
 /// Exchange an IMAP user name and password, or an OAuth2 access token, for a bearer
 /// token.
 ///
-/// The gateway checks the credentials by logging in to IMAP (LOGIN for a password,
-/// AUTHENTICATE OAUTHBEARER or XOAUTH2 for an access token; the session it opens
-/// stays in the pool for the next request). The token is an HS256 JWT valid on every
+/// The gateway checks the credentials by logging in to IMAP afresh (LOGIN for a
+/// password, AUTHENTICATE OAUTHBEARER or XOAUTH2 for an access token), never on the
+/// strength of a pooled session; the session it opens stays in the pool for the next
+/// request. The token is an HS256 JWT valid on every
 /// gateway instance with the same secret; the password or access token travels in
 /// it sealed with XChaCha20-Poly1305. A token sealing an access token never outlives
 /// it: `expires_in` (or the access token's own `exp`, when it is a JWT) caps its
@@ -112,8 +113,9 @@ pub async fn create_token(
         client,
         expires_at: None,
     };
-    // Logging in proves the credentials; the session goes back to the pool.
-    drop(state.session(&user).await?);
+    // A fresh login proves the credentials, whatever the pool holds (a warm session
+    // proves only that they were right once); the session goes back to the pool.
+    drop(state.proven_session(&user).await?);
     let issued = state
         .tokens
         .issue(&user.identity, scopes, Duration::from_secs(ttl));

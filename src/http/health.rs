@@ -6,7 +6,6 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::error::{ApiError, ProblemDetails};
-use crate::mail::Op;
 use crate::state::AppState;
 
 /// Health answer.
@@ -29,21 +28,27 @@ pub async fn healthz() -> Json<Health> {
 /// Readiness: the IMAP backend accepts a connection and sends its greeting
 /// (after the TLS handshake for TLS backends), and so does the SMTP server when
 /// sending is configured.
+///
+/// The servers are probed at most once per `IMAP_GATEWAY_READINESS_INTERVAL`
+/// (default 5 s); calls in between get the last probe's answer, so calling this
+/// costs the mail servers nothing more however often it is called.
 #[utoipa::path(get, path = "/readyz", tag = "service",
     responses(
-        (status = 200, description = "The IMAP backend is reachable", body = Health),
-        (status = 503, description = "The IMAP backend is not reachable", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 200, description = "The IMAP (and SMTP) server answered the last probe", body = Health),
+        (status = 503, description = "A server did not answer the last probe; `Retry-After` says when the next one is made", body = ProblemDetails, content_type = "application/problem+json"),
     ))]
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
     state
-        .pools
-        .backend()
-        .probe()
+        .readiness
+        .check(state.pools.backend(), state.smtp.as_ref())
         .await
-        .map_err(|err| ApiError::imap(Op::Probe, err))?;
-    if let Some(smtp) = state.smtp.as_ref() {
-        smtp.probe().await.map_err(ApiError::Smtp)?;
-    }
+        .map_err(|not_ready| ApiError::Unavailable {
+            detail: format!(
+                "the {} server did not answer the readiness probe ({})",
+                not_ready.server, not_ready.reason
+            ),
+            retry_after: not_ready.retry_after,
+        })?;
     Ok(Json(Health {
         status: "ready".to_owned(),
     }))

@@ -34,7 +34,7 @@ async fn removal_guard(
     Some(
         state
             .removal_locks
-            .acquire(user.identity.key(), mailbox)
+            .acquire(user.identity.account(), mailbox)
             .await,
     )
 }

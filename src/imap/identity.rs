@@ -1,6 +1,8 @@
 //! Who the gateway logs in as: an IMAP user name and a [`Credential`] (a password, or
-//! an OAuth2 access token) in an [`Identity`], and the fingerprint that keys
-//! everything kept per identity ([`IdentityKey`]: pools, watchers, mailbox locks).
+//! an OAuth2 access token) in an [`Identity`]; the fingerprint that keys what is kept
+//! per credential ([`IdentityKey`]: pools, watchers), and the account that keys what
+//! every client of one mailbox store must share whatever credential it holds
+//! ([`AccountKey`]: mailbox locks, Courier's flag serialisation).
 //! The secret is exposed only to the login and to token sealing.
 
 use std::fmt;
@@ -26,6 +28,13 @@ impl fmt::Debug for IdentityKey {
         )
     }
 }
+
+/// The account an identity logs in to: its user name on the gateway's one IMAP
+/// server. Two clients of one user hold different credentials (two OAuth2 tokens, an
+/// old and a new password) but change the same messages, so what serialises changes
+/// is keyed by this, never by [`IdentityKey`].
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub struct AccountKey(String);
 
 /// What proves the identity to the IMAP and SMTP servers.
 #[derive(Clone)]
@@ -137,6 +146,11 @@ impl Identity {
     /// The pool key.
     pub fn key(&self) -> IdentityKey {
         self.key
+    }
+
+    /// The account, whatever the credential.
+    pub fn account(&self) -> AccountKey {
+        AccountKey(self.username.as_str().to_owned())
     }
 }
 

@@ -1,4 +1,4 @@
-//! Per (identity, mailbox) locks inside one gateway. Two uses:
+//! Per (account, mailbox) locks inside one gateway. Two uses:
 //!
 //! **Removals** (held by the HTTP layer): moves and deletions of the same user's
 //! messages in one mailbox are serialised. Why: the pool gives one user several IMAP sessions, and Dovecot's MOVE (copy,
@@ -8,7 +8,9 @@
 //! request runs after the first finished; its own UID check then finds the message
 //! gone and it answers 404. Copies, reads and flag changes are not serialised.
 //! Across several gateway instances, or against other IMAP clients, the server's own
-//! semantics apply.
+//! semantics apply. Keyed by account, not credential: two clients of one user
+//! signed in with different tokens (or an old and a new password) change the same
+//! messages.
 //!
 //! **Flag changes on servers that report changes late** (held by the session, see
 //! `profile.rs`): Courier computes `STORE +FLAGS` from the session's stale copy of a
@@ -20,11 +22,11 @@ use std::sync::{Arc, Mutex, Weak};
 
 use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
 
-use super::identity::IdentityKey;
+use super::identity::AccountKey;
 use super::types::MailboxName;
 
-/// (identity, mailbox wire name).
-type LockKey = (IdentityKey, String);
+/// (account, mailbox wire name).
+type LockKey = (AccountKey, String);
 
 /// Locks keyed by [`LockKey`]; entries die with their last guard.
 #[derive(Debug, Default)]
@@ -33,12 +35,8 @@ pub struct MailboxLocks {
 }
 
 impl MailboxLocks {
-    /// Waits for the right to change messages of `mailbox` as `identity`.
-    pub async fn acquire(
-        &self,
-        identity: IdentityKey,
-        mailbox: &MailboxName,
-    ) -> OwnedMutexGuard<()> {
+    /// Waits for the right to change messages of `mailbox` in `account`.
+    pub async fn acquire(&self, account: AccountKey, mailbox: &MailboxName) -> OwnedMutexGuard<()> {
         let lock = {
             let mut locks = self
                 .locks
@@ -48,7 +46,7 @@ impl MailboxLocks {
             if locks.len() > 1024 {
                 locks.retain(|_, weak| weak.strong_count() > 0);
             }
-            let key = (identity, mailbox.wire().to_owned());
+            let key = (account, mailbox.wire().to_owned());
             match locks.get(&key).and_then(Weak::upgrade) {
                 Some(lock) => lock,
                 None => {
@@ -68,16 +66,20 @@ mod tests {
     use crate::imap::{Identity, Username};
     use secrecy::SecretString;
 
-    fn key(user: &str) -> IdentityKey {
+    fn key(user: &str) -> AccountKey {
+        key_with(user, "pw")
+    }
+
+    fn key_with(user: &str, password: &str) -> AccountKey {
         Identity::new(
             Username::try_from(user).unwrap(),
-            SecretString::from("pw".to_owned()),
+            SecretString::from(password.to_owned()),
         )
-        .key()
+        .account()
     }
 
     #[tokio::test]
-    async fn one_holder_per_identity_and_mailbox() {
+    async fn one_holder_per_account_and_mailbox() {
         let locks = MailboxLocks::default();
         let inbox = MailboxName::try_from("INBOX").unwrap();
         let archive = MailboxName::try_from("Archive").unwrap();
@@ -88,7 +90,12 @@ mod tests {
         let waiting = locks.acquire(key("a"), &inbox);
         tokio::pin!(waiting);
         assert!(futures::poll!(waiting.as_mut()).is_pending());
+        // The same user with another credential is the same account.
+        let other_credential = locks.acquire(key_with("a", "new-pw"), &inbox);
+        tokio::pin!(other_credential);
+        assert!(futures::poll!(other_credential.as_mut()).is_pending());
         drop(held);
         drop(waiting.await);
+        drop(other_credential.await);
     }
 }

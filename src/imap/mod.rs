@@ -43,7 +43,7 @@ pub use command::{search_criteria, FetchItem, Section, SortKey, StoreMode, Threa
 pub use connect::{Backend, BackendUrl, Security, Timeouts};
 pub use error::{ImapError, PoolFailure};
 pub use flag::Flag;
-pub use identity::{Credential, Identity, IdentityKey};
+pub use identity::{AccountKey, Credential, Identity, IdentityKey};
 pub use pool::{PoolSettings, PoolStats, PooledSession, SessionPools};
 pub use profile::{ServerKind, ServerProfile};
 pub use session::{ImapSession, MailboxCounters, MailboxInfo, SpecialUse};

@@ -17,7 +17,13 @@
 //!   last one used, with the same mailbox selected (deadpool cannot pick a session
 //!   by what it has selected);
 //! - pools idle longer than the idle TTL, and pools of OAuth2 identities whose
-//!   credential has expired, are logged out and dropped by a background task.
+//!   credential has expired, are logged out and dropped by a background task;
+//! - a credential is re-proven, never assumed from a warm pool: every login records
+//!   when it was sent (the identity's *proof*); a checkout whose identity was last
+//!   proven longer ago than the recheck interval (or before the instant the caller
+//!   requires, for the token endpoint: now) first logs in afresh, and the new session
+//!   takes the checked-out one's place. A refused credential drops the identity's
+//!   whole pool, so a changed password stops working within the interval.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -33,7 +39,7 @@ use deadpool::Runtime;
 
 use tokio::sync::Semaphore;
 
-use super::backoff::LoginBackoff;
+use super::backoff::{LoginBackoff, LoginPermit};
 use super::connect::Backend;
 use super::error::{ImapError, PoolFailure};
 use super::identity::{Identity, IdentityKey};
@@ -55,6 +61,36 @@ pub struct PoolSettings {
     pub check_after: Duration,
     /// Connect + login budget for a new session.
     pub create: Duration,
+    /// A credential last proven by a login longer ago than this is proven again
+    /// (a fresh login) before its pool serves another request.
+    pub recheck: Duration,
+}
+
+/// When an identity's credential was last proven by a login the server accepted.
+#[derive(Default)]
+struct Proof {
+    /// The instant the last accepted login was sent.
+    at: Mutex<Option<Instant>>,
+    /// Taken while re-proving, so concurrent checkouts log in once between them.
+    proving: tokio::sync::Mutex<()>,
+}
+
+impl Proof {
+    /// True when a login sent at or after `since` was accepted.
+    fn covers(&self, since: Instant) -> bool {
+        self.at
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .is_some_and(|at| at >= since)
+    }
+
+    fn record(&self, sent: Instant) {
+        let mut at = self
+            .at
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        *at = Some(at.map_or(sent, |known| known.max(sent)));
+    }
 }
 
 /// deadpool manager for one identity.
@@ -64,6 +100,49 @@ struct SessionManager {
     registry: Weak<Registry>,
     /// Holds logins back after the server refused one for a connection limit.
     backoff: LoginBackoff,
+    proof: Proof,
+}
+
+impl SessionManager {
+    /// Leave to log in now: refused while logins are held back. After `NO [LIMIT]`
+    /// the server will refuse more sessions for a while: asking again on every
+    /// request would turn one busy moment into a login storm.
+    fn login_permit(&self) -> Result<LoginPermit<'_>, ImapError> {
+        self.backoff.try_login().ok_or_else(|| {
+            metrics::counter!("imap_logins_total", "outcome" => "held_back").increment(1);
+            ImapError::Pool(PoolFailure::ServerLimit)
+        })
+    }
+
+    /// Logs in a new session for this identity (counted in metrics) and records the
+    /// proof. The caller gives it its global permit.
+    async fn login(&self, login_permit: LoginPermit<'_>) -> Result<ImapSession, ImapError> {
+        let sent = Instant::now();
+        let login = self.backend.login(&self.identity).await;
+        let outcome = match &login {
+            Ok(_) => "ok",
+            Err(err) if err.is_auth_failure() => "rejected",
+            Err(err) if err.is_server_limit() => "limited",
+            Err(_) => "error",
+        };
+        metrics::counter!("imap_logins_total", "outcome" => outcome).increment(1);
+        match login {
+            Ok(session) => {
+                login_permit.succeeded();
+                self.proof.record(sent);
+                Ok(session)
+            }
+            Err(err) if err.is_server_limit() => {
+                login_permit.refused_for_limit();
+                tracing::warn!(
+                    user = %self.identity.username(),
+                    "IMAP server refused another session (connection limit); holding back logins"
+                );
+                Err(ImapError::Pool(PoolFailure::ServerLimit))
+            }
+            Err(err) => Err(err),
+        }
+    }
 }
 
 impl managed::Manager for SessionManager {
@@ -75,38 +154,11 @@ impl managed::Manager for SessionManager {
             .registry
             .upgrade()
             .ok_or(ImapError::Pool(PoolFailure::Closed))?;
-        // After `NO [LIMIT]` the server will refuse more sessions for a while: asking
-        // again on every request would turn one busy moment into a login storm.
-        let Some(login_permit) = self.backoff.try_login() else {
-            metrics::counter!("imap_logins_total", "outcome" => "held_back").increment(1);
-            return Err(ImapError::Pool(PoolFailure::ServerLimit));
-        };
+        let login_permit = self.login_permit()?;
         let permit = registry.try_global_permit(self.identity.key())?;
-        let login = self.backend.login(&self.identity).await;
-        let outcome = match &login {
-            Ok(_) => "ok",
-            Err(err) if err.is_auth_failure() => "rejected",
-            Err(err) if err.is_server_limit() => "limited",
-            Err(_) => "error",
-        };
-        metrics::counter!("imap_logins_total", "outcome" => outcome).increment(1);
-        let mut session = match login {
-            Ok(session) => {
-                login_permit.succeeded();
-                session
-            }
-            Err(err) if err.is_server_limit() => {
-                login_permit.refused_for_limit();
-                tracing::warn!(
-                    user = %self.identity.username(),
-                    "IMAP server refused another session (connection limit); holding back logins"
-                );
-                return Err(ImapError::Pool(PoolFailure::ServerLimit));
-            }
-            Err(err) => return Err(err),
-        };
+        let mut session = self.login(login_permit).await?;
         session.attach_permit(permit);
-        session.attach_flag_locks(registry.flag_locks.clone(), self.identity.key());
+        session.attach_flag_locks(registry.flag_locks.clone(), self.identity.account());
         tracing::debug!(user = %self.identity.username(), "IMAP session opened");
         Ok(session)
     }
@@ -292,6 +344,7 @@ impl SessionPools {
                 identity: identity.clone(),
                 registry: Arc::downgrade(&self.registry),
                 backoff: LoginBackoff::default(),
+                proof: Proof::default(),
             };
             let settings = self.registry.settings;
             let pool = Pool::builder(manager)
@@ -312,13 +365,39 @@ impl SessionPools {
         entry.pool.clone()
     }
 
-    /// Checks out a session for `identity`, logging in when the pool has none idle.
+    /// Checks out a session for `identity`, logging in when the pool has none idle,
+    /// or afresh when the credential was last proven longer ago than the recheck
+    /// interval.
     ///
     /// # Errors
     /// Login failures (`No { AuthenticationFailed }`), connection errors,
     /// [`PoolFailure::Busy`] or [`PoolFailure::GlobalLimit`] after the bounded wait.
-    #[tracing::instrument(skip_all, fields(user = %identity.username()))]
     pub async fn get(&self, identity: &Identity) -> Result<PooledSession, ImapError> {
+        let recheck = self.registry.settings.recheck;
+        let since = Instant::now().checked_sub(recheck);
+        self.checkout(identity, since).await
+    }
+
+    /// Like [`Self::get`], but the credential is proven by a login sent at or after
+    /// `since` (the token endpoint passes the request's start: a token is issued
+    /// only on the server's word now, never on a warm pool's).
+    ///
+    /// # Errors
+    /// As [`Self::get`].
+    pub async fn get_proven_since(
+        &self,
+        identity: &Identity,
+        since: Instant,
+    ) -> Result<PooledSession, ImapError> {
+        self.checkout(identity, Some(since)).await
+    }
+
+    #[tracing::instrument(skip_all, fields(user = %identity.username()))]
+    async fn checkout(
+        &self,
+        identity: &Identity,
+        since: Option<Instant>,
+    ) -> Result<PooledSession, ImapError> {
         let mut pool = self.pool_for(identity);
         let waiting = Instant::now();
         let mut checkout = pool.get().await;
@@ -363,10 +442,15 @@ impl SessionPools {
         drop(waiting_guard);
         metrics::histogram!("imap_pool_wait_seconds").record(waiting.elapsed().as_secs_f64());
         match checkout {
-            Ok(object) => Ok(PooledSession(Some(object))),
+            Ok(object) => match since {
+                Some(since) if !pool.manager().proof.covers(since) => {
+                    self.prove_again(&pool, object, since).await
+                }
+                _ => Ok(PooledSession(Some(object))),
+            },
             Err(PoolError::Backend(err)) => {
                 if err.is_auth_failure() {
-                    self.forget_if_empty(identity.key());
+                    self.forget(identity.key());
                 }
                 Err(err)
             }
@@ -377,16 +461,67 @@ impl SessionPools {
         }
     }
 
-    /// Drops the pool of an identity whose credentials failed and that holds nothing,
-    /// so failed guesses do not accumulate pools.
-    fn forget_if_empty(&self, key: IdentityKey) {
-        let mut pools = self.registry.lock();
-        if pools
-            .get(&key)
-            .is_some_and(|entry| entry.pool.status().size == 0)
-        {
-            pools.remove(&key);
+    /// Proves `object`'s credential with a fresh login sent at or after `since`
+    /// (unless a concurrent checkout just did) and hands out the new session in the
+    /// old one's place; the old one is logged out. A refused credential drops the
+    /// identity's pool.
+    async fn prove_again(
+        &self,
+        pool: &Pool<SessionManager>,
+        mut object: Object<SessionManager>,
+        since: Instant,
+    ) -> Result<PooledSession, ImapError> {
+        let manager = pool.manager();
+        let _turn = manager.proof.proving.lock().await;
+        if manager.proof.covers(since) {
+            return Ok(PooledSession(Some(object)));
         }
+        let login = match manager.login_permit() {
+            Ok(permit) => manager.login(permit).await,
+            Err(err) => Err(err),
+        };
+        match login {
+            Ok(mut fresh) => {
+                metrics::counter!("imap_credential_rechecks_total", "outcome" => "ok").increment(1);
+                if let Some(permit) = object.take_permit() {
+                    fresh.attach_permit(permit);
+                }
+                fresh.attach_flag_locks(
+                    self.registry.flag_locks.clone(),
+                    manager.identity.account(),
+                );
+                let old = std::mem::replace(&mut *object, fresh);
+                tokio::spawn(old.logout());
+                Ok(PooledSession(Some(object)))
+            }
+            Err(err) => {
+                if err.is_auth_failure() {
+                    metrics::counter!("imap_credential_rechecks_total", "outcome" => "rejected")
+                        .increment(1);
+                    tracing::info!(
+                        user = %manager.identity.username(),
+                        "IMAP server no longer accepts a pooled credential; its sessions are logged out"
+                    );
+                    drop(Object::take(object));
+                    self.forget(manager.identity.key());
+                }
+                // Otherwise (unreachable, limit) the session goes back unproven: the
+                // next checkout tries again.
+                Err(err)
+            }
+        }
+    }
+
+    /// Drops the pool of an identity whose credential the server refused: its idle
+    /// sessions are logged out, and sessions in use are closed when they come back
+    /// (the pool is closed). Failed guesses thus leave no pools either.
+    fn forget(&self, key: IdentityKey) {
+        let Some(entry) = self.registry.lock().remove(&key) else {
+            return;
+        };
+        self.registry
+            .logout_all(entry.pool.retain(|_, _| false).removed);
+        entry.pool.close();
     }
 
     /// Current counts.

@@ -17,6 +17,7 @@
 //! - [`changes`]: what changed since a state token (also feeds event streams).
 //! - [`tokens`]: the signed cursors and state tokens.
 //! - [`open`]: selecting a mailbox, fetching one message, flag lists.
+//! - [`readiness`]: whether the mail servers answer, probed at most once per interval.
 
 pub mod account;
 pub mod append;
@@ -32,6 +33,7 @@ pub mod list;
 pub mod mailboxes;
 pub mod open;
 pub mod read;
+pub mod readiness;
 pub mod reply;
 pub mod send;
 pub mod sent;

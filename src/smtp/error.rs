@@ -82,6 +82,24 @@ pub enum SmtpError {
     Protocol(String),
 }
 
+impl SmtpError {
+    /// A short, bounded label for metrics and readiness (never server text).
+    pub fn outcome_label(&self) -> &'static str {
+        match self {
+            Self::Connect(_) => "connect",
+            Self::Tls(_) => "tls",
+            Self::Timeout => "timeout",
+            Self::Refused(_) => "refused",
+            Self::AuthFailed(_) => "auth_failed",
+            Self::TokenRejected { .. } => "token_rejected",
+            Self::NoMechanism(_) => "no_mechanism",
+            Self::NoRecipient(_) => "no_recipient",
+            Self::TooLarge { .. } => "too_large",
+            Self::Protocol(_) => "protocol",
+        }
+    }
+}
+
 impl From<mail_send::Error> for SmtpError {
     fn from(err: mail_send::Error) -> Self {
         match err {

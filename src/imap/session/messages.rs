@@ -446,10 +446,10 @@ impl ImapSession {
         // the flags (Courier), changes to one mailbox go one at a time, each after a
         // NOOP, so none starts from flags another session has since changed.
         let _serialised = match (&self.flag_locks, &self.selected) {
-            (Some((locks, identity)), Some(selected))
+            (Some((locks, account)), Some(selected))
                 if self.profile.reports_changes_only_at_noop() =>
             {
-                let guard = locks.acquire(*identity, &selected.name).await;
+                let guard = locks.acquire(account.clone(), &selected.name).await;
                 self.execute(Command::Noop).await?;
                 Some(guard)
             }

@@ -30,7 +30,7 @@ use tokio::sync::OwnedSemaphorePermit;
 use super::command::{self, Command, ListPattern, ListReturn, StatusItem};
 use super::error::ImapError;
 use super::exchange::{finish_command, idle_round, raw_round_trip, round_trip};
-use super::identity::IdentityKey;
+use super::identity::AccountKey;
 use super::mailbox_locks::MailboxLocks;
 use super::profile::{Naming, ServerKind, ServerProfile};
 use super::types::{MailboxName, ServerMailbox};
@@ -52,7 +52,7 @@ pub struct ImapSession {
     /// a SELECT since the session left the pool); see [`Self::begin_checkout`].
     view_is_current: bool,
     /// Serialises flag changes per mailbox on servers that report changes late.
-    flag_locks: Option<(Arc<MailboxLocks>, IdentityKey)>,
+    flag_locks: Option<(Arc<MailboxLocks>, AccountKey)>,
     broken: bool,
     in_flight: bool,
     /// The tag of the command whose answer is being read; left set when the request
@@ -178,8 +178,13 @@ impl ImapSession {
         self.permit = Some(permit);
     }
 
-    pub(crate) fn attach_flag_locks(&mut self, locks: Arc<MailboxLocks>, identity: IdentityKey) {
-        self.flag_locks = Some((locks, identity));
+    /// Gives up the session's place under the global cap (to the session replacing it).
+    pub(crate) fn take_permit(&mut self) -> Option<OwnedSemaphorePermit> {
+        self.permit.take()
+    }
+
+    pub(crate) fn attach_flag_locks(&mut self, locks: Arc<MailboxLocks>, account: AccountKey) {
+        self.flag_locks = Some((locks, account));
     }
 
     /// What the server advertised.
