@@ -68,7 +68,8 @@ pub async fn serve(
         signal_state.shutting_down.send_replace(true);
     };
     let header_timeout = state.config.http_header_timeout;
-    server::run(listener, router, header_timeout, shutdown).await;
+    let shutdown_timeout = state.config.shutdown_timeout;
+    server::run(listener, router, header_timeout, shutdown_timeout, shutdown).await;
     state.pools.close(Duration::from_secs(5)).await;
     Ok(())
 }

@@ -22,11 +22,13 @@ use tokio::net::TcpListener;
 use tower::ServiceExt as _;
 
 /// Serves `router` on `listener` until `shutdown` completes, then stops accepting
-/// and waits for open connections to finish their requests.
+/// and waits for open connections to finish their requests, at most
+/// `shutdown_timeout` (then the remaining connections are dropped).
 pub async fn run(
     listener: TcpListener,
     router: Router,
     header_timeout: Duration,
+    shutdown_timeout: Duration,
     shutdown: impl Future<Output = ()>,
 ) {
     let mut builder = auto::Builder::new(TokioExecutor::new());
@@ -80,5 +82,13 @@ pub async fn run(
         });
     }
     drop(listener);
-    graceful.shutdown().await;
+    if tokio::time::timeout(shutdown_timeout, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            after = ?shutdown_timeout,
+            "shutdown deadline reached; closing the connections still open"
+        );
+    }
 }

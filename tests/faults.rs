@@ -349,3 +349,61 @@ async fn a_malformed_server_response_is_a_500_problem_and_the_session_is_discard
         "the session that saw the malformed response was replaced"
     );
 }
+
+/// Issue 23, "what to build" 2: beyond `IMAP_GATEWAY_MAX_CONCURRENT_REQUESTS` requests
+/// in flight, more are refused at once with 503 + Retry-After (not queued without
+/// bound); a request that has not produced its answer by the request deadline gets a
+/// 503 too, and the gateway goes on serving.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gateway_sheds_load_and_bounds_each_request() {
+    let dovecot = common::dovecot();
+    let proxy = FaultProxy::start(dovecot.imap_port).await;
+    let mut limited = config(&proxy.plain_url());
+    limited.max_concurrent_requests = 2;
+    limited.request_timeout = Duration::from_millis(1500);
+    let gateway = Arc::new(Gateway::start(limited).await);
+    gateway
+        .get("/v1/mailboxes/INBOX", &Auth::alice())
+        .await
+        .ok(200);
+    proxy.set(Fault::Delay(Duration::from_millis(400)));
+    let replies = futures::future::join_all((0..6).map(|_| {
+        let gateway = gateway.clone();
+        async move { gateway.get("/v1/mailboxes/INBOX", &Auth::alice()).await }
+    }))
+    .await;
+    let shed: Vec<_> = replies
+        .iter()
+        .filter(|r| r.status == StatusCode::SERVICE_UNAVAILABLE)
+        .collect();
+    assert_eq!(
+        shed.len()
+            + replies
+                .iter()
+                .filter(|r| r.status == StatusCode::OK)
+                .count(),
+        6,
+        "only 200 and 503: {replies:?}"
+    );
+    assert!(shed.len() >= 4, "at most two served at once: {replies:?}");
+    for reply in shed {
+        assert_eq!(
+            reply.problem(503)["type"],
+            "urn:imap-gateway:problem:unavailable"
+        );
+        assert_eq!(reply.headers["retry-after"], "1");
+    }
+
+    // Past the deadline: a stalled server cannot hold the request longer.
+    proxy.set(Fault::Stall);
+    let started = Instant::now();
+    let late = gateway.get("/v1/mailboxes/Archive", &Auth::alice()).await;
+    assert!(started.elapsed() < Duration::from_millis(2500));
+    let detail = late.problem(503)["detail"].as_str().unwrap().to_owned();
+    assert!(detail.contains("deadline"), "{detail}");
+    proxy.set(Fault::None);
+    gateway
+        .get("/v1/mailboxes/INBOX", &Auth::alice())
+        .await
+        .ok(200);
+}

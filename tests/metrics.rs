@@ -57,3 +57,56 @@ async fn metrics_cover_http_imap_pool_and_logins_with_bounded_labels() {
     let quiet = Gateway::start(config).await;
     quiet.get("/metrics", &Auth::None).await.problem(404);
 }
+
+/// Observation 3 of issue 23: 200 requests with invented methods added 4,000 series.
+/// Methods outside the API's fold into one label value, so the series stay the same
+/// whatever is invented.
+#[tokio::test]
+async fn invented_methods_add_no_series() {
+    let dovecot = dovecot();
+    let gateway = Gateway::start(common::config_for(&dovecot)).await;
+    let client = reqwest::Client::new();
+    let series = || async {
+        let text = reqwest::get(format!("{}/metrics", gateway.base))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let mut names: Vec<String> = text
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .map(|l| {
+                l.rsplit_once(' ')
+                    .map_or(l, |(series, _)| series)
+                    .to_owned()
+            })
+            .collect();
+        names.sort();
+        names
+    };
+    let invent = |n: usize| {
+        let method = reqwest::Method::from_bytes(format!("X{n:04}Q").as_bytes()).unwrap();
+        client
+            .request(method, format!("{}/v1/mailboxes", gateway.base))
+            .send()
+    };
+    assert_eq!(invent(0).await.unwrap().status(), 405);
+    // The first scrape records its own series; count from the second.
+    series().await;
+    let before = series().await;
+    for n in 1..=200 {
+        assert_eq!(invent(n).await.unwrap().status(), 405);
+    }
+    let after = series().await;
+    let new: Vec<&String> = after.iter().filter(|s| !before.contains(s)).collect();
+    assert!(new.is_empty(), "new series: {new:#?}");
+    let text = reqwest::get(format!("{}/metrics", gateway.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(text.contains(r#"method="other",status="405""#), "{text}");
+    assert!(!text.contains("X0001Q"));
+}

@@ -1,8 +1,11 @@
 //! The HTTP API: router, middleware and the OpenAPI document.
 //!
 //! Layers, outermost first: request context (request id, access log, 5xx cause
-//! logging), CORS (when configured), body-size limit. Unknown routes and wrong methods
-//! answer problem+json like everything else.
+//! logging), panic catcher, load shedding (503 + Retry-After beyond
+//! `IMAP_GATEWAY_MAX_CONCURRENT_REQUESTS` requests at once) and the request deadline
+//! (`IMAP_GATEWAY_REQUEST_TIMEOUT`, up to the response headers: a streamed body may
+//! run longer), CORS (when configured), body-size limit. Unknown routes and wrong
+//! methods answer problem+json like everything else.
 
 /// Checks out the caller's session as `$session` (a `PooledSession`) and evaluates
 /// `$body` (a `Result<_, MailError>` expression using it); when the server closed that
@@ -47,6 +50,7 @@ pub mod transfer;
 
 use std::time::Instant;
 
+use axum::error_handling::HandleErrorLayer;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{HeaderName, HeaderValue, Method};
 use axum::middleware::{self, Next};
@@ -193,7 +197,17 @@ pub fn router(state: AppState) -> Router {
     if let Some(cors) = cors_layer(&state.config.cors_origins) {
         router = router.layer(cors);
     }
+    let limits = tower::ServiceBuilder::new()
+        .layer(HandleErrorLayer::new(refused_by_limits))
+        .load_shed()
+        // Global: `Router::layer` wraps every route on its own, and a plain
+        // concurrency limit would then count per route.
+        .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
+            state.config.max_concurrent_requests,
+        ))
+        .timeout(state.config.request_timeout);
     router
+        .layer(limits)
         // Inside the request context, so a panic's 500 carries the request id.
         .layer(CatchPanicLayer::custom(panic_to_problem))
         .layer(middleware::from_fn_with_state(
@@ -217,6 +231,43 @@ fn panic_to_problem(panic: Box<dyn std::any::Any + Send + 'static>) -> axum::res
     axum::response::IntoResponse::into_response(ApiError::Internal(anyhow::anyhow!(
         "handler panicked"
     )))
+}
+
+/// The answer when the gateway's own limits refuse a request: 503 + Retry-After, in
+/// the gateway's words. A request cut off by the deadline drops its handler, and
+/// with it any IMAP command under way (the pool reads its answer to the end or
+/// discards the session).
+async fn refused_by_limits(err: tower::BoxError) -> ApiError {
+    let retry_after = std::time::Duration::from_secs(1);
+    if err.is::<tower::timeout::error::Elapsed>() {
+        ApiError::Unavailable {
+            detail: "the request did not complete within the gateway's request deadline".to_owned(),
+            retry_after,
+        }
+    } else if err.is::<tower::load_shed::error::Overloaded>() {
+        ApiError::Unavailable {
+            detail: "the gateway is serving as many requests as it allows; retry shortly"
+                .to_owned(),
+            retry_after,
+        }
+    } else {
+        ApiError::Internal(anyhow::anyhow!("request limits: {err}"))
+    }
+}
+
+/// The method as a metric label: the ones the API serves, and `other` for the rest,
+/// so invented methods cannot add label values (each would be a new series forever).
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
 }
 
 async fn not_found() -> ApiError {
@@ -320,10 +371,11 @@ async fn request_context(
     let status = response.status().as_u16();
     let elapsed = started.elapsed().as_secs_f64();
     let elapsed_ms = elapsed * 1000.0;
-    // Labels are bounded: route template, method, status code.
-    ::metrics::counter!("http_requests_total", "route" => route.clone(), "method" => method.to_string(), "status" => status.to_string())
+    // Labels are bounded: route template, method (known ones, else `other`), status.
+    let method = method_label(&method);
+    ::metrics::counter!("http_requests_total", "route" => route.clone(), "method" => method, "status" => status.to_string())
         .increment(1);
-    ::metrics::histogram!("http_request_duration_seconds", "route" => route.clone(), "method" => method.to_string())
+    ::metrics::histogram!("http_request_duration_seconds", "route" => route.clone(), "method" => method)
         .record(elapsed);
     if let Some(LoggedError(cause)) = response.extensions().get::<LoggedError>() {
         tracing::error!(status, elapsed_ms, cause = %cause, "request failed");
