@@ -392,3 +392,43 @@ async fn servers_without_idle_or_condstore_are_polled_and_diffed() {
     assert_eq!(deleted.event, "message.deleted");
     assert_eq!(deleted.json()["uid"], 1);
 }
+
+/// Issue 23: an event stream is "a token that keeps working" too. Its credential is
+/// re-proven every recheck interval (500 ms here); once the password has changed,
+/// the stream ends (and reconnecting with the old password answers 401).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_stream_ends_when_its_password_changes() {
+    let dovecot = live_dovecot();
+    let mut config = common::config_for(&dovecot);
+    config.credential_recheck = Duration::from_millis(500);
+    let gateway = Gateway::start(config).await;
+    let mut events =
+        SseClient::connect(&gateway, ("live", "live-pw"), "?mailboxes=INBOX", None).await;
+    assert_eq!(events.next(WAIT).await.unwrap().event, "stream.ready");
+    // Still delivering across several rechecks while the password holds.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let mut other = RawImap::login(dovecot.imap_port, "live", "live-pw").await;
+    let uid = other.append("INBOX", "Still open").await;
+    let created = loop {
+        let event = events.next(WAIT).await.expect("the stream is still open");
+        if event.event == "message.created" {
+            break event;
+        }
+    };
+    assert_eq!(created.json()["message"]["uid"], uid);
+    tokio::task::block_in_place(|| dovecot.set_password("live", "changed"));
+    let changed = Instant::now();
+    while events.next(Duration::from_secs(5)).await.is_some() {}
+    assert!(
+        changed.elapsed() < Duration::from_secs(3),
+        "the stream ended {:?} after the change",
+        changed.elapsed()
+    );
+    let reconnect = gateway
+        .get(
+            "/v1/events?mailboxes=INBOX",
+            &common::Auth::Basic("live", "live-pw"),
+        )
+        .await;
+    reconnect.problem(401);
+}

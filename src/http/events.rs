@@ -443,6 +443,12 @@ async fn run_stream(
     // watcher session must not outlive it.
     let credential_expiry = until(user.identity.time_left());
     tokio::pin!(credential_expiry);
+    // The stream's credential is re-proven like a pool's: a checkout every recheck
+    // interval logs in afresh when the pool's proof is older, and a refusal (a
+    // changed password) ends the stream.
+    let mut recheck = tokio::time::interval(state.config.credential_recheck);
+    recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    recheck.tick().await;
     loop {
         if *shutting_down.borrow() {
             return;
@@ -459,6 +465,15 @@ async fn run_stream(
             () = sender.closed() => return,
             _ = shutting_down.changed() => return,
             () = &mut credential_expiry => return,
+            _ = recheck.tick() => {
+                match state.session(&user).await {
+                    Err(err) if err.status() == axum::http::StatusCode::UNAUTHORIZED => {
+                        tracing::info!("event stream ended: its credential was refused");
+                        return;
+                    }
+                    _ => continue,
+                }
+            }
         };
         subscriptions[index].mark_seen();
         let delivered = if position.versions.is_some() {
@@ -541,11 +556,15 @@ async fn relay(
             match fetched {
                 Ok(summaries) => summaries,
                 Err(err) => {
+                    // The batch is gone from the watcher's channel and its events
+                    // cannot be sent without their summaries: end the stream at the
+                    // last position delivered, so the client's resume (Last-Event-ID)
+                    // replays them, rather than move past them.
                     tracing::warn!(
                         status = err.status().as_u16(),
-                        "reading new messages for an event stream failed"
+                        "reading new messages for an event stream failed; ending the stream"
                     );
-                    Vec::new()
+                    return false;
                 }
             }
         };

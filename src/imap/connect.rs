@@ -186,7 +186,8 @@ impl Backend {
             let ask = command::pre_login_capabilities(&mut client);
             caps = tokio::time::timeout(self.timeouts.command, ask)
                 .await
-                .map_err(|_| ImapError::Timeout)??;
+                .map_err(|_| ImapError::Timeout)?
+                .map_err(around_login("CAPABILITY"))?;
         }
         let advertised = |atom: &str| caps.iter().any(|c| c.eq_ignore_ascii_case(atom));
         // IMAP ID before the login when the server advertises it: the only moment a
@@ -201,7 +202,8 @@ impl Backend {
             let identify = command::identify(&mut client, client_ip);
             tokio::time::timeout(self.timeouts.command, identify)
                 .await
-                .map_err(|_| ImapError::Timeout)??;
+                .map_err(|_| ImapError::Timeout)?
+                .map_err(around_login("ID"))?;
         }
         let login = async {
             match identity.credential() {
@@ -229,7 +231,9 @@ impl Backend {
         let session = tokio::time::timeout(self.timeouts.command, login)
             .await
             .map_err(|_| ImapError::Timeout)??;
-        ImapSession::start(session, &greeting, id_sent, self.timeouts.command).await
+        ImapSession::start(session, &greeting, id_sent, self.timeouts.command)
+            .await
+            .map_err(around_login("CAPABILITY, NAMESPACE or ENABLE"))
     }
 
     /// Connects and reads the greeting; returns the client, the greeting's text and the
@@ -256,23 +260,26 @@ impl Backend {
         match self.url.security {
             Security::ImplicitTls => {
                 let tls = self.handshake(Box::new(tcp)).await?;
-                let mut client = async_imap::Client::new(tls);
+                let mut client = async_imap::Client::new(guarded(tls));
                 let (greeting, caps) = read_greeting(&mut client).await?;
                 Ok((client, greeting, caps))
             }
             Security::StartTls => {
-                let mut client = async_imap::Client::new(Box::new(tcp) as ImapStream);
+                let plain = super::guard::Guarded::new(tcp);
+                let tls_begins = plain.disarm_switch();
+                let mut client = async_imap::Client::new(Box::new(plain) as ImapStream);
                 let (greeting, _caps) = read_greeting(&mut client).await?;
                 command::starttls(&mut client)
                     .await
                     .map_err(|e| ImapError::Tls(format!("STARTTLS was refused: {e}")))?;
+                tls_begins.disarm();
                 let tls = self.handshake(client.into_inner()).await?;
                 // No greeting after STARTTLS (RFC 3501 section 6.2.1).
                 // Capabilities from before TLS must not be trusted (RFC 3501 6.2.1).
-                Ok((async_imap::Client::new(tls), greeting, Vec::new()))
+                Ok((async_imap::Client::new(guarded(tls)), greeting, Vec::new()))
             }
             Security::Plain => {
-                let mut client = async_imap::Client::new(Box::new(tcp) as ImapStream);
+                let mut client = async_imap::Client::new(guarded(Box::new(tcp)));
                 let (greeting, caps) = read_greeting(&mut client).await?;
                 Ok((client, greeting, caps))
             }
@@ -288,6 +295,25 @@ impl Backend {
             .await
             .map_err(|e| ImapError::Tls(e.to_string()))?;
         Ok(Box::new(tls))
+    }
+}
+
+/// What the server sends is held to the bounds of `guard.rs` before any parser
+/// sees it (below TLS the bytes are ciphertext, so the guard sits above it).
+fn guarded(stream: ImapStream) -> ImapStream {
+    Box::new(super::guard::Guarded::new(stream))
+}
+
+/// Only the LOGIN or AUTHENTICATE itself judges the credential: a NO to a command
+/// before or after it (ID, CAPABILITY, NAMESPACE, ENABLE), with or without a response
+/// code, is the server failing, never a wrong password (no 401, no throttle strike).
+/// A connection limit stays one (`NO [LIMIT]` and friends hold logins back).
+fn around_login(step: &'static str) -> impl FnOnce(ImapError) -> ImapError {
+    move |err| match err {
+        ImapError::No { .. } if !err.is_server_limit() => {
+            ImapError::Protocol(format!("the server refused {step} around the login"))
+        }
+        other => other,
     }
 }
 

@@ -20,6 +20,7 @@ pub mod esearch;
 pub mod exchange;
 pub mod fetched;
 pub mod flag;
+pub mod guard;
 pub mod identity;
 pub mod listing;
 pub mod mailbox_locks;

@@ -219,6 +219,11 @@ impl UidSet {
         (!ranges.is_empty()).then_some(Self(ranges))
     }
 
+    /// The lowest UID.
+    pub fn first(&self) -> u32 {
+        self.0.first().map_or(0, |(first, _)| *first)
+    }
+
     /// The highest UID.
     pub fn last(&self) -> u32 {
         self.0.last().map_or(0, |(_, last)| *last)

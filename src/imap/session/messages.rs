@@ -5,6 +5,9 @@
 
 use std::num::NonZeroU32;
 
+/// Most expunged UIDs one VANISHED (EARLIER) answer may report (4 MB expanded).
+const MAX_VANISHED: u64 = 1_000_000;
+
 use async_imap::imap_proto::{MailboxDatum, Response};
 
 use super::super::command::{Command, FetchItem, SortKey, StoreMode, ThreadAlgorithm};
@@ -282,6 +285,8 @@ impl ImapSession {
         }
         let mut messages = Vec::new();
         let mut vanished = Vec::new();
+        let mut vanished_count = 0u64;
+        let (first, last) = (uids.first(), uids.last());
         let items = [FetchItem::Uid, FetchItem::Flags, FetchItem::ModSeq];
         let command = Command::UidFetchChanged {
             uids,
@@ -293,13 +298,33 @@ impl ImapSession {
             Response::Fetch(..) => push_fetched(response, &mut messages),
             Response::Vanished {
                 earlier: true,
-                uids,
+                uids: ranges,
             } => {
-                vanished.extend(uids.iter().flat_map(|range| range.clone()));
+                // Server text, so bounded: a range may come reversed (`5:3`), and
+                // RFC 7162 lets a server name UIDs that never existed, so each is
+                // clipped to the UIDs asked about before it is expanded, and the
+                // total is capped.
+                for range in ranges {
+                    let (low, high) = (
+                        (*range.start()).min(*range.end()).max(first),
+                        (*range.start()).max(*range.end()).min(last),
+                    );
+                    if low <= high {
+                        vanished_count += u64::from(high - low) + 1;
+                        if vanished_count <= MAX_VANISHED {
+                            vanished.extend(low..=high);
+                        }
+                    }
+                }
             }
             _ => {}
         })
         .await?;
+        if vanished_count > MAX_VANISHED {
+            return Err(ImapError::Protocol(format!(
+                "the server reported more than {MAX_VANISHED} expunged UIDs at once"
+            )));
+        }
         vanished.sort_unstable();
         vanished.dedup();
         Ok((messages, vanished))

@@ -48,7 +48,12 @@ pub(super) fn observe_view(selected: &mut Option<SelectedMailbox>, response: &Re
             uids,
         } => {
             if let Some(selected) = selected.as_mut() {
-                let gone: u32 = uids.iter().map(|r| r.end() - r.start() + 1).sum();
+                // Server text: a range may be reversed or span every UID.
+                let gone: u64 = uids
+                    .iter()
+                    .map(|r| u64::from(r.end().abs_diff(*r.start())) + 1)
+                    .sum();
+                let gone = u32::try_from(gone).unwrap_or(u32::MAX);
                 selected.exists = selected.exists.map(|n| n.saturating_sub(gone));
             }
         }
