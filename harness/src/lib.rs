@@ -11,6 +11,7 @@
 
 pub mod courier;
 pub mod cyrus;
+pub mod hostile;
 pub mod oauth;
 mod packages;
 pub mod proxy;

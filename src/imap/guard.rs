@@ -13,8 +13,10 @@
 //! discards it and the request answers 502), the process and every other session go
 //! on.
 //!
-//! The bounds are far above what a real server sends: a message of 100 nested
-//! multiparts is still a BODYSTRUCTURE of depth < [`MAX_NESTING`]; the largest
+//! The bounds are above what a real server sends: Dovecot's message parser stops at
+//! 100 nested MIME parts (its limit since the fix for CVE-2020-12100), and a part's
+//! own lists add three levels, so its BODYSTRUCTUREs stay under [`MAX_NESTING`]; the binary's runtime threads have stacks deep enough for
+//! imap-proto's recursive parser at that depth (`src/main.rs`); the largest
 //! literal the gateway reads whole is a message body; a plain `UID SEARCH` answer for
 //! a million messages is a line of about 7 MB.
 
@@ -27,7 +29,7 @@ use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// Deepest parenthesis nesting accepted in one response.
-pub const MAX_NESTING: u32 = 256;
+pub const MAX_NESTING: u32 = 128;
 /// Largest literal accepted (`{n}`): bigger than any message the gateway reads whole.
 pub const MAX_LITERAL: u64 = 256 << 20;
 /// Longest response line accepted, not counting its literals.
@@ -55,6 +57,7 @@ enum State {
 pub struct Scanner {
     state: State,
     depth: u32,
+    /// Bytes of the current line so far (0: at the start of a line).
     line: u64,
 }
 
@@ -68,13 +71,24 @@ impl Default for Scanner {
     }
 }
 
+/// A bound the server went past: where in the bytes fed, and which.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Violation {
+    /// Offset of the first byte past the bound, in the bytes given to
+    /// [`Scanner::feed`]; the bytes before it were within the bounds.
+    pub at: usize,
+    /// Which bound, worded for logs.
+    pub reason: &'static str,
+}
+
 impl Scanner {
     /// Follows `bytes`, the next bytes the server sent.
     ///
     /// # Errors
-    /// Which bound the server went past, worded for logs.
-    pub fn feed(&mut self, bytes: &[u8]) -> Result<(), &'static str> {
+    /// Which bound the server went past, and where.
+    pub fn feed(&mut self, bytes: &[u8]) -> Result<(), Violation> {
         let mut i = 0;
+        let fail = |i: usize, reason| Err(Violation { at: i - 1, reason });
         while i < bytes.len() {
             if let State::Literal(left) = self.state {
                 // Literal bytes are data, not syntax: skip them in one step.
@@ -98,15 +112,21 @@ impl Scanner {
                 self.line = 0;
                 continue;
             }
+            if self.line == 0 && self.state == State::Normal && !starts_a_response(byte) {
+                return fail(
+                    i,
+                    "a response line starts with what no IMAP response starts with",
+                );
+            }
             self.line += 1;
             if self.line > MAX_LINE {
-                return Err("a response line is longer than the gateway accepts");
+                return fail(i, "a response line is longer than the gateway accepts");
             }
             self.state = match (self.state, byte) {
                 (State::Normal, b'(') => {
                     self.depth += 1;
                     if self.depth > MAX_NESTING {
-                        return Err("a response nests lists deeper than the gateway accepts");
+                        return fail(i, "a response nests lists deeper than the gateway accepts");
                     }
                     State::Normal
                 }
@@ -121,12 +141,14 @@ impl Scanner {
                 (State::Quoted, b'"') => State::Normal,
                 (State::Quoted, _) | (State::Escaped, _) => State::Quoted,
                 (State::Size(n), b'0'..=b'9') => {
-                    let n = n
+                    match n
                         .checked_mul(10)
                         .and_then(|n| n.checked_add(u64::from(byte - b'0')))
                         .filter(|n| *n <= MAX_LITERAL)
-                        .ok_or("a literal is larger than the gateway accepts")?;
-                    State::Size(n)
+                    {
+                        Some(n) => State::Size(n),
+                        None => return fail(i, "a literal is larger than the gateway accepts"),
+                    }
                 }
                 (State::Size(n), b'+') => State::Size(n),
                 (State::Size(n), b'}') => State::SizeEnd(n),
@@ -145,6 +167,12 @@ impl Scanner {
         }
         Ok(())
     }
+}
+
+/// Every response line starts with `*` (untagged), `+` (continuation) or a tag (the
+/// gateway's tags are letters and digits).
+fn starts_a_response(byte: u8) -> bool {
+    byte == b'*' || byte == b'+' || byte.is_ascii_alphanumeric()
 }
 
 /// A connection whose incoming bytes are held to the bounds above (see the module
@@ -208,14 +236,17 @@ impl<S: AsyncRead + Unpin> AsyncRead for Guarded<S> {
         }
         match Pin::new(&mut this.inner).poll_read(cx, buf) {
             Poll::Ready(Ok(())) => {
-                if let Err(reason) = this.scanner.feed(&buf.filled()[before..]) {
-                    // The bytes already read are withheld: nothing past a bound
-                    // reaches a parser.
-                    buf.set_filled(before);
+                if let Err(Violation { at, reason }) = this.scanner.feed(&buf.filled()[before..]) {
+                    // Nothing past the bound reaches a parser; what came before it
+                    // (a complete answer followed by garbage, say) still does, and
+                    // the next read fails.
+                    buf.set_filled(before + at);
                     this.failed = Some(reason);
                     tracing::warn!(reason, "IMAP server response refused; ending the session");
                     metrics::counter!("imap_responses_refused_total").increment(1);
-                    return Poll::Ready(Err(violation(reason)));
+                    if at == 0 {
+                        return Poll::Ready(Err(violation(reason)));
+                    }
                 }
                 Poll::Ready(Ok(()))
             }
@@ -260,7 +291,10 @@ mod tests {
 
     fn scan(chunks: &[&[u8]]) -> Result<(), &'static str> {
         let mut scanner = Scanner::default();
-        chunks.iter().try_for_each(|chunk| scanner.feed(chunk))
+        chunks
+            .iter()
+            .try_for_each(|chunk| scanner.feed(chunk))
+            .map_err(|v| v.reason)
     }
 
     #[test]
@@ -268,17 +302,34 @@ mod tests {
         let structure = b"* 1 FETCH (UID 7 BODYSTRUCTURE ((\"text\" \"plain\" (\"charset\" \"utf-8\") NIL NIL \"7bit\" 3 1 NIL NIL NIL)(\"application\" \"pdf\" (\"name\" \"a (1).pdf\") NIL NIL \"base64\" 10 NIL (\"attachment\" (\"filename\" \"a)(.pdf\")) NIL) \"mixed\" (\"boundary\" \"b\") NIL NIL))\r\n";
         assert_eq!(scan(&[structure]), Ok(()));
         // Parentheses inside a literal are data.
-        let literal = b"* 1 FETCH (BODY[] {12}\r\n((((((((((((\r\n)\r\na1 OK done\r\n";
+        let literal = b"* 1 FETCH (BODY[] {14}\r\n((((((((((((\r\n)\r\na1 OK done\r\n";
         assert_eq!(scan(&[literal]), Ok(()));
         // The same split anywhere.
         for split in 1..literal.len() {
-            assert_eq!(scan(&[&literal[..split], &literal[split..]]), Ok(()), "{split}");
+            assert_eq!(
+                scan(&[&literal[..split], &literal[split..]]),
+                Ok(()),
+                "{split}"
+            );
         }
         // A `{` that is no literal, and quoted parentheses and quotes.
         assert_eq!(
             scan(&[b"* OK {not a literal} \"(\\\"(\" (a)\r\n* OK x\r\n"]),
             Ok(())
         );
+        assert_eq!(scan(&[b"+ go ahead\r\nA0001 OK done\r\n"]), Ok(()));
+    }
+
+    #[test]
+    fn garbage_after_an_answer_is_cut_where_it_starts() {
+        let answer = b"A0002 OK fetched\r\n";
+        let mut bytes = answer.to_vec();
+        bytes.extend_from_slice(b")))((( garbage\r\n");
+        let mut scanner = Scanner::default();
+        let violation = scanner.feed(&bytes).unwrap_err();
+        assert_eq!(violation.at, answer.len());
+        assert!(scan(&[b"\x00* OK\r\n"]).is_err());
+        assert!(scan(&[b" A0001 OK\r\n"]).is_err());
     }
 
     #[test]
@@ -308,9 +359,12 @@ mod tests {
         assert!(scan(&[b"* 1 FETCH (BODY[] {18446744073709551615}\r\n"]).is_err());
         assert!(scan(&[b"* 1 FETCH (BODY[] {99999999999999999999999}\r\n"]).is_err());
         assert!(scan(&[b"* 1 FETCH (BODY[] {4294967296}\r\n"]).is_err());
-        assert_eq!(scan(&[format!("{{{MAX_LITERAL}}}\r\n").as_bytes()]), Ok(()));
+        assert_eq!(
+            scan(&[format!("* {{{MAX_LITERAL}}}\r\n").as_bytes()]),
+            Ok(())
+        );
         let over = MAX_LITERAL + 1;
-        assert!(scan(&[format!("{{{over}}}\r\n").as_bytes()]).is_err());
+        assert!(scan(&[format!("* {{{over}}}\r\n").as_bytes()]).is_err());
     }
 
     #[test]
@@ -318,6 +372,7 @@ mod tests {
         let mut scanner = Scanner::default();
         let chunk = vec![b'1'; 1 << 20];
         let mut failed = false;
+        scanner.feed(b"* ").unwrap();
         for _ in 0..=(MAX_LINE >> 20) {
             failed |= scanner.feed(&chunk).is_err();
         }
@@ -325,7 +380,9 @@ mod tests {
         // A literal of the same size on a short line is fine.
         let mut scanner = Scanner::default();
         let size = MAX_LINE + 10;
-        scanner.feed(format!("* 1 FETCH (BODY[] {{{size}}}\r\n").as_bytes()).unwrap();
+        scanner
+            .feed(format!("* 1 FETCH (BODY[] {{{size}}}\r\n").as_bytes())
+            .unwrap();
         let mut left = size as usize;
         while left > 0 {
             let n = left.min(chunk.len());
