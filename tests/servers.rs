@@ -112,6 +112,7 @@ async fn conformance(kind: Kind) {
     newest_page_state(&s, who).await;
     events(&s, who).await;
     deleted_meanwhile(&s, who).await;
+    recreated_mailbox(&s, who).await;
     changed_password(&s, who).await;
 }
 
@@ -990,6 +991,120 @@ async fn deleted_meanwhile(s: &Setup, who: &str) {
             );
         }
     }
+}
+
+/// Observation 5 of issue 23: writes by UID carry the UIDVALIDITY the client saw.
+/// After a mailbox is deleted and created again, UID 1 names another message: every
+/// write by UID with the old `?uid_validity=` answers 409 `uid-validity-changed` and
+/// changes nothing on the server; with the new one it goes ahead.
+async fn recreated_mailbox(s: &Setup, who: &str) {
+    let gw = &s.gateway;
+    let auth = alice();
+    gw.post("/v1/mailboxes", &auth, json!({"name": "Reborn"}))
+        .await
+        .ok(201);
+    let uid = u64::from(s.seed("Reborn", &["First life"]).await[0]);
+    // What a client saw in an earlier list (read over raw IMAP here: on Courier, a
+    // session that still has the folder selected when another deletes it writes
+    // the old UIDVALIDITY back into the recreated folder, a server quirk that no
+    // client can detect).
+    let mut raw = s.raw().await;
+    let wire = s.server.wire_name("Reborn");
+    let old = uid_validity_of(&mut raw, &wire).await;
+    raw.ok(&format!("DELETE \"{wire}\"")).await;
+    // Servers derive a new mailbox's UIDVALIDITY from the clock: let it move.
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    raw.ok(&format!("CREATE \"{wire}\"")).await;
+    let reborn = s.seed("Reborn", &["Second life"]).await[0];
+    assert_eq!(
+        u64::from(reborn),
+        uid,
+        "{who}: the new message has the old UID"
+    );
+    let new = uid_validity_of(&mut raw, &wire).await;
+    assert_ne!(new, old, "{who}: a recreated mailbox has a new UIDVALIDITY");
+
+    let q = format!("uid_validity={old}");
+    let base = format!("/v1/mailboxes/Reborn/messages/{uid}");
+    let stale = [
+        gw.delete(&format!("{base}?permanent=true&{q}"), &auth)
+            .await,
+        gw.patch(
+            &format!("{base}/flags?{q}"),
+            &auth,
+            json!({"add": ["\\Flagged"]}),
+        )
+        .await,
+        gw.put(
+            &format!("{base}/flags?{q}"),
+            &auth,
+            json!({"flags": ["\\Seen"]}),
+        )
+        .await,
+        gw.post(&format!("{base}/move?{q}"), &auth, json!({"to": "Archive"}))
+            .await,
+        gw.post(&format!("{base}/copy?{q}"), &auth, json!({"to": "Archive"}))
+            .await,
+        gw.post(
+            &format!("/v1/mailboxes/Reborn/flags?{q}"),
+            &auth,
+            json!({"uids": [uid], "add": ["\\Flagged"]}),
+        )
+        .await,
+        gw.post(
+            &format!("/v1/mailboxes/Reborn/delete?{q}"),
+            &auth,
+            json!({"uids": [uid], "permanent": true}),
+        )
+        .await,
+        gw.post(
+            &format!("/v1/mailboxes/Reborn/move?{q}"),
+            &auth,
+            json!({"uids": [uid], "to": "Archive"}),
+        )
+        .await,
+    ];
+    for reply in &stale {
+        assert_eq!(
+            reply.problem(409)["type"],
+            "urn:imap-gateway:problem:uid-validity-changed",
+            "{who}: {}",
+            reply.text
+        );
+    }
+    // Nothing changed: the message is there, unflagged, and Archive got no copy.
+    assert_eq!(s.uids("Reborn").await, vec![reborn], "{who}");
+    let mut raw = s.raw().await;
+    raw.ok(&format!("SELECT \"{wire}\"")).await;
+    let flags = raw.flags(reborn).await;
+    assert!(
+        !flags.contains("Flagged") && !flags.contains("Seen"),
+        "{who}: {flags}"
+    );
+    let archived = gw
+        .get(
+            "/v1/mailboxes/Archive/messages?subject=Second%20life",
+            &auth,
+        )
+        .await;
+    assert_eq!(archived.ok(200)["total"], 0, "{who}");
+
+    // With the mailbox's current UIDVALIDITY the write goes ahead.
+    let current = format!("{base}?permanent=true&uid_validity={new}");
+    let gone = gw.delete(&current, &auth).await;
+    assert_eq!(gone.status.as_u16(), 204, "{who}: {}", gone.text);
+    assert!(s.uids("Reborn").await.is_empty(), "{who}");
+    gw.delete("/v1/mailboxes/Reborn", &auth).await;
+}
+
+/// A mailbox's UIDVALIDITY, from STATUS over raw IMAP.
+async fn uid_validity_of(raw: &mut RawImap, wire: &str) -> u64 {
+    let status = raw.ok(&format!("STATUS \"{wire}\" (UIDVALIDITY)")).await;
+    let line = status.iter().find(|l| l.contains("UIDVALIDITY")).unwrap();
+    line.rsplit("UIDVALIDITY ")
+        .next()
+        .and_then(|rest| rest.trim_end_matches(')').trim().parse().ok())
+        .unwrap_or_else(|| panic!("no UIDVALIDITY in {line}"))
 }
 
 #[tokio::test]

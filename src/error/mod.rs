@@ -538,6 +538,8 @@ fn imap_status(op: Op, err: &ImapError) -> StatusCode {
         }
         ImapError::Unsupported(_) => StatusCode::NOT_IMPLEMENTED,
         ImapError::TokenRejected { .. } => StatusCode::UNAUTHORIZED,
+        // Turned into a `uid-validity-changed` conflict by `MailError::imap`.
+        ImapError::UidValidityChanged { .. } => StatusCode::CONFLICT,
         ImapError::Bye { .. }
         | ImapError::ConnectionLost
         | ImapError::Io(_)

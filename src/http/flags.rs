@@ -7,7 +7,7 @@ use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
-use super::extract::{AppJson, MailboxPath, MessagePath};
+use super::extract::{AppJson, AppQuery, MailboxPath, MessagePath};
 use super::ProblemResponses;
 use crate::auth::{AuthUser, Scope};
 use crate::error::ApiError;
@@ -15,6 +15,7 @@ use crate::mail::flags::{
     bulk_set_flags, get_flags as read_flags, set_flags, BulkFlagChange, FlagChange,
 };
 use crate::model::flags::{BulkChangeFlags, BulkResult, ChangeFlags, Flags, ReplaceFlags};
+use crate::model::transfer::UidValidityQuery;
 use crate::state::AppState;
 
 fn with_etag(flags: Flags) -> Response {
@@ -68,7 +69,8 @@ pub async fn get_flags(
 #[utoipa::path(put, path = "/v1/mailboxes/{mailbox}/messages/{uid}/flags", tag = "flags",
     params(("mailbox" = String, Path, description = "Full mailbox name, percent-encoded"),
            ("uid" = u32, Path, description = "Message UID"),
-           ("If-Match" = Option<String>, Header, description = "Quoted modseq from ETag")),
+           ("If-Match" = Option<String>, Header, description = "Quoted modseq from ETag"),
+           UidValidityQuery),
     request_body = ReplaceFlags,
     security(("bearer" = []), ("basic" = [])),
     responses((status = 200, description = "The new flags", body = Flags), ProblemResponses))]
@@ -76,6 +78,7 @@ pub async fn replace_flags(
     State(state): State<AppState>,
     user: AuthUser,
     MessagePath { mailbox, uid }: MessagePath,
+    AppQuery(query): AppQuery<UidValidityQuery>,
     headers: HeaderMap,
     AppJson(request): AppJson<ReplaceFlags>,
 ) -> Result<Response, ApiError> {
@@ -83,6 +86,7 @@ pub async fn replace_flags(
     let change = FlagChange::replace(&request)?;
     let guard = if_match(&headers)?;
     let mut session = state.session(&user).await?;
+    let uid = (uid, query.uid_validity);
     let flags = set_flags(&mut session, &mailbox, uid, &change, guard).await?;
     Ok(with_etag(flags))
 }
@@ -91,7 +95,8 @@ pub async fn replace_flags(
 #[utoipa::path(patch, path = "/v1/mailboxes/{mailbox}/messages/{uid}/flags", tag = "flags",
     params(("mailbox" = String, Path, description = "Full mailbox name, percent-encoded"),
            ("uid" = u32, Path, description = "Message UID"),
-           ("If-Match" = Option<String>, Header, description = "Quoted modseq from ETag")),
+           ("If-Match" = Option<String>, Header, description = "Quoted modseq from ETag"),
+           UidValidityQuery),
     request_body = ChangeFlags,
     security(("bearer" = []), ("basic" = [])),
     responses((status = 200, description = "The new flags", body = Flags), ProblemResponses))]
@@ -99,6 +104,7 @@ pub async fn update_flags(
     State(state): State<AppState>,
     user: AuthUser,
     MessagePath { mailbox, uid }: MessagePath,
+    AppQuery(query): AppQuery<UidValidityQuery>,
     headers: HeaderMap,
     AppJson(request): AppJson<ChangeFlags>,
 ) -> Result<Response, ApiError> {
@@ -106,13 +112,15 @@ pub async fn update_flags(
     let change = FlagChange::patch(&request)?;
     let guard = if_match(&headers)?;
     let mut session = state.session(&user).await?;
+    let uid = (uid, query.uid_validity);
     let flags = set_flags(&mut session, &mailbox, uid, &change, guard).await?;
     Ok(with_etag(flags))
 }
 
 /// Change flags of many messages at once, by UIDs or by filter (at most 1000).
 #[utoipa::path(post, path = "/v1/mailboxes/{mailbox}/flags", tag = "flags",
-    params(("mailbox" = String, Path, description = "Full mailbox name, percent-encoded")),
+    params(("mailbox" = String, Path, description = "Full mailbox name, percent-encoded"),
+           UidValidityQuery),
     request_body = BulkChangeFlags,
     security(("bearer" = []), ("basic" = [])),
     responses((status = 200, description = "What was changed", body = BulkResult), ProblemResponses))]
@@ -120,10 +128,12 @@ pub async fn bulk_update_flags(
     State(state): State<AppState>,
     user: AuthUser,
     MailboxPath(mailbox): MailboxPath,
+    AppQuery(query): AppQuery<UidValidityQuery>,
     AppJson(request): AppJson<BulkChangeFlags>,
 ) -> Result<Json<BulkResult>, ApiError> {
     user.require(Scope::Write)?;
     let change = BulkFlagChange::parse(&request)?;
     let mut session = state.session(&user).await?;
-    Ok(Json(bulk_set_flags(&mut session, &mailbox, &change).await?))
+    let changed = bulk_set_flags(&mut session, &mailbox, &change, query.uid_validity).await?;
+    Ok(Json(changed))
 }

@@ -162,12 +162,19 @@ pub async fn send_draft(
     let smtp = configured(&state)?;
     let draft = {
         let mut session = state.session(&user).await?;
-        load_draft(&mut session, &mailbox, uid, MAX_SEND_BYTES).await?
+        load_draft(
+            &mut session,
+            &mailbox,
+            (uid, query.uid_validity),
+            MAX_SEND_BYTES,
+        )
+        .await?
     };
+    let (draft, uid_validity) = draft;
     let outgoing = Outgoing::draft(draft)?;
     let sent_copy = query.sent_copy.unwrap_or_default();
     let ledgered = outgoing.has_own_message_id() && sent_copy != SentCopy::Never;
-    let after = AfterSend::RemoveDraft(mailbox, uid);
+    let after = AfterSend::RemoveDraft(mailbox, uid, uid_validity);
     deliver(&state, &user, smtp, &outgoing, sent_copy, ledgered, after)
         .await
         .map(Json)
@@ -185,8 +192,9 @@ enum AfterSend {
     Nothing,
     /// A reply or forward: flag the original.
     MarkOriginal(Box<Original>),
-    /// A sent draft: remove it.
-    RemoveDraft(MailboxName, Uid),
+    /// A sent draft: remove it (only from the mailbox it was read from: the same
+    /// UIDVALIDITY).
+    RemoveDraft(MailboxName, Uid, u32),
 }
 
 /// The part every send shares: look for an earlier send of the same message when
@@ -225,8 +233,8 @@ async fn deliver(
         if let Some(record) = record {
             let mut replayed = replayed_response(outgoing, record);
             // The first request may have failed to remove its draft.
-            if let AfterSend::RemoveDraft(mailbox, uid) = &after {
-                if let Err(err) = remove_draft(&mut session, mailbox, *uid).await {
+            if let AfterSend::RemoveDraft(mailbox, uid, validity) = &after {
+                if let Err(err) = remove_draft(&mut session, mailbox, *uid, *validity).await {
                     if !matches!(err, MailError::NotFound(_)) {
                         replayed
                             .warnings
@@ -264,8 +272,8 @@ async fn deliver(
                         warnings.push(format!("the original message was not flagged: {err}"));
                     }
                 }
-                AfterSend::RemoveDraft(mailbox, uid) => {
-                    if let Err(err) = remove_draft(&mut session, mailbox, *uid).await {
+                AfterSend::RemoveDraft(mailbox, uid, validity) => {
+                    if let Err(err) = remove_draft(&mut session, mailbox, *uid, *validity).await {
                         warnings.push(format!("the draft was not removed: {err}"));
                     }
                 }

@@ -17,7 +17,7 @@ use crate::mail::targets::Targets;
 use crate::mail::transfer::{self, Transfer};
 use crate::model::transfer::{
     BulkDeleteRequest, BulkTransferRequest, BulkTransferResult, DeleteQuery, TransferRequest,
-    Transferred,
+    Transferred, UidValidityQuery,
 };
 use crate::state::AppState;
 
@@ -44,7 +44,7 @@ async fn transfer_one(
     user: &AuthUser,
     kind: Transfer,
     mailbox: MailboxName,
-    uid: Uid,
+    uid: (Uid, Option<u32>),
     to: &str,
 ) -> Result<Json<Transferred>, ApiError> {
     user.require(Scope::Write)?;
@@ -58,7 +58,7 @@ async fn transfer_one(
 /// Move a message to another mailbox (MOVE, or COPY + `UID EXPUNGE` of this UID).
 #[utoipa::path(post, path = "/v1/mailboxes/{mailbox}/messages/{uid}/move", tag = "messages",
     params(("mailbox" = String, Path, description = "Full mailbox name, percent-encoded"),
-           ("uid" = u32, Path, description = "Message UID")),
+           ("uid" = u32, Path, description = "Message UID"), UidValidityQuery),
     request_body = TransferRequest,
     security(("bearer" = []), ("basic" = [])),
     responses((status = 200, description = "Moved; the new UID", body = Transferred), ProblemResponses))]
@@ -66,15 +66,17 @@ pub async fn move_message(
     State(state): State<AppState>,
     user: AuthUser,
     MessagePath { mailbox, uid }: MessagePath,
+    AppQuery(query): AppQuery<UidValidityQuery>,
     AppJson(request): AppJson<TransferRequest>,
 ) -> Result<Json<Transferred>, ApiError> {
+    let uid = (uid, query.uid_validity);
     transfer_one(&state, &user, Transfer::Move, mailbox, uid, &request.to).await
 }
 
 /// Copy a message to another mailbox.
 #[utoipa::path(post, path = "/v1/mailboxes/{mailbox}/messages/{uid}/copy", tag = "messages",
     params(("mailbox" = String, Path, description = "Full mailbox name, percent-encoded"),
-           ("uid" = u32, Path, description = "Message UID")),
+           ("uid" = u32, Path, description = "Message UID"), UidValidityQuery),
     request_body = TransferRequest,
     security(("bearer" = []), ("basic" = [])),
     responses((status = 200, description = "Copied; the new UID", body = Transferred), ProblemResponses))]
@@ -82,8 +84,10 @@ pub async fn copy_message(
     State(state): State<AppState>,
     user: AuthUser,
     MessagePath { mailbox, uid }: MessagePath,
+    AppQuery(query): AppQuery<UidValidityQuery>,
     AppJson(request): AppJson<TransferRequest>,
 ) -> Result<Json<Transferred>, ApiError> {
+    let uid = (uid, query.uid_validity);
     transfer_one(&state, &user, Transfer::Copy, mailbox, uid, &request.to).await
 }
 
@@ -113,7 +117,9 @@ pub async fn delete_message(
     let _removing = removal_guard(&state, &user, &mailbox, true).await;
     let mut session = state.session(&user).await?;
     Ok(
-        match transfer::delete_one(&mut session, &mailbox, uid, permanent).await? {
+        match transfer::delete_one(&mut session, &mailbox, (uid, query.uid_validity), permanent)
+            .await?
+        {
             Some(moved) => Json(moved).into_response(),
             None => StatusCode::NO_CONTENT.into_response(),
         },
@@ -125,20 +131,22 @@ async fn bulk_transfer(
     user: &AuthUser,
     kind: Transfer,
     mailbox: MailboxName,
-    request: BulkTransferRequest,
+    (request, uid_validity): (BulkTransferRequest, Option<u32>),
 ) -> Result<Json<BulkTransferResult>, ApiError> {
     user.require(Scope::Write)?;
     let to = transfer::target(kind, &mailbox, &request.to)?;
     let targets = Targets::parse(request.uids.as_deref(), request.filter.as_ref())?;
     let _removing = removal_guard(state, user, &mailbox, kind == Transfer::Move).await;
     let mut session = state.session(user).await?;
-    let result = transfer::transfer_many(&mut session, kind, &mailbox, &targets, &to).await?;
+    let targets = (&targets, uid_validity);
+    let result = transfer::transfer_many(&mut session, kind, &mailbox, targets, &to).await?;
     Ok(Json(result))
 }
 
 /// Move many messages (by UIDs or filter, at most 1000).
 #[utoipa::path(post, path = "/v1/mailboxes/{mailbox}/move", tag = "messages",
-    params(("mailbox" = String, Path, description = "Full mailbox name, percent-encoded")),
+    params(("mailbox" = String, Path, description = "Full mailbox name, percent-encoded"),
+           UidValidityQuery),
     request_body = BulkTransferRequest,
     security(("bearer" = []), ("basic" = [])),
     responses((status = 200, description = "Moved", body = BulkTransferResult), ProblemResponses))]
@@ -146,14 +154,17 @@ pub async fn bulk_move(
     State(state): State<AppState>,
     user: AuthUser,
     MailboxPath(mailbox): MailboxPath,
+    AppQuery(query): AppQuery<UidValidityQuery>,
     AppJson(request): AppJson<BulkTransferRequest>,
 ) -> Result<Json<BulkTransferResult>, ApiError> {
+    let request = (request, query.uid_validity);
     bulk_transfer(&state, &user, Transfer::Move, mailbox, request).await
 }
 
 /// Copy many messages (by UIDs or filter, at most 1000).
 #[utoipa::path(post, path = "/v1/mailboxes/{mailbox}/copy", tag = "messages",
-    params(("mailbox" = String, Path, description = "Full mailbox name, percent-encoded")),
+    params(("mailbox" = String, Path, description = "Full mailbox name, percent-encoded"),
+           UidValidityQuery),
     request_body = BulkTransferRequest,
     security(("bearer" = []), ("basic" = [])),
     responses((status = 200, description = "Copied", body = BulkTransferResult), ProblemResponses))]
@@ -161,15 +172,18 @@ pub async fn bulk_copy(
     State(state): State<AppState>,
     user: AuthUser,
     MailboxPath(mailbox): MailboxPath,
+    AppQuery(query): AppQuery<UidValidityQuery>,
     AppJson(request): AppJson<BulkTransferRequest>,
 ) -> Result<Json<BulkTransferResult>, ApiError> {
+    let request = (request, query.uid_validity);
     bulk_transfer(&state, &user, Transfer::Copy, mailbox, request).await
 }
 
 /// Delete many messages (by UIDs or filter, at most 1000): to Trash, or permanently
 /// with `"permanent": true` (scope `delete`; exactly those UIDs are expunged).
 #[utoipa::path(post, path = "/v1/mailboxes/{mailbox}/delete", tag = "messages",
-    params(("mailbox" = String, Path, description = "Full mailbox name, percent-encoded")),
+    params(("mailbox" = String, Path, description = "Full mailbox name, percent-encoded"),
+           UidValidityQuery),
     request_body = BulkDeleteRequest,
     security(("bearer" = []), ("basic" = [])),
     responses((status = 200, description = "Deleted", body = BulkTransferResult), ProblemResponses))]
@@ -177,6 +191,7 @@ pub async fn bulk_delete(
     State(state): State<AppState>,
     user: AuthUser,
     MailboxPath(mailbox): MailboxPath,
+    AppQuery(query): AppQuery<UidValidityQuery>,
     AppJson(request): AppJson<BulkDeleteRequest>,
 ) -> Result<Json<BulkTransferResult>, ApiError> {
     user.require(if request.permanent {
@@ -187,6 +202,7 @@ pub async fn bulk_delete(
     let targets = Targets::parse(request.uids.as_deref(), request.filter.as_ref())?;
     let _removing = removal_guard(&state, &user, &mailbox, true).await;
     let mut session = state.session(&user).await?;
-    let result = transfer::delete_many(&mut session, &mailbox, &targets, request.permanent).await?;
+    let targets = (&targets, query.uid_validity);
+    let result = transfer::delete_many(&mut session, &mailbox, targets, request.permanent).await?;
     Ok(Json(result))
 }

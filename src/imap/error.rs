@@ -86,6 +86,16 @@ pub enum ImapError {
         /// when it sent one.
         status: Option<String>,
     },
+    /// The mailbox was deleted and created again under a command by UID (its
+    /// UIDVALIDITY changed on re-selecting it): the UIDs name other messages now, so
+    /// the command was not run again.
+    #[error("the mailbox's UIDVALIDITY changed from {was} to {now}")]
+    UidValidityChanged {
+        /// The UIDVALIDITY the command's UIDs belonged to.
+        was: u32,
+        /// The mailbox's UIDVALIDITY now.
+        now: u32,
+    },
     /// The mailbox exists only to hold other mailboxes (`\Noselect`): it cannot be
     /// opened and holds no messages.
     #[error("{0} holds no messages (\\Noselect): it only contains other mailboxes")]
@@ -134,6 +144,7 @@ impl ImapError {
             Self::TokenRejected { .. } => "token_rejected",
             Self::NotRepresentable(_) => "not_representable",
             Self::NotSelectable(_) => "not_selectable",
+            Self::UidValidityChanged { .. } => "uid_validity_changed",
         }
     }
 }

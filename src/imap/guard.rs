@@ -349,7 +349,7 @@ mod tests {
         assert_eq!(scan(&[&many]), Ok(()));
         // Nor does an unbalanced line leave its depth behind.
         let mut open = b"* 1 FETCH ".to_vec();
-        open.extend(std::iter::repeat_n(b'(', 200));
+        open.extend(std::iter::repeat_n(b'(', MAX_NESTING as usize - 1));
         open.extend_from_slice(b"\r\n");
         assert_eq!(scan(&[&open, &open, &open]), Ok(()));
     }

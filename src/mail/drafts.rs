@@ -2,23 +2,25 @@
 //! once it has been sent.
 
 use super::error::{MailError, Op};
-use super::open::{fetch_one, open};
+use super::open::{fetch_one, open_for_uids};
 use super::transfer::delete_one;
 use crate::imap::session::SectionKind;
 use crate::imap::{FetchItem, ImapSession, MailboxName, Section, Uid};
 
-/// The raw bytes of draft `uid` in `mailbox`, at most `max_bytes`.
+/// The raw bytes of draft `uid` in `mailbox`, at most `max_bytes`, and the
+/// UIDVALIDITY they were read under (the removal after sending must find the same
+/// mailbox).
 ///
 /// # Errors
-/// 404 when it does not exist; 413 when it is larger than `max_bytes`; IMAP
-/// failures.
+/// 404 when it does not exist; 409 when `expected` is not the mailbox's
+/// UIDVALIDITY; 413 when it is larger than `max_bytes`; IMAP failures.
 pub async fn load_draft(
     session: &mut ImapSession,
     mailbox: &MailboxName,
-    uid: Uid,
+    (uid, expected): (Uid, Option<u32>),
     max_bytes: usize,
-) -> Result<Vec<u8>, MailError> {
-    open(session, mailbox, true).await?;
+) -> Result<(Vec<u8>, u32), MailError> {
+    let uid_validity = open_for_uids(session, mailbox, true, expected).await?;
     let size = fetch_one(session, uid, &[FetchItem::Uid, FetchItem::Size])
         .await?
         .size
@@ -37,7 +39,7 @@ pub async fn load_draft(
     .await?;
     whole
         .section(&SectionKind::Whole)
-        .map(<[u8]>::to_vec)
+        .map(|bytes| (bytes.to_vec(), uid_validity))
         .ok_or_else(|| {
             MailError::imap(
                 Op::Fetch,
@@ -54,6 +56,9 @@ pub async fn remove_draft(
     session: &mut ImapSession,
     mailbox: &MailboxName,
     uid: Uid,
+    uid_validity: u32,
 ) -> Result<(), MailError> {
-    delete_one(session, mailbox, uid, true).await.map(drop)
+    delete_one(session, mailbox, (uid, Some(uid_validity)), true)
+        .await
+        .map(drop)
 }

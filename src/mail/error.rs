@@ -118,6 +118,19 @@ pub enum MailError {
     Internal(anyhow::Error),
 }
 
+/// 409 `uid-validity-changed`: the UIDs of a request belong to a mailbox that no
+/// longer exists under that name (it was deleted and created again), so nothing was
+/// changed.
+pub fn uid_validity_changed(was: u32, now: u32) -> MailError {
+    MailError::Conflict {
+        detail: format!(
+            "the mailbox's UIDVALIDITY is {now}, not {was}: it was recreated and its UIDs \
+             name other messages now; nothing was changed (list it again)"
+        ),
+        slug: "uid-validity-changed",
+    }
+}
+
 impl From<ValidationError> for MailError {
     fn from(err: ValidationError) -> Self {
         Self::Invalid(err)
@@ -141,6 +154,7 @@ impl MailError {
                 "mailbox",
                 format!("{name} holds no messages: it only contains other mailboxes (\\Noselect)"),
             )),
+            ImapError::UidValidityChanged { was, now } => uid_validity_changed(was, now),
             source => Self::Imap { op, source },
         }
     }

@@ -2,7 +2,7 @@
 //! mod-sequence, CONDSTORE `UNCHANGEDSINCE`) or many at once.
 
 use super::error::{ImapResultExt as _, MailError, Op};
-use super::open::{fetch_one, open, parse_flag_list};
+use super::open::{fetch_one, open, open_for_uids, parse_flag_list};
 use super::targets::Targets;
 use crate::imap::session::FetchedMessage;
 use crate::imap::{FetchItem, Flag, ImapSession, MailboxName, StoreMode, Uid, UidSet};
@@ -118,7 +118,7 @@ pub async fn get_flags(
 pub async fn set_flags(
     session: &mut ImapSession,
     mailbox: &MailboxName,
-    uid: Uid,
+    (uid, expected): (Uid, Option<u32>),
     change: &FlagChange,
     mut unchanged_since: Option<u64>,
 ) -> Result<Flags, MailError> {
@@ -128,7 +128,7 @@ pub async fn set_flags(
             "the IMAP server does not support CONDSTORE",
         ));
     }
-    let uid_validity = open(session, mailbox, false).await?;
+    let uid_validity = open_for_uids(session, mailbox, false, expected).await?;
     // Exists? (A STORE on a missing UID succeeds silently.)
     let before = current_flags(session, uid, uid_validity).await?;
     let mut after = before;
@@ -173,8 +173,9 @@ pub async fn bulk_set_flags(
     session: &mut ImapSession,
     mailbox: &MailboxName,
     request: &BulkFlagChange,
+    uid_validity: Option<u32>,
 ) -> Result<BulkResult, MailError> {
-    open(session, mailbox, false).await?;
+    open_for_uids(session, mailbox, false, uid_validity).await?;
     let Some(set) = request.targets.resolve(session).await? else {
         return Ok(BulkResult {
             uids: Vec::new(),

@@ -51,6 +51,25 @@ pub(crate) async fn open(
     uid_validity(&selected)
 }
 
+/// Selects `mailbox` for a change by UID and checks, when the client said which
+/// UIDVALIDITY its UIDs belong to (`?uid_validity=`), that it is still the
+/// mailbox's.
+///
+/// # Errors
+/// 409 `uid-validity-changed` when it is not (nothing is changed); as [`open`].
+pub(crate) async fn open_for_uids(
+    session: &mut ImapSession,
+    mailbox: &MailboxName,
+    read_only: bool,
+    expected: Option<u32>,
+) -> Result<u32, MailError> {
+    let now = open(session, mailbox, read_only).await?;
+    match expected {
+        Some(was) if was != now => Err(super::error::uid_validity_changed(was, now)),
+        _ => Ok(now),
+    }
+}
+
 /// EXAMINEs `mailbox`, or brings the session's view of it up to date when it is
 /// selected already (`ImapSession::select_fresh`), and returns the view and its
 /// UIDVALIDITY: what every read that must see other sessions' changes starts with.

@@ -293,7 +293,9 @@ impl Original {
             _ => "\\Answered",
         };
         let change = FlagChange::change(&[flag.to_owned()], &[])?;
-        set_flags(session, &self.mailbox, self.uid, &change, None)
+        // Only the message the reply was written to: the same UIDVALIDITY.
+        let uid = (self.uid, Some(self.message.summary.uid_validity));
+        set_flags(session, &self.mailbox, uid, &change, None)
             .await
             .map(drop)
     }

@@ -8,7 +8,7 @@
 //! (`imap/mailbox_locks.rs`), so two requests never move the same message twice.
 
 use super::error::{ImapResultExt as _, MailError, Op};
-use super::open::{open, require_message};
+use super::open::{open_for_uids, require_message};
 use super::targets::Targets;
 use crate::imap::completion::Completion;
 use crate::imap::{ImapSession, MailboxName, SpecialUse, Uid, UidSet};
@@ -94,10 +94,10 @@ pub async fn transfer_one(
     session: &mut ImapSession,
     kind: Transfer,
     mailbox: &MailboxName,
-    uid: Uid,
+    (uid, uid_validity): (Uid, Option<u32>),
     to: &MailboxName,
 ) -> Result<Transferred, MailError> {
-    open(session, mailbox, kind == Transfer::Copy).await?;
+    open_for_uids(session, mailbox, kind == Transfer::Copy, uid_validity).await?;
     require_message(session, uid).await?;
     run(session, kind, &UidSet::single(uid), to)
         .await?
@@ -113,10 +113,10 @@ pub async fn transfer_many(
     session: &mut ImapSession,
     kind: Transfer,
     mailbox: &MailboxName,
-    targets: &Targets,
+    (targets, uid_validity): (&Targets, Option<u32>),
     to: &MailboxName,
 ) -> Result<BulkTransferResult, MailError> {
-    open(session, mailbox, kind == Transfer::Copy).await?;
+    open_for_uids(session, mailbox, kind == Transfer::Copy, uid_validity).await?;
     let items = match targets.resolve(session).await? {
         Some(set) => run(session, kind, &set, to).await?,
         None => Vec::new(),
@@ -182,10 +182,10 @@ async fn delete_set(
 pub async fn delete_one(
     session: &mut ImapSession,
     mailbox: &MailboxName,
-    uid: Uid,
+    (uid, uid_validity): (Uid, Option<u32>),
     permanent: bool,
 ) -> Result<Option<Transferred>, MailError> {
-    open(session, mailbox, false).await?;
+    open_for_uids(session, mailbox, false, uid_validity).await?;
     require_message(session, uid).await?;
     let mut items = delete_set(session, mailbox, &UidSet::single(uid), permanent).await?;
     if permanent {
@@ -201,10 +201,10 @@ pub async fn delete_one(
 pub async fn delete_many(
     session: &mut ImapSession,
     mailbox: &MailboxName,
-    targets: &Targets,
+    (targets, uid_validity): (&Targets, Option<u32>),
     permanent: bool,
 ) -> Result<BulkTransferResult, MailError> {
-    open(session, mailbox, false).await?;
+    open_for_uids(session, mailbox, false, uid_validity).await?;
     let items = match targets.resolve(session).await? {
         Some(set) => delete_set(session, mailbox, &set, permanent).await?,
         None => Vec::new(),

@@ -39,6 +39,9 @@ pub struct SendDraftQuery {
     /// `auto` (default), `always` or `never`. With a Sent copy, the draft's
     /// Message-ID is its idempotency key.
     pub sent_copy: Option<SentCopy>,
+    /// The UIDVALIDITY the draft's UID belongs to; 409 `uid-validity-changed` and
+    /// nothing sent when the mailbox no longer has it.
+    pub uid_validity: Option<u32>,
 }
 
 /// A recipient the submission server refused.

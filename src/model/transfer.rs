@@ -68,4 +68,21 @@ pub struct BulkTransferResult {
 pub struct DeleteQuery {
     /// Delete permanently (needs the `delete` scope). Default: move to Trash.
     pub permanent: Option<bool>,
+    /// The UIDVALIDITY the UID belongs to (`uid_validity` of list and read
+    /// answers). When the mailbox no longer has it (it was deleted and created
+    /// again, so the UID names another message), 409 `uid-validity-changed` and
+    /// nothing is deleted.
+    pub uid_validity: Option<u32>,
+}
+
+/// `?uid_validity=` on every other route that changes messages by UID.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct UidValidityQuery {
+    /// The UIDVALIDITY the UIDs belong to (`uid_validity` of list and read
+    /// answers). When the mailbox no longer has it (it was deleted and created
+    /// again, so the UIDs name other messages), 409 `uid-validity-changed` and
+    /// nothing is changed.
+    pub uid_validity: Option<u32>,
 }

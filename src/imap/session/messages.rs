@@ -30,7 +30,10 @@ impl ImapSession {
     /// command on a selected mailbox that another client deleted with a code-less
     /// `NO Mailbox does not exist`, also when the mailbox was created again since. On
     /// the first attempt (`may_retry`) such a refusal selects the mailbox again: that
-    /// fails with NONEXISTENT when it is gone, or gives the new one to retry on.
+    /// fails with NONEXISTENT when it is gone, gives the same mailbox back to retry
+    /// on, or, when the name now holds another mailbox (a new UIDVALIDITY), fails
+    /// with [`ImapError::UidValidityChanged`] rather than run a UID command on
+    /// messages nobody named.
     pub(super) async fn in_selected<T>(
         &mut self,
         result: Result<T, ImapError>,
@@ -42,9 +45,18 @@ impl ImapSession {
                 Ok(Some(value))
             }
             (Err(ImapError::No { code: None, .. }), Some(selected)) if may_retry => {
-                self.ensure_selected(&selected.name, selected.read_only)
-                    .await?;
-                Ok(None)
+                let now = self
+                    .ensure_selected(&selected.name, selected.read_only)
+                    .await?
+                    .uid_validity;
+                // The same name may now be another mailbox: its UIDs would name
+                // other messages, so the command is only run again on the same one.
+                match (selected.uid_validity, now) {
+                    (Some(was), Some(now)) if was != now => {
+                        Err(ImapError::UidValidityChanged { was, now })
+                    }
+                    _ => Ok(None),
+                }
             }
             (Err(err), selected) => {
                 self.selected = selected;

@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::imap::test_server::{next_tag, reply, session, Server};
+use crate::imap::StoreMode;
 
 /// Answers the next command with `answer` (`{tag}` replaced by its tag).
 async fn answer(server: &mut Server, answer: &str) {
@@ -100,4 +101,59 @@ async fn an_untagged_no_forgets_the_selection() {
         .unwrap();
     imap.check_alive().await.unwrap();
     assert!(imap.selected().is_none(), "the next use selects again");
+}
+
+/// Cyrus answers a command on a mailbox deleted under the session with a code-less
+/// NO; the session selects the name again and retries. When the name now holds
+/// another mailbox (a new UIDVALIDITY), the UID command must not run again: its
+/// UIDs would name other messages.
+#[tokio::test]
+async fn a_retry_after_reselecting_checks_the_uid_validity() {
+    let (mut imap, _task, script) = examined().await;
+    script
+        .send("{tag} NO Mailbox does not exist\r\n")
+        .await
+        .unwrap();
+    script
+        .send(
+            "* 1 EXISTS\r\n* OK [UIDVALIDITY 6] new\r\n* OK [UIDNEXT 2] next\r\n\
+             {tag} OK [READ-ONLY] done\r\n",
+        )
+        .await
+        .unwrap();
+    // What a retried STORE would get: it must not be asked for.
+    script
+        .send("* 1 FETCH (UID 1 FLAGS (\\Deleted))\r\n{tag} OK\r\n")
+        .await
+        .unwrap();
+    let uids = crate::imap::UidSet::single(crate::imap::Uid::try_from(1).unwrap());
+    let stored = imap
+        .store_flags(&uids, StoreMode::Add, &[crate::imap::Flag::Deleted], None)
+        .await;
+    assert!(
+        matches!(
+            stored,
+            Err(ImapError::UidValidityChanged { was: 5, now: 6 })
+        ),
+        "{stored:?}"
+    );
+    // The same mailbox again (same UIDVALIDITY): the retry goes ahead.
+    let (mut imap, _task, script) = examined().await;
+    script
+        .send("{tag} NO Mailbox does not exist\r\n")
+        .await
+        .unwrap();
+    script
+        .send("* 10 EXISTS\r\n* OK [UIDVALIDITY 5] same\r\n{tag} OK [READ-ONLY] done\r\n")
+        .await
+        .unwrap();
+    script
+        .send("* 1 FETCH (UID 1 FLAGS (\\Deleted))\r\n{tag} OK\r\n")
+        .await
+        .unwrap();
+    let (updated, _) = imap
+        .store_flags(&uids, StoreMode::Add, &[crate::imap::Flag::Deleted], None)
+        .await
+        .unwrap();
+    assert_eq!(updated.len(), 1);
 }
