@@ -68,6 +68,33 @@ fn every_operation_documents_problems_and_security() {
     }
 }
 
+/// Observation 8 of issue 23: the document referred to `HtmlMode` and `SentCopy`
+/// without defining them, so generated clients dropped those parameters. Every
+/// `$ref` must resolve.
+#[test]
+fn every_reference_resolves() {
+    let spec: serde_json::Value = serde_json::from_str(&generated()).unwrap();
+    let mut refs = Vec::new();
+    fn collect<'a>(value: &'a serde_json::Value, refs: &mut Vec<&'a str>) {
+        match value {
+            serde_json::Value::Object(map) => {
+                if let Some(serde_json::Value::String(target)) = map.get("$ref") {
+                    refs.push(target);
+                }
+                map.values().for_each(|v| collect(v, refs));
+            }
+            serde_json::Value::Array(list) => list.iter().for_each(|v| collect(v, refs)),
+            _ => {}
+        }
+    }
+    collect(&spec, &mut refs);
+    assert!(refs.len() > 50, "{} references", refs.len());
+    for target in refs {
+        let pointer = target.strip_prefix('#').expect("local references only");
+        assert!(spec.pointer(pointer).is_some(), "{target} is not defined");
+    }
+}
+
 #[tokio::test]
 async fn the_gateway_serves_the_spec_and_swagger_ui() {
     let dovecot = dovecot();

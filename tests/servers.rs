@@ -100,6 +100,7 @@ async fn conformance(kind: Kind) {
     let s = setup(kind).await;
     let who = kind.name();
     names(&s, who).await;
+    astral_names(&s, who, kind).await;
     paging_and_reading(&s, who).await;
     parallel_keywords(&s, who).await;
     append_after_read_and_fresh_reads(&s, who).await;
@@ -114,6 +115,38 @@ async fn conformance(kind: Kind) {
     deleted_meanwhile(&s, who).await;
     recreated_mailbox(&s, who).await;
     changed_password(&s, who).await;
+}
+
+/// Observation 7 of issue 23: a name with a character outside the Basic Multilingual
+/// Plane. Dovecot and Cyrus store it (a surrogate pair in modified UTF-7); Courier
+/// refuses it with a bare NO, which answered 409. Now 422, in our words, and nothing
+/// reaches Courier.
+async fn astral_names(s: &Setup, who: &str, kind: Kind) {
+    let gw = &s.gateway;
+    let created = gw
+        .post("/v1/mailboxes", &alice(), json!({"name": "📧 mail"}))
+        .await;
+    if kind == Kind::Courier {
+        let detail = created.problem(422)["detail"].as_str().unwrap().to_owned();
+        assert!(
+            detail.contains("Basic Multilingual Plane"),
+            "{who}: {detail}"
+        );
+        assert!(
+            !s.server_mailboxes().await.iter().any(|n| n.contains("&2D")),
+            "{who}"
+        );
+    } else {
+        created.ok(201);
+        let listed = gw.get("/v1/mailboxes?status=false", &alice()).await;
+        let names = listed.ok(200)["items"].as_array().unwrap().clone();
+        assert!(
+            names.iter().any(|m| m["name"] == "📧 mail"),
+            "{who}: {names:?}"
+        );
+        gw.delete(&format!("/v1/mailboxes/{}", enc("📧 mail")), &alice())
+            .await;
+    }
 }
 
 async fn names(s: &Setup, who: &str) {

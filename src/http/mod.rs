@@ -124,7 +124,10 @@ impl Modify for SecuritySchemes {
         crate::model::events::MessageDeletedEvent,
         crate::model::events::MailboxEvent,
         crate::model::events::StreamEvent,
-        crate::model::events::EventTicket
+        crate::model::events::EventTicket,
+        // Named by query parameters: utoipa refers to them without adding them.
+        crate::model::message::HtmlMode,
+        crate::model::send::SentCopy
     )),
     tags(
         (name = "auth", description = "Tokens"),

@@ -53,6 +53,14 @@ pub enum ServerKind {
 }
 
 impl ServerKind {
+    /// Whether mailbox names may hold characters outside the Basic Multilingual
+    /// Plane (UTF-16 surrogate pairs in modified UTF-7). Courier refuses them
+    /// (`CREATE "📧 mail"`: `NO Error in IMAP command received by server.`, with no
+    /// code), so the gateway says so (422) instead of passing on a bare NO.
+    pub fn stores_names_outside_bmp(self) -> bool {
+        !matches!(self, Self::Courier)
+    }
+
     /// Recognises the server from its greeting text.
     pub fn from_greeting(greeting: &str) -> Self {
         if greeting.contains("Dovecot") {
@@ -74,6 +82,9 @@ pub struct Naming {
     prefix: String,
     /// The hierarchy separator; `None` for a flat namespace.
     delimiter: Option<char>,
+    /// The server refuses names with characters outside the Basic Multilingual
+    /// Plane (see [`ServerKind::stores_names_outside_bmp`]).
+    bmp_only: bool,
 }
 
 impl Default for Naming {
@@ -82,6 +93,7 @@ impl Default for Naming {
         Self {
             prefix: String::new(),
             delimiter: Some('/'),
+            bmp_only: false,
         }
     }
 }
@@ -98,7 +110,15 @@ impl Naming {
                 String::new()
             },
             delimiter: delimiter.filter(|d| (' '..='~').contains(d)),
+            bmp_only: false,
         }
+    }
+
+    /// The same naming on a server of `kind`: its own limits on names apply.
+    #[must_use]
+    pub fn for_server(mut self, kind: ServerKind) -> Self {
+        self.bmp_only = !kind.stores_names_outside_bmp();
+        self
     }
 
     /// The server's hierarchy separator.
@@ -127,6 +147,11 @@ impl Naming {
                 "mailbox", message,
             )))
         };
+        if self.bmp_only && display.chars().any(|c| u32::from(c) > 0xFFFF) {
+            return refuse(format!(
+                "{display:?} has a character outside the Basic Multilingual Plane (such as an emoji), which this IMAP server cannot store in a mailbox name"
+            ));
+        }
         let wire = match self.delimiter {
             Some('/') => utf7::encode(display),
             None if display.contains('/') => {

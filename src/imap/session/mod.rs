@@ -129,7 +129,8 @@ impl ImapSession {
                 }
             }
         }
-        session.profile.naming = session.discover_naming().await?;
+        let kind = session.profile.kind.unwrap_or(ServerKind::Other);
+        session.profile.naming = session.discover_naming().await?.for_server(kind);
         if session.tracks_changes() {
             // QRESYNC from the start: expunges come as VANISHED with a HIGHESTMODSEQ on
             // the completion, so the session's view carries an exact state for the
