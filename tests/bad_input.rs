@@ -187,6 +187,7 @@ fn routes() -> Vec<Route> {
             .slot(Query("limit"), ReadOnly),
         route(Method::POST, "/v1/mailboxes/{mailbox}/copy")
             .path(&[("mailbox", "INBOX")])
+            .slot(Query("uid_validity"), Reject)
             .body(move_body.clone())
             .slot(Path("mailbox"), Reject)
             .slot(Body("/to"), Reject)
@@ -195,6 +196,7 @@ fn routes() -> Vec<Route> {
             .slot(Body("/filter"), Reject),
         route(Method::POST, "/v1/mailboxes/{mailbox}/move")
             .path(&[("mailbox", "INBOX")])
+            .slot(Query("uid_validity"), Reject)
             .body(move_body)
             .slot(Path("mailbox"), Reject)
             .slot(Body("/to"), Reject)
@@ -203,6 +205,7 @@ fn routes() -> Vec<Route> {
             .slot(Body("/filter"), Reject),
         route(Method::POST, "/v1/mailboxes/{mailbox}/delete")
             .path(&[("mailbox", "INBOX")])
+            .slot(Query("uid_validity"), Reject)
             .body(json!({"uids": [3], "permanent": false, "filter": null}))
             .slot(Path("mailbox"), Reject)
             .slot(Body("/uids"), Reject)
@@ -211,6 +214,7 @@ fn routes() -> Vec<Route> {
             .slot(Body("/filter"), Reject),
         route(Method::POST, "/v1/mailboxes/{mailbox}/flags")
             .path(&[("mailbox", "Sandbox")])
+            .slot(Query("uid_validity"), Reject)
             .body(json!({"uids": [2], "add": ["$Probe"], "remove": ["$Gone"], "filter": null}))
             .slot(Path("mailbox"), Reject)
             .slot(Body("/uids"), Reject)
@@ -314,6 +318,7 @@ fn routes() -> Vec<Route> {
             .slot(RawBody, MessageText),
         route(Method::POST, "/v1/mailboxes/{mailbox}/messages/{uid}/send")
             .path(&[("mailbox", "Sandbox"), ("uid", "1")])
+            .slot(Query("uid_validity"), Reject)
             .slot(Path("mailbox"), Reject)
             .slot(Path("uid"), Reject)
             .slot(Query("sent_copy"), Reject),
@@ -326,6 +331,7 @@ fn routes() -> Vec<Route> {
             .slot(Query("remote_images"), Reject),
         route(Method::DELETE, "/v1/mailboxes/{mailbox}/messages/{uid}")
             .path(&[("mailbox", "INBOX"), ("uid", "3")])
+            .slot(Query("uid_validity"), Reject)
             .slot(Path("mailbox"), Reject)
             .slot(Path("uid"), Reject)
             .slot(Query("permanent"), Reject),
@@ -339,12 +345,14 @@ fn routes() -> Vec<Route> {
         .slot(Path("part"), ReadOnly),
         route(Method::POST, "/v1/mailboxes/{mailbox}/messages/{uid}/copy")
             .path(INBOX_1)
+            .slot(Query("uid_validity"), Reject)
             .body(json!({"to": "Archive"}))
             .slot(Path("mailbox"), Reject)
             .slot(Path("uid"), Reject)
             .slot(Body("/to"), Reject),
         route(Method::POST, "/v1/mailboxes/{mailbox}/messages/{uid}/move")
             .path(INBOX_1)
+            .slot(Query("uid_validity"), Reject)
             .body(json!({"to": "Archive"}))
             .slot(Path("mailbox"), Reject)
             .slot(Path("uid"), Reject)
@@ -355,6 +363,7 @@ fn routes() -> Vec<Route> {
             .slot(Path("uid"), ReadOnly),
         route(Method::PUT, "/v1/mailboxes/{mailbox}/messages/{uid}/flags")
             .path(&[("mailbox", "Sandbox"), ("uid", "2")])
+            .slot(Query("uid_validity"), Reject)
             .body(json!({"flags": ["\\Seen", "$Probe"]}))
             .slot(Path("mailbox"), Reject)
             .slot(Path("uid"), Reject)
@@ -366,6 +375,7 @@ fn routes() -> Vec<Route> {
             "/v1/mailboxes/{mailbox}/messages/{uid}/flags",
         )
         .path(&[("mailbox", "Sandbox"), ("uid", "2")])
+        .slot(Query("uid_validity"), Reject)
         .body(json!({"add": ["$Probe"], "remove": ["$Gone"]}))
         .slot(Path("mailbox"), Reject)
         .slot(Path("uid"), Reject)
