@@ -114,6 +114,7 @@ async fn conformance(kind: Kind) {
     events(&s, who).await;
     deleted_meanwhile(&s, who).await;
     recreated_mailbox(&s, who).await;
+    churn(&s, who).await;
     changed_password(&s, who).await;
 }
 
@@ -1128,6 +1129,82 @@ async fn recreated_mailbox(s: &Setup, who: &str) {
     assert_eq!(gone.status.as_u16(), 204, "{who}: {}", gone.text);
     assert!(s.uids("Reborn").await.is_empty(), "{who}");
     gw.delete("/v1/mailboxes/Reborn", &auth).await;
+}
+
+/// Observation 6 of issue 23: another client creates a mailbox, appends a message
+/// and deletes the mailbox in a loop while three readers read the message, a page
+/// and the raw message through the gateway. Every answer is what happened (200, or
+/// 404 for a mailbox or message that is gone), never a 5xx; a 200 download is
+/// always whole.
+async fn churn(s: &Setup, who: &str) {
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    let wire = s.server.wire_name("Churn");
+    let mut raw = s.raw().await;
+    let writer = async {
+        let mut rounds = 0;
+        while std::time::Instant::now() < until {
+            // The server's own answers to the writer are not what is tested: a
+            // reader's session can bring a deleted Dovecot maildir back (its index
+            // files), so CREATE, APPEND or DELETE may be refused; that is churn too.
+            let _ = raw.run(&format!("CREATE \"{wire}\"")).await;
+            let _ = raw
+                .try_append(&wire, "", None, message("Churning").as_bytes())
+                .await;
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            let _ = raw.run(&format!("DELETE \"{wire}\"")).await;
+            rounds += 1;
+        }
+        rounds
+    };
+    let http = reqwest::Client::new();
+    let reader = |path: &'static str| {
+        let http = http.clone();
+        let url = format!("{}{path}", s.gateway.base);
+        async move {
+            let mut seen = Vec::new();
+            while std::time::Instant::now() < until {
+                let response = http
+                    .get(&url)
+                    .basic_auth("alice", Some("secret"))
+                    .send()
+                    .await
+                    .unwrap();
+                let status = response.status().as_u16();
+                let announced = response.content_length();
+                match response.bytes().await {
+                    Ok(body) => {
+                        if status == 200 {
+                            if let Some(length) = announced {
+                                assert_eq!(body.len() as u64, length, "{who}: {path} cut off");
+                            }
+                        }
+                        seen.push((status, String::from_utf8_lossy(&body).into_owned()));
+                    }
+                    Err(err) => panic!("{who}: {path} answered {status}, then broke: {err}"),
+                }
+            }
+            seen
+        }
+    };
+    let (rounds, message_reads, pages, downloads) = tokio::join!(
+        writer,
+        reader("/v1/mailboxes/Churn/messages/1"),
+        reader("/v1/mailboxes/Churn/messages?limit=5"),
+        reader("/v1/mailboxes/Churn/messages/1/raw"),
+    );
+    assert!(rounds >= 2, "{who}: {rounds} rounds");
+    let mut served = 0;
+    for (status, body) in message_reads.iter().chain(&pages).chain(&downloads) {
+        assert!(
+            *status == 200 || *status == 404,
+            "{who}: {status} during churn: {body}"
+        );
+        served += usize::from(*status == 200);
+    }
+    assert!(
+        served > 0,
+        "{who}: nothing was read while the mailbox existed"
+    );
 }
 
 /// A mailbox's UIDVALIDITY, from STATUS over raw IMAP.

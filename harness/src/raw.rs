@@ -156,6 +156,26 @@ impl RawImap {
         internal_date: Option<u64>,
         message: &[u8],
     ) -> u32 {
+        self.try_append(mailbox, flags, internal_date, message)
+            .await
+            .unwrap_or_else(|refusal| panic!("APPEND to {mailbox}: {refusal}"))
+    }
+
+    /// [`RawImap::append_dated`], answering the server's refusal instead of
+    /// panicking (for tests where another client may delete the mailbox meanwhile).
+    ///
+    /// # Errors
+    /// The server's refusal line.
+    ///
+    /// # Panics
+    /// When the connection fails, or an accepted APPEND has no APPENDUID.
+    pub async fn try_append(
+        &mut self,
+        mailbox: &str,
+        flags: &str,
+        internal_date: Option<u64>,
+        message: &[u8],
+    ) -> Result<u32, String> {
         self.tag += 1;
         let tag = format!("t{}", self.tag);
         let date =
@@ -175,7 +195,9 @@ impl RawImap {
             .read_line(&mut line)
             .await
             .expect("read continuation");
-        assert!(line.starts_with('+'), "APPEND to {mailbox}: {line}");
+        if !line.starts_with('+') {
+            return Err(line);
+        }
         let stream = self.stream.get_mut();
         stream.write_all(message).await.expect("write message");
         stream.write_all(b"\r\n").await.expect("write CRLF");
@@ -187,13 +209,15 @@ impl RawImap {
                 .expect("read APPEND response");
             assert!(!line.is_empty(), "connection closed during APPEND");
             if let Some(status) = line.strip_prefix(&format!("{tag} ")) {
-                assert!(status.starts_with("OK"), "APPEND to {mailbox}: {status}");
-                return status
+                if !status.starts_with("OK") {
+                    return Err(status.to_owned());
+                }
+                return Ok(status
                     .split("APPENDUID ")
                     .nth(1)
                     .and_then(|rest| rest.split([']', ' ']).nth(1))
                     .and_then(|uid| uid.parse().ok())
-                    .expect("APPENDUID");
+                    .expect("APPENDUID"));
             }
         }
     }

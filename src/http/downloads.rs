@@ -63,18 +63,31 @@ pub async fn get_raw_message(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     user.require(Scope::Read)?;
-    let mut session = state.session(&user).await?;
-    let size = raw_size(&mut session, &mailbox, uid).await?;
-    let range = parse_range(&headers, size)?;
+    // Again on another session when the server closed this one (Dovecot and Cyrus
+    // do so when the selected mailbox was deleted under it), as `retry_after_bye!`
+    // does: that answer (usually 404) is the right one, not a 502. Safe: nothing
+    // has been sent yet.
+    let mut tries = 0;
+    let (size, range, stream) = loop {
+        tries += 1;
+        let mut session = state.session(&user).await?;
+        let size = match raw_size(&mut session, &mailbox, uid).await {
+            Err(err) if tries <= state.config.max_sessions_per_user && err.is_lost_session() => {
+                continue
+            }
+            other => other?,
+        };
+        let range = parse_range(&headers, size)?;
+        let (start, end) = range.unwrap_or((0, size));
+        let decoder = TransferDecoder::Identity;
+        match section_stream(session, uid, StreamSection::Whole, start, end, decoder).await {
+            Err(err) if tries <= state.config.max_sessions_per_user && err.is_lost_session() => {
+                continue
+            }
+            other => break (size, range, other?),
+        }
+    };
     let (start, end) = range.unwrap_or((0, size));
-    let stream = section_stream(
-        session,
-        uid,
-        StreamSection::Whole,
-        start,
-        end,
-        TransferDecoder::Identity,
-    );
     let mut response = Response::new(Body::from_stream(stream));
     let response_headers = response.headers_mut();
     response_headers.insert(
@@ -142,17 +155,26 @@ pub async fn get_attachment(
     PartPath { mailbox, uid, part }: PartPath,
 ) -> Result<Response, ApiError> {
     user.require(Scope::Read)?;
-    let mut session = state.session(&user).await?;
-    let download = describe_part(&mut session, &mailbox, uid, &part).await?;
-    let decoder = TransferDecoder::for_encoding(&download.encoding);
-    let stream = section_stream(
-        session,
-        uid,
-        StreamSection::Part(part),
-        0,
-        download.size,
-        decoder,
-    );
+    // As for the raw message: again on another session when this one was lost.
+    let mut tries = 0;
+    let (download, stream) = loop {
+        tries += 1;
+        let mut session = state.session(&user).await?;
+        let download = match describe_part(&mut session, &mailbox, uid, &part).await {
+            Err(err) if tries <= state.config.max_sessions_per_user && err.is_lost_session() => {
+                continue
+            }
+            other => other?,
+        };
+        let decoder = TransferDecoder::for_encoding(&download.encoding);
+        let section = StreamSection::Part(part.clone());
+        match section_stream(session, uid, section, 0, download.size, decoder).await {
+            Err(err) if tries <= state.config.max_sessions_per_user && err.is_lost_session() => {
+                continue
+            }
+            other => break (download, other?),
+        }
+    };
     let mut response = Response::new(Body::from_stream(stream));
     let headers = response.headers_mut();
     headers.insert(

@@ -9,24 +9,31 @@
 
 /// Checks out the caller's session as `$session` (a `PooledSession`) and evaluates
 /// `$body` (a `Result<_, MailError>` expression using it); when the server closed that
-/// session (BYE, or the connection dropped), once more on a fresh session. For reads
+/// session (BYE, or the connection dropped), again on another session. For reads
 /// and other requests that are safe to repeat: Dovecot ends a session whose selected
 /// mailbox another client deleted with `* BYE ... Mailbox was deleted under us` in
 /// answer to its next command, Cyrus closes it, and the request then deserves the
-/// fresh session's answer (usually a 404 for the deleted mailbox), not a 502. A
-/// macro rather than a function taking a closure: the body borrows the session and
-/// the request's values, which a closure returning a future cannot express without
-/// boxing every handler.
+/// fresh session's answer (usually a 404 for the deleted mailbox), not a 502. Every
+/// pooled session of the user may have been closed at once (all had the mailbox
+/// selected), and each lost one is discarded, so up to one try more than the pool
+/// holds reaches a new session. A macro rather than a function taking a closure: the
+/// body borrows the session and the request's values, which a closure returning a
+/// future cannot express without boxing every handler.
 macro_rules! retry_after_bye {
     ($state:expr, $user:expr, |$session:ident| $body:expr) => {{
-        let mut $session = $state.session($user).await?;
-        match $body {
-            Err(err) if crate::mail::MailError::is_lost_session(&err) => {
-                drop($session);
-                let mut $session = $state.session($user).await?;
-                $body
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let mut $session = $state.session($user).await?;
+            match $body {
+                Err(err)
+                    if crate::mail::MailError::is_lost_session(&err)
+                        && tries <= $state.config.max_sessions_per_user =>
+                {
+                    drop($session);
+                }
+                other => break other,
             }
-            other => other,
         }
     }};
 }

@@ -2,8 +2,9 @@
 //! (`BODY.PEEK[section]<offset.length>`), so a 50 MB attachment passes through
 //! the gateway one chunk at a time, and decoding base64 / quoted-printable on the fly.
 //!
-//! A task owns the pooled session for the length of the download and fetches one
-//! chunk ahead of the client. When the client goes away, the task finishes the
+//! The first chunk is fetched before the response starts (so a small message is
+//! whole or a problem answer); then a task owns the pooled session for the rest of
+//! the download and fetches one chunk ahead of the client. When the client goes away, the task finishes the
 //! FETCH in progress, sees the receiver gone and returns the session to the pool
 //! in a clean state.
 
@@ -16,8 +17,9 @@ use futures::Stream;
 
 use tracing::Instrument as _;
 
+use super::error::{ImapResultExt as _, MailError, Op};
 use crate::imap::session::SectionKind;
-use crate::imap::{FetchItem, PartNumber, PooledSession, Section, Uid, UidSet};
+use crate::imap::{FetchItem, ImapError, PartNumber, PooledSession, Section, Uid, UidSet};
 
 /// Bytes fetched per round trip: large enough that round trips do not dominate a
 /// big download, small enough to keep the gateway's memory per download bounded.
@@ -200,8 +202,44 @@ fn decode_quoted_printable(input: &[u8]) -> Vec<u8> {
     out
 }
 
+/// `length` bytes of `section` of message `uid` from `offset`: empty when the
+/// section has no bytes there (it ended early, or the message was expunged).
+async fn fetch_chunk(
+    session: &mut PooledSession,
+    uid: Uid,
+    section: &StreamSection,
+    offset: u64,
+    length: u32,
+) -> Result<Vec<u8>, ImapError> {
+    let (fetch_section, kind) = match section {
+        StreamSection::Whole => (Section::Whole, SectionKind::Whole),
+        StreamSection::Part(part) => (Section::Part(part), SectionKind::Part(part.path().to_vec())),
+    };
+    let items = [
+        FetchItem::Uid,
+        FetchItem::Body(fetch_section, Some((offset, length))),
+    ];
+    let messages = session.fetch_uids(&UidSet::single(uid), &items).await?;
+    Ok(messages
+        .into_iter()
+        .next()
+        .and_then(|m| {
+            m.sections
+                .into_iter()
+                .find(|(k, _, _)| *k == kind)
+                .map(|(_, _, data)| data)
+        })
+        .unwrap_or_default())
+}
+
+/// The length of the chunk starting at `offset`, below `end`.
+fn chunk_length(offset: u64, end: u64) -> u32 {
+    u32::try_from((end - offset).min(u64::from(CHUNK))).unwrap_or(CHUNK)
+}
+
 /// Fetches `[start, end)` of a section chunk by chunk and sends the encoded bytes on;
 /// stops at the end, on an error, or when the receiver is gone (the client left).
+/// An error reaches the client as a broken body, never as a clean end.
 async fn fetch_chunks(
     mut session: PooledSession,
     uid: Uid,
@@ -212,29 +250,12 @@ async fn fetch_chunks(
 ) {
     let mut offset = start;
     while offset < end {
-        let length = u32::try_from((end - offset).min(u64::from(CHUNK))).unwrap_or(CHUNK);
-        let (fetch_section, kind) = match &section {
-            StreamSection::Whole => (Section::Whole, SectionKind::Whole),
-            StreamSection::Part(part) => {
-                (Section::Part(part), SectionKind::Part(part.path().to_vec()))
+        let length = chunk_length(offset, end);
+        let data = match fetch_chunk(&mut session, uid, &section, offset, length).await {
+            Ok(data) if data.is_empty() => {
+                Err(io::Error::other("the message ended early or was expunged"))
             }
-        };
-        let items = [
-            FetchItem::Uid,
-            FetchItem::Body(fetch_section, Some((offset, length))),
-        ];
-        let data = match session.fetch_uids(&UidSet::single(uid), &items).await {
-            Ok(messages) => messages
-                .into_iter()
-                .next()
-                .and_then(|m| {
-                    m.sections
-                        .into_iter()
-                        .find(|(k, _, _)| *k == kind)
-                        .map(|(_, _, data)| data)
-                })
-                .filter(|d| !d.is_empty())
-                .ok_or_else(|| io::Error::other("the message ended early or was expunged")),
+            Ok(data) => Ok(data),
             Err(err) => Err(io::Error::other(format!("IMAP fetch failed: {err}"))),
         };
         let failed = data.is_err();
@@ -245,30 +266,60 @@ async fn fetch_chunks(
     }
 }
 
-/// Streams `section` of message `uid` (of the selected mailbox) from byte `start` (inclusive) to `end`
-/// (exclusive, encoded bytes), decoding with `decoder`. The session must have the
-/// mailbox selected.
+/// Streams `section` of message `uid` (of the selected mailbox) from byte `start`
+/// (inclusive) to `end` (exclusive, encoded bytes), decoding with `decoder`. The
+/// session must have the mailbox selected.
 ///
-/// Fetching runs in its own task, one chunk ahead of decoding and sending, so the
-/// IMAP transfer and the decoding overlap; at most two chunks wait in between, which
-/// bounds the memory a download holds.
-pub fn section_stream(
-    session: PooledSession,
+/// The first chunk is fetched before this returns, that is before the response's
+/// status line: a message that fits in one chunk is sent whole or not at all, and
+/// one expunged (or a mailbox deleted) meanwhile answers 404 instead of a 200 that
+/// breaks off. The rest is fetched in its own task, one chunk ahead of decoding and
+/// sending, so the IMAP transfer and the decoding overlap; at most two chunks wait
+/// in between, which bounds the memory a download holds.
+///
+/// # Errors
+/// 404 when the message has no bytes at `start` any more; IMAP failures of the
+/// first chunk.
+pub async fn section_stream(
+    mut session: PooledSession,
     uid: Uid,
     section: StreamSection,
     start: u64,
     end: u64,
-    decoder: TransferDecoder,
-) -> impl Stream<Item = Result<Bytes, io::Error>> + Send + 'static {
+    mut decoder: TransferDecoder,
+) -> Result<impl Stream<Item = Result<Bytes, io::Error>> + Send + 'static, MailError> {
+    let mut first = Vec::new();
+    if start < end {
+        first = fetch_chunk(&mut session, uid, &section, start, chunk_length(start, end))
+            .await
+            .during(Op::Fetch)?;
+        if first.is_empty() {
+            return Err(MailError::NotFound(format!(
+                "message {uid} no longer exists"
+            )));
+        }
+    }
+    let rest = start + first.len() as u64;
     let (sender, receiver) = tokio::sync::mpsc::channel(2);
-    // In the request's span, so the download's IMAP commands log with its request id.
-    tokio::spawn(
-        fetch_chunks(session, uid, section, start, end, sender)
-            .instrument(tracing::Span::current()),
-    );
-    futures::stream::unfold(
-        (receiver, decoder, false),
-        |(mut receiver, mut decoder, done)| async move {
+    if rest < end {
+        // In the request's span, so the download's IMAP commands log with its
+        // request id.
+        tokio::spawn(
+            fetch_chunks(session, uid, section, rest, end, sender)
+                .instrument(tracing::Span::current()),
+        );
+    } else {
+        // Everything is here: the session goes back to the pool now.
+        drop(session);
+        drop(sender);
+    }
+    let head = Some(decoder.feed(&first)).filter(|decoded| !decoded.is_empty());
+    Ok(futures::stream::unfold(
+        (receiver, decoder, head, false),
+        |(mut receiver, mut decoder, head, done)| async move {
+            if let Some(head) = head {
+                return Some((Ok(Bytes::from(head)), (receiver, decoder, None, false)));
+            }
             if done {
                 return None;
             }
@@ -277,21 +328,24 @@ pub fn section_stream(
                     Some(Ok(data)) => {
                         let decoded = decoder.feed(&data);
                         if !decoded.is_empty() {
-                            return Some((Ok(Bytes::from(decoded)), (receiver, decoder, false)));
+                            return Some((
+                                Ok(Bytes::from(decoded)),
+                                (receiver, decoder, None, false),
+                            ));
                         }
                     }
-                    Some(Err(err)) => return Some((Err(err), (receiver, decoder, true))),
+                    Some(Err(err)) => return Some((Err(err), (receiver, decoder, None, true))),
                     None => {
                         let tail = decoder.finish();
                         if tail.is_empty() {
                             return None;
                         }
-                        return Some((Ok(Bytes::from(tail)), (receiver, decoder, true)));
+                        return Some((Ok(Bytes::from(tail)), (receiver, decoder, None, true)));
                     }
                 }
             }
         },
-    )
+    ))
 }
 
 #[cfg(test)]

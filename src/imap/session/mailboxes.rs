@@ -163,8 +163,9 @@ impl ImapSession {
     /// Explains a refused SELECT or EXAMINE of `name`. One LIST says whether the
     /// mailbox exists and whether it can be opened: a mailbox that only holds others
     /// (`\Noselect`) is refused like a missing one by most servers, with or without a
-    /// code, and becomes [`ImapError::NotSelectable`]; a code-less NO is classified
-    /// as [`Self::explain_refusal`] does. The original error stands when the LIST
+    /// code, and becomes [`ImapError::NotSelectable`]; a code-less NO, or a
+    /// `SERVERBUG` / `UNAVAILABLE` for a mailbox LIST no longer shows (one being
+    /// deleted), is classified as [`Self::explain_refusal`] does. The original error stands when the LIST
     /// fails without breaking the session.
     pub(super) async fn explain_open_refusal(
         &mut self,
@@ -185,8 +186,12 @@ impl ImapSession {
         };
         match (selectable, code) {
             (Some(false), _) => ImapError::NotSelectable(name.as_str().to_owned()),
+            // Dovecot answers `NO [SERVERBUG]` (or `[UNAVAILABLE]`) for a mailbox
+            // another client is deleting at that moment: LIST says it is gone.
+            (None, None | Some(RespCode::ServerBug | RespCode::Unavailable)) => {
+                with(RespCode::NonExistent)
+            }
             (_, Some(_)) => err,
-            (None, None) => with(RespCode::NonExistent),
             (Some(true), None) if mentions_permission(text) => with(RespCode::NoPerm),
             (Some(true), None) => err,
         }

@@ -10,6 +10,7 @@ const MAX_VANISHED: u64 = 1_000_000;
 
 use async_imap::imap_proto::{MailboxDatum, Response};
 
+use super::super::code::RespCode;
 use super::super::command::{Command, FetchItem, SortKey, StoreMode, ThreadAlgorithm};
 use super::super::completion::Completion;
 use super::super::date::InternalDate;
@@ -28,7 +29,8 @@ impl ImapSession {
     /// Looks at the `result` of a command on the selected mailbox: `Some` value, or
     /// `None` when the caller should run the command once more. Cyrus refuses a
     /// command on a selected mailbox that another client deleted with a code-less
-    /// `NO Mailbox does not exist`, also when the mailbox was created again since. On
+    /// `NO Mailbox does not exist` (Dovecot with `NO [SERVERBUG]` while the deletion
+    /// is under way), also when the mailbox was created again since. On
     /// the first attempt (`may_retry`) such a refusal selects the mailbox again: that
     /// fails with NONEXISTENT when it is gone, gives the same mailbox back to retry
     /// on, or, when the name now holds another mailbox (a new UIDVALIDITY), fails
@@ -44,7 +46,13 @@ impl ImapSession {
                 self.selected = selected;
                 Ok(Some(value))
             }
-            (Err(ImapError::No { code: None, .. }), Some(selected)) if may_retry => {
+            (
+                Err(ImapError::No {
+                    code: None | Some(RespCode::ServerBug),
+                    ..
+                }),
+                Some(selected),
+            ) if may_retry => {
                 let now = self
                     .ensure_selected(&selected.name, selected.read_only)
                     .await?
