@@ -67,6 +67,11 @@ async fn tokens_are_issued_for_valid_credentials_and_work_as_bearer() {
             422,
         ),
         (json!({"username": "", "password": "alice-pw"}), 400),
+        // Exactly one credential (issue 23, observation 8: this answered 501).
+        (
+            json!({"username": "alice", "password": "alice-pw", "access_token": "ya29.a0"}),
+            422,
+        ),
         (json!({"username": "a\r\nb", "password": "alice-pw"}), 400),
     ] {
         gateway

@@ -80,6 +80,26 @@ async fn the_reference_inbox_works_in_chromium_from_another_origin() {
         .with_state(steps);
     tokio::spawn(async move { axum::serve(listener, pages).await });
 
+    // Another "gateway" that records the Authorization of every request it gets and
+    // allows any origin, so a page that sent it the stored token would succeed.
+    let elsewhere_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let elsewhere = format!("http://{}", elsewhere_listener.local_addr().unwrap());
+    let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let record = received.clone();
+    let recorder = Router::new()
+        .fallback(move |headers: axum::http::HeaderMap| {
+            let record = record.clone();
+            async move {
+                let auth = headers
+                    .get("authorization")
+                    .map(|v| v.to_str().unwrap_or("?").to_owned());
+                record.lock().unwrap().push(auth.unwrap_or_default());
+                Json(json!({}))
+            }
+        })
+        .layer(tower_http::cors::CorsLayer::very_permissive());
+    tokio::spawn(async move { axum::serve(elsewhere_listener, recorder).await });
+
     let profile = tempfile::tempdir().unwrap();
     let started = std::time::Instant::now();
     let mut browser = Command::new(chromium)
@@ -92,7 +112,9 @@ async fn the_reference_inbox_works_in_chromium_from_another_origin() {
             "--no-default-browser-check",
         ])
         .arg(format!("--user-data-dir={}", profile.path().display()))
-        .arg(format!("{page_origin}/driver.html?gateway={base}"))
+        .arg(format!(
+            "{page_origin}/driver.html?gateway={base}&elsewhere={elsewhere}"
+        ))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -172,6 +194,15 @@ async fn the_reference_inbox_works_in_chromium_from_another_origin() {
     );
     step("resumed");
     assert_eq!(outcome["error"], "", "the inbox showed an error");
+    // Observation 9 of issue 23: `?gateway=` naming another origin made the page
+    // call it with the stored Bearer token. Now it shows the sign-in form and sends
+    // nothing there.
+    assert_eq!(step("elsewhere")["signin"], true);
+    let leaked: Vec<String> = received.lock().unwrap().clone();
+    assert!(
+        leaked.iter().all(|auth| auth.is_empty()),
+        "the token went to another gateway: {leaked:?}"
+    );
 
     // What changed on the server.
     let mut raw = RawImap::login(dovecot.imap_port, "alice", "alice-pw").await;

@@ -380,9 +380,12 @@ function init() {
   $("compose-open").addEventListener("click", () => { $("compose").hidden = false; });
   $("compose-close").addEventListener("click", () => { $("compose").hidden = true; });
   $("compose").addEventListener("submit", saveDraft);
+  // The stored token goes back only to the gateway that issued it: a link naming
+  // another gateway (`?gateway=`) gets the sign-in form, never this token.
   const token = sessionStorage.getItem("token");
-  if (token && form.gateway.value) {
-    state.gateway = form.gateway.value;
+  const issuer = sessionStorage.getItem("gateway");
+  if (token && issuer && form.gateway.value.replace(/\/+$/, "") === issuer) {
+    state.gateway = issuer;
     state.token = token;
     start().catch(() => signOut());
   }
