@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{dovecot, enc, Auth, Gateway};
+use common::{dovecot, enc, Auth, Dovecot, Gateway, Options, User};
 use serde_json::{json, Value};
 
 fn find<'a>(list: &'a Value, name: &str) -> &'a Value {
@@ -449,4 +449,38 @@ async fn http_errors_are_problem_json() {
         .unwrap();
     assert_eq!(generated.headers()["x-request-id"].len(), 36);
     assert!(!dovecot.mailbox_exists("alice", "x"));
+}
+
+/// Issue 23, observation 8: a folder created by hand with a raw UTF-8 name (not
+/// modified UTF-7) is listed by Dovecot with 8-bit bytes. The whole list must not
+/// fail for it: every other mailbox is listed with its counters.
+#[tokio::test]
+async fn a_mailbox_listed_under_a_raw_8bit_name_does_not_break_the_list() {
+    let dovecot = Dovecot::start(Options {
+        users: vec![User::new("alice", "alice-pw")
+            .with_mailbox("Archive", Vec::new())
+            .with_mailbox("Caf\u{e9}", Vec::new())],
+        ..Options::default()
+    });
+    let gateway = Gateway::start(common::config_for(&dovecot)).await;
+    let listed = gateway.get("/v1/mailboxes", &Auth::alice()).await;
+    let body = listed.ok(200);
+    let names: Vec<&str> = body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"Archive") && names.contains(&"INBOX"),
+        "{names:?}"
+    );
+    assert!(names.contains(&"Caf\u{e9}"), "{names:?}");
+    let archive = body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "Archive")
+        .unwrap();
+    assert_eq!(archive["status"]["messages"], 0);
 }

@@ -138,6 +138,15 @@ fn without_bcc(message: &[u8]) -> Vec<u8> {
 }
 
 /// The transmitted form of `message`: `None` when it has no Bcc header to remove.
+/// SMTP ends a message with a CRLF of its own (RFC 5321 section 4.1.1.4), so a
+/// message without one would reach the server one line end longer than its Sent
+/// copy: it gets it here, before either is made.
+fn end_with_crlf(message: &mut Vec<u8>) {
+    if !message.ends_with(b"\r\n") {
+        message.extend_from_slice(b"\r\n");
+    }
+}
+
 fn transmitted_form(message: &[u8]) -> Option<Vec<u8>> {
     let stripped = without_bcc(message);
     (stripped.len() != message.len()).then_some(stripped)
@@ -167,7 +176,8 @@ impl Outgoing {
         .collect::<Result<Vec<String>, MailError>>()?;
         let recipients = envelope_recipients("to", addresses)?;
         let message_id = new_message_id(&sender, unique);
-        let stored = compose_with_id(request, Some(&message_id), extras)?;
+        let mut stored = compose_with_id(request, Some(&message_id), extras)?;
+        end_with_crlf(&mut stored);
         // Checked here, before anything is sent, so the Sent copy cannot fail on them.
         NewMessage::new(
             stored.clone(),
@@ -287,6 +297,7 @@ impl Outgoing {
     ) -> Self {
         let own_message_id = existing_id.is_some();
         let message_id = ensure_message_id(&mut bytes, existing_id, &sender, unique);
+        end_with_crlf(&mut bytes);
         Self {
             transmitted: if strip_bcc {
                 transmitted_form(&bytes)
@@ -310,7 +321,8 @@ impl Outgoing {
 
     /// Replaces the message (a forward with the original's parts added): the
     /// transmitted form is derived again.
-    pub fn replace_message(&mut self, message: Vec<u8>) {
+    pub fn replace_message(&mut self, mut message: Vec<u8>) {
+        end_with_crlf(&mut message);
         self.transmitted = transmitted_form(&message);
         self.stored = message;
     }

@@ -337,6 +337,34 @@ async fn authenticate<T: AsyncRead + AsyncWrite + Unpin>(
     }
 }
 
+/// Sends `message` as DATA (RFC 5321 section 4.5.2): a `.` starting a line is
+/// doubled, and the end is `.` on a line of its own. The server receives exactly
+/// `message`: the final CRLF is the message's own when it has one (mail-send's
+/// `write_message` always adds one, so a message ending in CRLF, as every message
+/// should, arrived two bytes longer than its Sent copy), else it is added and
+/// becomes part of the message, as the protocol requires.
+async fn write_data<S: AsyncWrite + Unpin>(stream: &mut S, message: &[u8]) -> std::io::Result<()> {
+    use tokio::io::AsyncWriteExt as _;
+    let mut line_start = true;
+    let mut from = 0;
+    for (at, byte) in message.iter().enumerate() {
+        if line_start && *byte == b'.' {
+            stream.write_all(&message[from..at]).await?;
+            stream.write_all(b".").await?;
+            from = at;
+        }
+        line_start = *byte == b'\n';
+    }
+    stream.write_all(&message[from..]).await?;
+    let end: &[u8] = if message.ends_with(b"\r\n") || message.is_empty() {
+        b".\r\n"
+    } else {
+        b"\r\n.\r\n"
+    };
+    stream.write_all(end).await?;
+    stream.flush().await
+}
+
 async fn transaction<T: AsyncRead + AsyncWrite + Unpin>(
     client: &mut SmtpClient<T>,
     login: &Login<'_>,
@@ -378,7 +406,7 @@ async fn transaction<T: AsyncRead + AsyncWrite + Unpin>(
         return Err(SmtpError::Refused(Reply::from(&data)));
     }
     let reply = tokio::time::timeout(client.timeout, async {
-        client.write_message(message).await?;
+        write_data(&mut client.stream, message).await?;
         client.read().await
     })
     .await
@@ -393,6 +421,33 @@ async fn transaction<T: AsyncRead + AsyncWrite + Unpin>(
         refused,
         reply: Reply::from(&reply),
     })
+}
+
+#[cfg(test)]
+mod data_tests {
+    use super::write_data;
+
+    async fn data(message: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        write_data(&mut out, message).await.unwrap();
+        out
+    }
+
+    #[tokio::test]
+    async fn data_is_the_message_dot_stuffed_and_terminated_once() {
+        assert_eq!(
+            data(b"Subject: x\r\n\r\nhi\r\n").await,
+            b"Subject: x\r\n\r\nhi\r\n.\r\n"
+        );
+        assert_eq!(
+            data(b"Subject: x\r\n\r\nhi").await,
+            b"Subject: x\r\n\r\nhi\r\n.\r\n"
+        );
+        assert_eq!(
+            data(b".start\r\n\r\n.\r\n..two\r\nmid.dle\r\n").await,
+            b"..start\r\n\r\n..\r\n...two\r\nmid.dle\r\n.\r\n"
+        );
+    }
 }
 
 #[cfg(test)]

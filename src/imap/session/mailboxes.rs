@@ -148,7 +148,20 @@ impl ImapSession {
                 mailbox.counters = match counters.remove(mailbox.server_name.wire()) {
                     Some(found) => Some(found),
                     None if list_status => None,
-                    None => Some(self.status_of(&mailbox.server_name).await?),
+                    None => match self.status_of(&mailbox.server_name).await {
+                        Ok(found) => Some(found),
+                        Err(err) if err.breaks_session() => return Err(err),
+                        // A mailbox the server lists but will not count (one listed
+                        // under raw 8-bit bytes, which no command can name back)
+                        // goes without counters; the rest of the list stands.
+                        Err(err) => {
+                            tracing::debug!(
+                                outcome = err.outcome_label(),
+                                "STATUS of a listed mailbox refused"
+                            );
+                            None
+                        }
+                    },
                 };
             }
         }
