@@ -60,6 +60,7 @@ impl InternalDate {
         let offset = match rest {
             "Z" | "z" => 0,
             zone if zone.len() == 6
+                && zone.is_ascii()
                 && (zone.starts_with('+') || zone.starts_with('-'))
                 && &zone[3..4] == ":" =>
             {
@@ -153,6 +154,12 @@ mod tests {
         assert_eq!(at("2000-02-29T12:00:00+02:00"), 951_818_400);
         assert_eq!(at("2026-11-30T06:50:00+01:00"), at("2026-11-30T05:50:00Z"));
         assert!(at("2026-11-30T05:50:00-01:00") > at("2026-11-30T05:50:00Z"));
+    }
+
+    #[test]
+    fn a_zone_with_a_multibyte_character_is_refused_not_sliced() {
+        assert!(InternalDate::parse_rfc3339("d", "2026-11-26T09:30:00+0\u{e9}:0").is_err());
+        assert!(InternalDate::parse_rfc3339("d", "2026-11-26T09:30:00+\u{e9}:00").is_err());
     }
 
     #[test]

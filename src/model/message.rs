@@ -365,7 +365,9 @@ pub fn internal_date_rfc3339(date: &str) -> Option<String> {
     let month_name = dmy.next()?.to_ascii_lowercase();
     let month = MONTHS.iter().position(|m| *m == month_name)? + 1;
     let year: u32 = dmy.next()?.parse().ok()?;
-    if time.len() != 8 || zone.len() != 5 {
+    // Server text: lengths are checked in bytes, and slicing below is by byte, so
+    // only ASCII may pass (a multibyte character would split mid-character).
+    if time.len() != 8 || zone.len() != 5 || !time.is_ascii() || !zone.is_ascii() {
         return None;
     }
     Some(format!(
@@ -562,6 +564,15 @@ mod tests {
             Some("2026-01-05T23:59:59-05:30")
         );
         assert_eq!(internal_date_rfc3339("garbage"), None);
+        // Five bytes, but not five characters: refused, not sliced mid-character.
+        assert_eq!(
+            internal_date_rfc3339("26-Nov-2026 09:00:00 +0\u{e9}0"),
+            None
+        );
+        assert_eq!(
+            internal_date_rfc3339("26-Nov-2026 09:0\u{e9}:0 +0000"),
+            None
+        );
     }
 
     #[test]
