@@ -200,6 +200,7 @@ pub(crate) async fn raw_round_trip(
                     *awaiting = None;
                 }
                 let completion = completed(&done, &tag, &status, &outcome)?;
+                after_completion(&buffer[start..], &mut on_untagged)?;
                 return Ok((wanted, completion));
             }
             Response::Data {
@@ -209,6 +210,39 @@ pub(crate) async fn raw_round_trip(
             other => on_untagged(&other),
         }
     }
+}
+
+/// What the server sent after the completion, read in the same chunk: async-imap
+/// will never see these bytes, so they are not dropped but shown to `on_untagged`
+/// (an EXISTS sent right after the answer still reaches the session's view). A
+/// response cut off at the end of the chunk, a BYE or anything unparsable cannot be
+/// handed back: the session ends rather than fall out of step.
+fn after_completion(
+    mut rest: &[u8],
+    on_untagged: &mut impl FnMut(&Response<'_>),
+) -> Result<(), ImapError> {
+    while !rest.is_empty() {
+        let end = response_end(rest).ok_or_else(|| {
+            ImapError::Protocol("a partial response followed the completion".to_owned())
+        })?;
+        let (_, response) = Response::parse(&rest[..end]).map_err(|_| {
+            ImapError::Protocol("unparsable bytes followed the completion".to_owned())
+        })?;
+        match response {
+            Response::Data {
+                status: Status::Bye,
+                outcome,
+            } => return Err(bye(outcome.information.as_deref())),
+            Response::Done { .. } => {
+                return Err(ImapError::Protocol(
+                    "a completion for no command followed the completion".to_owned(),
+                ))
+            }
+            other => on_untagged(&other),
+        }
+        rest = &rest[end..];
+    }
+    Ok(())
 }
 
 /// The length of the first whole response in `bytes` (its line, and any literal it
@@ -455,6 +489,22 @@ mod tests {
         assert!(matches!(result, Err(ImapError::Protocol(_))), "{result:?}");
         let (result, _) = raw_thread("X1 OK not ours\r\n").await;
         assert!(matches!(result, Err(ImapError::Protocol(_))), "{result:?}");
+    }
+
+    /// Bytes read past the completion were dropped: news in them never reached the
+    /// session's view, and a cut-off response left the session out of step.
+    #[tokio::test]
+    async fn what_follows_the_completion_is_seen_or_ends_the_session() {
+        let (lines, untagged) = raw_thread("* THREAD (1)\r\n{tag} OK done\r\n* 9 EXISTS\r\n").await;
+        assert_eq!(lines.unwrap(), ["(1)"]);
+        assert!(
+            untagged.iter().any(|u| u.contains("Exists(9)")),
+            "{untagged:?}"
+        );
+        let (result, _) = raw_thread("* THREAD (1)\r\n{tag} OK done\r\n* 9 EXI").await;
+        assert!(matches!(result, Err(ImapError::Protocol(_))), "{result:?}");
+        let (result, _) = raw_thread("* THREAD (1)\r\n{tag} OK done\r\n* BYE bye\r\n").await;
+        assert!(matches!(result, Err(ImapError::Bye { .. })), "{result:?}");
     }
 
     #[test]
