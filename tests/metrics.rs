@@ -66,14 +66,17 @@ async fn invented_methods_add_no_series() {
     let dovecot = dovecot();
     let gateway = Gateway::start(common::config_for(&dovecot)).await;
     let client = reqwest::Client::new();
-    let series = || async {
-        let text = reqwest::get(format!("{}/metrics", gateway.base))
+    let scrape = || async {
+        reqwest::get(format!("{}/metrics", gateway.base))
             .await
             .unwrap()
             .text()
             .await
-            .unwrap();
-        let mut names: Vec<String> = text
+            .unwrap()
+    };
+    let series = || async {
+        let mut names: Vec<String> = scrape()
+            .await
             .lines()
             .filter(|l| !l.starts_with('#'))
             .map(|l| {
@@ -119,12 +122,7 @@ async fn invented_methods_add_no_series() {
             );
         }
     }
-    let text = reqwest::get(format!("{}/metrics", gateway.base))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = scrape().await;
     assert!(text.contains(r#"method="other",status="405""#), "{text}");
     assert!(!text.contains("X0001Q"));
 }

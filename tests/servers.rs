@@ -1194,13 +1194,38 @@ async fn churn(s: &Setup, who: &str) {
     );
     assert!(rounds >= 2, "{who}: {rounds} rounds");
     let mut served = 0;
+    let mut failed = Vec::new();
     for (status, body) in message_reads.iter().chain(&pages).chain(&downloads) {
-        assert!(
-            *status == 200 || *status == 404,
-            "{who}: {status} during churn: {body}"
-        );
-        served += usize::from(*status == 200);
+        match status {
+            200 => served += 1,
+            404 => {}
+            _ => failed.push(format!("{status}: {body}")),
+        }
     }
+    // Dovecot sometimes corrupts its own index when a name is recreated while other
+    // sessions have it open ("indexid changed", "duplicate transaction log
+    // sequence" in its log) and then fails the command itself: that server failure
+    // is a 502, and it must be rare and logged by the server. Anything else, and
+    // any 5xx from Cyrus or Courier, is the gateway's.
+    let logs = s.server.logs();
+    let dovecot_failed = s.server.kind() == Kind::Dovecot
+        && (logs.contains("Corrupted transaction log")
+            || logs.contains("duplicate transaction log sequence"));
+    let excused = dovecot_failed
+        && failed.len() <= 2
+        && failed
+            .iter()
+            .all(|f| f.starts_with("502: ") && f.contains("backend-error"));
+    assert!(
+        failed.is_empty() || excused,
+        "{who}: answers other than 200/404 during churn: {failed:#?}\nserver errors: {}",
+        logs.lines()
+            .filter(|l| l.contains("rror") || l.contains("anic"))
+            .rev()
+            .take(8)
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
     assert!(
         served > 0,
         "{who}: nothing was read while the mailbox existed"

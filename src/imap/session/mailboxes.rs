@@ -189,7 +189,13 @@ impl ImapSession {
             return err;
         };
         let selectable = match self.list_mailboxes(Some(name), false).await {
-            Ok(listed) => listed.first().map(|m| m.selectable),
+            // A `\Noselect` name with no children holds nothing and leads nowhere: what
+            // a deletion leaves for a moment (Dovecot lists a mailbox being deleted
+            // so while its index directory goes), so it counts as missing.
+            Ok(listed) => listed
+                .first()
+                .filter(|m| m.selectable || m.has_children != Some(false))
+                .map(|m| m.selectable),
             Err(list_failed) if list_failed.breaks_session() => return list_failed,
             Err(_) => return err,
         };

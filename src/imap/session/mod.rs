@@ -483,7 +483,7 @@ impl ImapSession {
             } else {
                 Command::Select(&server)
             };
-            let mut selected = SelectedMailbox {
+            let fresh = || SelectedMailbox {
                 name: name.clone(),
                 read_only,
                 uid_validity: None,
@@ -491,19 +491,42 @@ impl ImapSession {
                 uid_next: None,
                 highest_modseq: None,
             };
-            let result = self
-                .execute_with(command, |response| match response {
-                    Response::MailboxData(MailboxDatum::Exists(n)) => selected.exists = Some(*n),
-                    Response::Data { outcome, .. } => match outcome.code {
-                        Some(ResponseCode::UidValidity(v)) => selected.uid_validity = Some(v),
-                        Some(ResponseCode::UidNext(n)) => selected.uid_next = Some(n),
-                        Some(ResponseCode::HighestModSeq(m)) => selected.highest_modseq = Some(m),
-                        Some(ResponseCode::ReadOnly) => selected.read_only = true,
+            let mut selected = fresh();
+            let mut result = Err(ImapError::ConnectionLost);
+            for attempt in 0..2 {
+                selected = fresh();
+                result = self
+                    .execute_with(command, |response| match response {
+                        Response::MailboxData(MailboxDatum::Exists(n)) => {
+                            selected.exists = Some(*n);
+                        }
+                        Response::Data { outcome, .. } => match outcome.code {
+                            Some(ResponseCode::UidValidity(v)) => selected.uid_validity = Some(v),
+                            Some(ResponseCode::UidNext(n)) => selected.uid_next = Some(n),
+                            Some(ResponseCode::HighestModSeq(m)) => {
+                                selected.highest_modseq = Some(m);
+                            }
+                            Some(ResponseCode::ReadOnly) => selected.read_only = true,
+                            _ => {}
+                        },
                         _ => {}
-                    },
-                    _ => {}
-                })
-                .await;
+                    })
+                    .await;
+                // Dovecot answers `NO [SERVERBUG]` for a mailbox another client is
+                // creating or deleting at that moment; a moment later it is either
+                // there or gone (404), so ask once more before calling it a failure.
+                let transient = matches!(
+                    &result,
+                    Err(ImapError::No {
+                        code: Some(super::code::RespCode::ServerBug),
+                        ..
+                    })
+                );
+                if !transient || attempt == 1 {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
             match result {
                 Err(err) => return Err(self.explain_open_refusal(err, name).await),
                 Ok(completion) => {
