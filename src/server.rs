@@ -38,8 +38,13 @@ pub async fn run(
         .header_read_timeout(header_timeout);
     builder.http2().timer(TokioTimer::new());
     let graceful = GracefulShutdown::new();
+    // Every connection's task, so those still open at the shutdown deadline can be
+    // ended (dropping a task closes its connection).
+    let mut connections = tokio::task::JoinSet::new();
     tokio::pin!(shutdown);
     loop {
+        // Reap finished connections as we go, so the set holds open ones only.
+        while connections.try_join_next().is_some() {}
         let (stream, remote) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(pair) => pair,
@@ -65,7 +70,7 @@ pub async fn run(
         });
         let builder = builder.clone();
         let watcher = graceful.watcher();
-        tokio::spawn(async move {
+        connections.spawn(async move {
             // hyper's header timeout starts with the first byte; a client that sends
             // nothing at all would wait in protocol detection forever.
             // (`peek` waits for data; `readable` can report a fresh socket ready.)
@@ -88,7 +93,9 @@ pub async fn run(
     {
         tracing::warn!(
             after = ?shutdown_timeout,
+            open = connections.len(),
             "shutdown deadline reached; closing the connections still open"
         );
+        connections.abort_all();
     }
 }

@@ -407,3 +407,40 @@ async fn the_gateway_sheds_load_and_bounds_each_request() {
         .await
         .ok(200);
 }
+
+/// Issue 23: graceful shutdown has a deadline. A request stuck on a stalled server
+/// (command timeout 30 s) does not hold the gateway past IMAP_GATEWAY_SHUTDOWN_TIMEOUT.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_ends_within_its_deadline() {
+    let dovecot = common::dovecot();
+    let proxy = FaultProxy::start(dovecot.imap_port).await;
+    let mut slow = config(&proxy.plain_url());
+    slow.imap_command_timeout = Duration::from_secs(30);
+    slow.request_timeout = Duration::from_secs(60);
+    slow.shutdown_timeout = Duration::from_millis(500);
+    let gateway = Gateway::start(slow).await;
+    gateway
+        .get("/v1/mailboxes/INBOX", &Auth::alice())
+        .await
+        .ok(200);
+    proxy.set(Fault::Stall);
+    let base = gateway.base.clone();
+    let stuck = tokio::spawn(async move {
+        reqwest::Client::new()
+            .get(format!("{base}/v1/mailboxes/Archive"))
+            .basic_auth("alice", Some("alice-pw"))
+            .send()
+            .await
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = Instant::now();
+    gateway.stop().await;
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(3), "shutdown took {took:?}");
+    // The stuck request's connection was closed rather than answered.
+    let outcome = tokio::time::timeout(Duration::from_secs(5), stuck)
+        .await
+        .expect("the client was released")
+        .unwrap();
+    assert!(outcome.is_err(), "{outcome:?}");
+}

@@ -187,3 +187,17 @@ async fn bye_inside_a_literal_is_a_502() {
     assert_eq!(raw.0, 502, "{}", String::from_utf8_lossy(&raw.2));
     assert_eq!(gateway.state.pools.stats().sessions, 0);
 }
+
+/// From the code reading of issue 23: a bare NO to a command around LOGIN (here
+/// CAPABILITY after it) was taken for a wrong password: 401 and a throttle strike, so
+/// a failing server locked its users out. It is the server failing: 502, no strike.
+#[tokio::test]
+async fn a_refusal_after_login_is_no_verdict_on_the_password() {
+    let server = HostileServer::start(Attack::RefuseAfterLogin).await;
+    let gateway = gateway_for(&server).await;
+    // More than the 5 failures per user name a minute that would bring 429.
+    for _ in 0..7 {
+        let problem = answers(&gateway, MAILBOX, 502).await;
+        assert_eq!(problem["type"], "urn:imap-gateway:problem:backend-error");
+    }
+}

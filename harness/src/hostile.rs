@@ -35,6 +35,9 @@ pub enum Attack {
     GarbageAfterOk,
     /// FETCH's body literal is cut off by `* BYE` and the connection closes.
     ByeInLiteral,
+    /// LOGIN succeeds, then CAPABILITY is refused with a bare `NO` (no code): a
+    /// server failing after the login, which is no verdict on the password.
+    RefuseAfterLogin,
 }
 
 /// The one message of INBOX.
@@ -123,6 +126,11 @@ async fn serve(stream: TcpStream, attack: Attack) -> std::io::Result<()> {
         }
         let ok = format!("{tag} OK done\r\n");
         match verb.as_str() {
+            "CAPABILITY" if attack == Attack::RefuseAfterLogin => {
+                write
+                    .write_all(format!("{tag} NO not now\r\n").as_bytes())
+                    .await?;
+            }
             "CAPABILITY" => {
                 write
                     .write_all(format!("* CAPABILITY IMAP4rev1 UIDPLUS IDLE\r\n{ok}").as_bytes())
