@@ -102,6 +102,36 @@ impl Scanner {
                 };
                 continue;
             }
+            // Most bytes are plain text (atoms, numbers, quoted strings): skip them in
+            // one step to the next byte that means something in this state, counting
+            // them into the line. The first byte of a line is always looked at.
+            if self.line > 0 {
+                let rest = &bytes[i..];
+                let plain = match self.state {
+                    State::Normal => {
+                        // The second search only up to the first's hit, so each byte
+                        // is looked at a bounded number of times.
+                        let list = memchr::memchr3(b'(', b')', b'"', rest).unwrap_or(rest.len());
+                        memchr::memchr2(b'{', b'\n', &rest[..list]).unwrap_or(list)
+                    }
+                    State::Quoted => {
+                        memchr::memchr3(b'"', b'\\', b'\n', rest).unwrap_or(rest.len())
+                    }
+                    _ => 0,
+                };
+                if plain > 0 {
+                    let room = MAX_LINE.saturating_sub(self.line);
+                    if plain as u64 > room {
+                        return Err(Violation {
+                            at: i + usize::try_from(room).expect("BUG: room < plain"),
+                            reason: "a response line is longer than the gateway accepts",
+                        });
+                    }
+                    self.line += plain as u64;
+                    i += plain;
+                    continue;
+                }
+            }
             let byte = bytes[i];
             i += 1;
             if byte == b'\n' && !matches!(self.state, State::SizeEnd(_)) {
