@@ -72,18 +72,14 @@ pub async fn get_raw_message(
         tries += 1;
         let mut session = state.session(&user).await?;
         let size = match raw_size(&mut session, &mailbox, uid).await {
-            Err(err) if tries <= state.config.max_sessions_per_user && err.is_lost_session() => {
-                continue
-            }
+            Err(err) if super::worth_another_session(&state, tries, &err) => continue,
             other => other?,
         };
         let range = parse_range(&headers, size)?;
         let (start, end) = range.unwrap_or((0, size));
         let decoder = TransferDecoder::Identity;
         match section_stream(session, uid, StreamSection::Whole, start, end, decoder).await {
-            Err(err) if tries <= state.config.max_sessions_per_user && err.is_lost_session() => {
-                continue
-            }
+            Err(err) if super::worth_another_session(&state, tries, &err) => continue,
             other => break (size, range, other?),
         }
     };
@@ -161,17 +157,13 @@ pub async fn get_attachment(
         tries += 1;
         let mut session = state.session(&user).await?;
         let download = match describe_part(&mut session, &mailbox, uid, &part).await {
-            Err(err) if tries <= state.config.max_sessions_per_user && err.is_lost_session() => {
-                continue
-            }
+            Err(err) if super::worth_another_session(&state, tries, &err) => continue,
             other => other?,
         };
         let decoder = TransferDecoder::for_encoding(&download.encoding);
         let section = StreamSection::Part(part.clone());
         match section_stream(session, uid, section, 0, download.size, decoder).await {
-            Err(err) if tries <= state.config.max_sessions_per_user && err.is_lost_session() => {
-                continue
-            }
+            Err(err) if super::worth_another_session(&state, tries, &err) => continue,
             other => break (download, other?),
         }
     };

@@ -26,16 +26,24 @@ macro_rules! retry_after_bye {
             tries += 1;
             let mut $session = $state.session($user).await?;
             match $body {
-                Err(err)
-                    if crate::mail::MailError::is_lost_session(&err)
-                        && tries <= $state.config.max_sessions_per_user =>
-                {
+                Err(err) if crate::http::worth_another_session(&$state, tries, &err) => {
                     drop($session);
                 }
                 other => break other,
             }
         }
     }};
+}
+
+/// Whether a request that failed with `err` on its `tries`-th session should run
+/// again on another (see `retry_after_bye!`): the server closed that session, and
+/// the user's pool may still hold sessions it closed too.
+pub(crate) fn worth_another_session(
+    state: &crate::state::AppState,
+    tries: usize,
+    err: &crate::mail::MailError,
+) -> bool {
+    err.is_lost_session() && tries <= state.config.max_sessions_per_user
 }
 
 pub mod append;

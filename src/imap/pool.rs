@@ -114,8 +114,22 @@ impl SessionManager {
         })
     }
 
+    /// Gives a logged-in session its place under the global cap and this account's
+    /// flag locks.
+    fn equip(
+        &self,
+        session: &mut ImapSession,
+        permit: Option<tokio::sync::OwnedSemaphorePermit>,
+        flag_locks: &Arc<MailboxLocks>,
+    ) {
+        if let Some(permit) = permit {
+            session.attach_permit(permit);
+        }
+        session.attach_flag_locks(flag_locks.clone(), self.identity.account());
+    }
+
     /// Logs in a new session for this identity (counted in metrics) and records the
-    /// proof. The caller gives it its global permit.
+    /// proof. The caller equips it ([`Self::equip`]).
     async fn login(&self, login_permit: LoginPermit<'_>) -> Result<ImapSession, ImapError> {
         let sent = Instant::now();
         let login = self.backend.login(&self.identity).await;
@@ -157,8 +171,7 @@ impl managed::Manager for SessionManager {
         let login_permit = self.login_permit()?;
         let permit = registry.try_global_permit(self.identity.key())?;
         let mut session = self.login(login_permit).await?;
-        session.attach_permit(permit);
-        session.attach_flag_locks(registry.flag_locks.clone(), self.identity.account());
+        self.equip(&mut session, Some(permit), &registry.flag_locks);
         tracing::debug!(user = %self.identity.username(), "IMAP session opened");
         Ok(session)
     }
@@ -483,13 +496,7 @@ impl SessionPools {
         match login {
             Ok(mut fresh) => {
                 metrics::counter!("imap_credential_rechecks_total", "outcome" => "ok").increment(1);
-                if let Some(permit) = object.take_permit() {
-                    fresh.attach_permit(permit);
-                }
-                fresh.attach_flag_locks(
-                    self.registry.flag_locks.clone(),
-                    manager.identity.account(),
-                );
+                manager.equip(&mut fresh, object.take_permit(), &self.registry.flag_locks);
                 let old = std::mem::replace(&mut *object, fresh);
                 tokio::spawn(old.logout());
                 Ok(PooledSession(Some(object)))

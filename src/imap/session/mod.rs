@@ -483,19 +483,17 @@ impl ImapSession {
             } else {
                 Command::Select(&server)
             };
-            let fresh = || SelectedMailbox {
-                name: name.clone(),
-                read_only,
-                uid_validity: None,
-                exists: None,
-                uid_next: None,
-                highest_modseq: None,
-            };
-            let mut selected = fresh();
-            let mut result = Err(ImapError::ConnectionLost);
-            for attempt in 0..2 {
-                selected = fresh();
-                result = self
+            let mut retried = false;
+            let (mut selected, result) = loop {
+                let mut selected = SelectedMailbox {
+                    name: name.clone(),
+                    read_only,
+                    uid_validity: None,
+                    exists: None,
+                    uid_next: None,
+                    highest_modseq: None,
+                };
+                let result = self
                     .execute_with(command, |response| match response {
                         Response::MailboxData(MailboxDatum::Exists(n)) => {
                             selected.exists = Some(*n);
@@ -522,11 +520,12 @@ impl ImapSession {
                         ..
                     })
                 );
-                if !transient || attempt == 1 {
-                    break;
+                if !transient || retried {
+                    break (selected, result);
                 }
+                retried = true;
                 tokio::time::sleep(Duration::from_millis(50)).await;
-            }
+            };
             match result {
                 Err(err) => return Err(self.explain_open_refusal(err, name).await),
                 Ok(completion) => {
