@@ -169,6 +169,11 @@ pub struct Cli {
     #[arg(long, env = "IMAP_GATEWAY_SSE_KEEPALIVE", default_value = "25s")]
     pub sse_keepalive: String,
 
+    /// Longest life of one event stream: it then ends, and the client reconnects
+    /// with `Last-Event-ID` and misses nothing (EventSource does so by itself).
+    #[arg(long, env = "IMAP_GATEWAY_SSE_MAX_DURATION", default_value = "24h")]
+    pub sse_max_duration: String,
+
     /// HTTP connections that do not deliver a request's headers within this time
     /// (slow or idle clients, idle keep-alive connections) are closed.
     #[arg(long, env = "IMAP_GATEWAY_HTTP_HEADER_TIMEOUT", default_value = "30s")]
@@ -271,6 +276,8 @@ pub struct Config {
     pub metrics_token: Option<SecretString>,
     /// SSE keep-alive interval.
     pub sse_keepalive: Duration,
+    /// Longest life of one event stream.
+    pub sse_max_duration: Duration,
     /// Time a client has to send a request's headers.
     pub http_header_timeout: Duration,
     /// Watched mailboxes per user.
@@ -523,6 +530,7 @@ impl Cli {
             )?,
             metrics: self.metrics,
             sse_keepalive: duration("IMAP_GATEWAY_SSE_KEEPALIVE", &self.sse_keepalive)?,
+            sse_max_duration: duration("IMAP_GATEWAY_SSE_MAX_DURATION", &self.sse_max_duration)?,
             http_header_timeout: duration(
                 "IMAP_GATEWAY_HTTP_HEADER_TIMEOUT",
                 &self.http_header_timeout,
@@ -569,6 +577,7 @@ impl Config {
             metrics: true,
             metrics_token: None,
             sse_keepalive: Duration::from_secs(25),
+            sse_max_duration: Duration::from_secs(24 * 3600),
             http_header_timeout: Duration::from_secs(30),
             max_watchers_per_user: 4,
             max_watchers: 500,

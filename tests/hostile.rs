@@ -201,3 +201,50 @@ async fn a_refusal_after_login_is_no_verdict_on_the_password() {
         assert_eq!(problem["type"], "urn:imap-gateway:problem:backend-error");
     }
 }
+
+/// From the code reading of issue 23: sets the server sends are not expanded into
+/// memory, and a claimed one is not believed. An ESEARCH answer naming every UID
+/// there could be, in a mailbox of one message, is refused (502) rather than passed
+/// on as a total of 4,294,967,295 or a bulk operation's size.
+#[tokio::test]
+async fn a_search_answer_claiming_more_messages_than_exist_is_refused() {
+    let server = HostileServer::start(Attack::ClaimedSearch).await;
+    let gateway = gateway_for(&server).await;
+    let before = rss();
+    let problem = answers(&gateway, &format!("{MAILBOX}?from=mallory"), 502).await;
+    assert_eq!(problem["type"], "urn:imap-gateway:problem:backend-error");
+    let reply = gateway
+        .post(
+            "/v1/mailboxes/INBOX/flags",
+            &alice(),
+            serde_json::json!({"filter": {"from": "mallory"}, "add": ["\\Flagged"]}),
+        )
+        .await;
+    reply.problem(502);
+    // The session that read the claim was not pooled again.
+    assert_eq!(gateway.state.pools.stats().sessions, 0);
+    assert!(rss().saturating_sub(before) < 32 << 20);
+    // Without a search, the same server is served as usual.
+    let page = answers(&gateway, MAILBOX, 200).await;
+    assert_eq!(page["items"][0]["uid"], 1);
+}
+
+/// A COPYUID claiming every UID there could be was copied (16 GiB expanded) is read
+/// only as far as the command it answers: the copy of UID 1 reports UID 1.
+#[tokio::test]
+async fn a_copyuid_claiming_every_uid_is_read_only_as_far_as_the_command() {
+    let server = HostileServer::start(Attack::ClaimedCopy).await;
+    let gateway = gateway_for(&server).await;
+    let before = rss();
+    let reply = gateway
+        .post(
+            "/v1/mailboxes/INBOX/messages/1/copy",
+            &alice(),
+            serde_json::json!({"to": "INBOX"}),
+        )
+        .await;
+    let body = reply.ok(200);
+    assert_eq!(body["uid"], 1, "{body}");
+    assert_eq!(body["new_uid"], 1, "{body}");
+    assert!(rss().saturating_sub(before) < 32 << 20);
+}

@@ -38,6 +38,12 @@ pub enum Attack {
     /// LOGIN succeeds, then CAPABILITY is refused with a bare `NO` (no code): a
     /// server failing after the login, which is no verdict on the password.
     RefuseAfterLogin,
+    /// ESEARCH is offered, and every `UID SEARCH RETURN (ALL)` is answered with every
+    /// UID there could be (`ALL 1:4294967295`) in a mailbox of one message.
+    ClaimedSearch,
+    /// COPY succeeds with a COPYUID that claims every UID there could be was copied
+    /// (`[COPYUID 7 1:4294967295 1:4294967295]`).
+    ClaimedCopy,
 }
 
 /// The one message of INBOX.
@@ -106,8 +112,13 @@ impl HostileServer {
 async fn serve(stream: TcpStream, attack: Attack) -> std::io::Result<()> {
     let (read, mut write) = stream.into_split();
     let mut read = BufReader::new(read);
+    let capabilities = if attack == Attack::ClaimedSearch {
+        "IMAP4rev1 UIDPLUS IDLE ESEARCH"
+    } else {
+        "IMAP4rev1 UIDPLUS IDLE"
+    };
     write
-        .write_all(b"* OK [CAPABILITY IMAP4rev1 UIDPLUS IDLE] hostile ready\r\n")
+        .write_all(format!("* OK [CAPABILITY {capabilities}] hostile ready\r\n").as_bytes())
         .await?;
     let mut line = String::new();
     loop {
@@ -133,7 +144,7 @@ async fn serve(stream: TcpStream, attack: Attack) -> std::io::Result<()> {
             }
             "CAPABILITY" => {
                 write
-                    .write_all(format!("* CAPABILITY IMAP4rev1 UIDPLUS IDLE\r\n{ok}").as_bytes())
+                    .write_all(format!("* CAPABILITY {capabilities}\r\n{ok}").as_bytes())
                     .await?;
             }
             "LIST" => {
@@ -162,6 +173,22 @@ async fn serve(stream: TcpStream, attack: Attack) -> std::io::Result<()> {
                             "* STATUS INBOX (MESSAGES 1 UIDNEXT 2 UIDVALIDITY 7 UNSEEN 0)\r\n{ok}"
                         )
                         .as_bytes(),
+                    )
+                    .await?;
+            }
+            "SEARCH" if attack == Attack::ClaimedSearch && rest.contains("RETURN") => {
+                write
+                    .write_all(
+                        format!("* ESEARCH (TAG \"{tag}\") UID ALL 1:4294967295\r\n{ok}")
+                            .as_bytes(),
+                    )
+                    .await?;
+            }
+            "COPY" if attack == Attack::ClaimedCopy => {
+                write
+                    .write_all(
+                        format!("{tag} OK [COPYUID 7 1:4294967295 1:4294967295] copied\r\n")
+                            .as_bytes(),
                     )
                     .await?;
             }

@@ -15,6 +15,7 @@ pub mod hostile;
 pub mod oauth;
 mod packages;
 pub mod proxy;
+pub mod python;
 pub mod raw;
 pub mod servers;
 pub mod sink;

@@ -20,7 +20,7 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
-use futures::Stream;
+use futures::{Stream, StreamExt as _};
 use tokio::sync::mpsc;
 use tracing::Instrument as _;
 
@@ -36,7 +36,7 @@ use crate::mail::changes::{
     compute_changes, fresh_state, starting_states, summaries_in, ChangeSet, ChangesError,
 };
 use crate::mail::{MailboxState, Op};
-use crate::model::events::{EventTicket, EventsQuery};
+use crate::model::events::{EventTicket, EventsQuery, ServerSentEvent};
 use crate::model::events::{
     MessageCreatedEvent, MessageDeletedEvent, MessageUpdatedEvent, StreamEvent,
 };
@@ -130,7 +130,8 @@ fn mailbox_event((name, payload): (&str, StreamEvent)) -> Event {
 /// Events: `stream.ready` (first, with an id to resume from), `message.created`
 /// (with the summary), `message.updated` (flags, modseq), `message.deleted` (uid),
 /// `mailbox.reset` (UIDVALIDITY changed). Reconnect with `Last-Event-ID` to receive
-/// everything missed, exactly once. Keep-alive comments every 25 s (configurable).
+/// everything missed, exactly once. Keep-alive comments every 25 s (configurable);
+/// a stream ends after `IMAP_GATEWAY_SSE_MAX_DURATION` (24 h), to be resumed the same way.
 /// On servers without CONDSTORE/QRESYNC the changes come from the watcher's own flag
 /// diffs (`message.updated` then has no `modseq`). 429 when the user follows too many
 /// mailboxes, 503 when the gateway's watcher limit is reached. From a browser, pass
@@ -140,10 +141,10 @@ fn mailbox_event((name, payload): (&str, StreamEvent)) -> Event {
     security(("bearer" = []), ("basic" = [])),
     responses(
         (status = 200, description = "An event stream: each event's `data` is one StreamEvent (`message.created`: MessageCreatedEvent, `message.updated`: MessageUpdatedEvent, `message.deleted`: MessageDeletedEvent, `mailbox.reset` and `stream.ready`: MailboxEvent)",
-            // The body is SSE text, not one JSON value: documented as a string, so
-            // validators (schemathesis) and generated clients do not read the
-            // stream as a StreamEvent; each event's `data` is one (in components).
-            content_type = "text/event-stream", body = String),
+            // The schema of a `text/event-stream` body describes one event (its
+            // `event`, `data` and `id` fields), as SSE-aware validators
+            // (schemathesis 4) read it; each `data` is one StreamEvent (in components).
+            content_type = "text/event-stream", body = ServerSentEvent),
         ProblemResponses))]
 pub async fn stream_events(
     State(state): State<AppState>,
@@ -245,9 +246,12 @@ pub async fn stream_events(
         )
         .instrument(span),
     );
+    // The stream ends at its maximum life; dropping the receiver then ends its task.
+    let ends = tokio::time::sleep(state.config.sse_max_duration);
     let stream = futures::stream::unfold(receiver, |mut receiver| async move {
         receiver.recv().await.map(|event| (Ok(event), receiver))
-    });
+    })
+    .take_until(ends);
     Ok(Sse::new(stream).keep_alive(
         KeepAlive::new()
             .interval(state.config.sse_keepalive)
@@ -282,7 +286,8 @@ impl From<ApiError> for Missed {
 /// EventSource (which cannot send an `Authorization` header). The ticket is good
 /// only for the event stream, read only, and expires with the credentials it was
 /// issued for (a token's expiry; the token lifetime for Basic), so EventSource's
-/// automatic reconnects keep working exactly as long as the sign-in does. It travels
+/// automatic reconnects keep working exactly as long as the sign-in does. The
+/// credential is proven before a ticket is issued (401 otherwise). It travels
 /// in a URL: the gateway never logs URLs, but keep it out of anything else that might.
 #[utoipa::path(post, path = "/v1/events/ticket", tag = "changes",
     security(("bearer" = []), ("basic" = [])),
@@ -292,6 +297,10 @@ pub async fn create_ticket(
     user: AuthUser,
 ) -> Result<impl axum::response::IntoResponse, ApiError> {
     user.require(Scope::Read)?;
+    // A ticket seals the credential it was issued for: prove it first (Basic
+    // credentials are otherwise unchecked until the stream opens), as any request
+    // would, so the gateway never signs a credential the server refuses.
+    drop(state.session(&user).await?);
     let issued = state
         .tokens
         .issue_ticket(&user.identity, user.expires_at, state.config.token_ttl);

@@ -58,6 +58,7 @@ pub mod health;
 pub mod mailboxes;
 pub mod messages;
 pub mod metrics;
+pub mod openapi;
 pub mod search;
 pub mod send;
 pub mod threads;
@@ -74,13 +75,12 @@ use axum::Router;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tracing::Instrument as _;
-use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
-use utoipa::{Modify, OpenApi};
+use utoipa::OpenApi as _;
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt as _};
 use utoipa_axum::routes;
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::error::{ApiError, LoggedError, ProblemDetails, RequestContext, REQUEST_CONTEXT};
+use crate::error::{ApiError, LoggedError, RequestContext, REQUEST_CONTEXT};
 use crate::state::AppState;
 
 /// The request-id header, set on every response.
@@ -89,72 +89,8 @@ pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// Largest JSON request body accepted.
 pub const MAX_JSON_BODY: usize = 64 * 1024;
 
-/// The `4XX`/`5XX` problem responses every operation documents.
-#[derive(utoipa::IntoResponses)]
-pub enum ProblemResponses {
-    /// Client error (RFC 9457 problem details).
-    #[response(status = "4XX", content_type = "application/problem+json")]
-    Client(ProblemDetails),
-    /// Server or IMAP backend error (RFC 9457 problem details).
-    #[response(status = "5XX", content_type = "application/problem+json")]
-    Server(ProblemDetails),
-}
-
-struct SecuritySchemes;
-
-impl Modify for SecuritySchemes {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(
-                utoipa::openapi::security::HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .bearer_format("JWT")
-                    .description(Some("A token from POST /v1/auth/token"))
-                    .build(),
-            ),
-        );
-        components.add_security_scheme(
-            "basic",
-            SecurityScheme::Http(Http::new(HttpAuthScheme::Basic)),
-        );
-    }
-}
-
-#[derive(OpenApi)]
-#[openapi(
-    info(
-        title = "imap-gateway",
-        description = "A JSON/HTTP API in front of any IMAP server: live, pooled, stateless. \
-            Errors are RFC 9457 problem details (`application/problem+json`).",
-        license(name = "MIT OR Apache-2.0")
-    ),
-    modifiers(&SecuritySchemes),
-    components(schemas(
-        ProblemDetails,
-        crate::error::FieldError,
-        crate::model::events::MessageCreatedEvent,
-        crate::model::events::MessageUpdatedEvent,
-        crate::model::events::MessageDeletedEvent,
-        crate::model::events::MailboxEvent,
-        crate::model::events::StreamEvent,
-        crate::model::events::EventTicket,
-        // Named by query parameters: utoipa refers to them without adding them.
-        crate::model::message::HtmlMode,
-        crate::model::send::SentCopy
-    )),
-    tags(
-        (name = "auth", description = "Tokens"),
-        (name = "mailboxes", description = "Mailboxes (folders)"),
-        (name = "messages", description = "Messages: list, search, read, download, append, move, copy, delete"),
-        (name = "flags", description = "Message flags"),
-        (name = "changes", description = "Live changes: a changes-since API and Server-Sent Events"),
-        (name = "send", description = "Sending mail over SMTP submission"),
-        (name = "service", description = "Health and readiness"),
-    )
-)]
-struct ApiDoc;
+use openapi::ApiDoc;
+pub use openapi::ProblemResponses;
 
 fn api_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
@@ -201,12 +137,13 @@ fn api_router() -> OpenApiRouter<AppState> {
 
 /// The OpenAPI document, generated from the handlers' annotations.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    api_router().split_for_parts().1
+    openapi::finish(api_router().split_for_parts().1)
 }
 
 /// Builds the complete router.
 pub fn router(state: AppState) -> Router {
     let (api, spec) = api_router().split_for_parts();
+    let spec = openapi::finish(spec);
     let mut router = api
         .merge(SwaggerUi::new("/docs").url("/openapi.json", spec))
         .fallback(not_found)

@@ -10,7 +10,7 @@ use crate::auth::{AuthUser, Scope};
 use crate::error::ApiError;
 use crate::mail::account::{search_account, AccountSearch};
 use crate::model::message::ListMessagesQuery;
-use crate::model::search::{AccountMessageList, AccountScopeQuery};
+use crate::model::search::{AccountMessageList, AccountScopeQuery, AccountSearchParams};
 use crate::state::AppState;
 
 /// Search every mailbox at once, newest first.
@@ -23,7 +23,7 @@ use crate::state::AppState;
 /// default every selectable mailbox is searched except junk and trash and the virtual
 /// `\All` and `\Flagged` mailboxes (which would repeat messages of the others).
 #[utoipa::path(get, path = "/v1/messages", tag = "messages",
-    params(ListMessagesQuery, AccountScopeQuery),
+    params(AccountSearchParams),
     security(("bearer" = []), ("basic" = [])),
     responses((status = 200, description = "A page of messages from every searched mailbox", body = AccountMessageList), ProblemResponses))]
 pub async fn search_messages(

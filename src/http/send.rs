@@ -37,7 +37,8 @@ pub const MAX_SEND_BYTES: usize = MAX_APPEND_BYTES;
 #[utoipa::path(post, path = "/v1/send", tag = "send",
     params(
         SendQuery,
-        ("Idempotency-Key" = Option<String>, Header,
+        ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 200,
+            pattern = "^[!-~]+$",
             description = "Makes a retry answer the first result instead of sending again \
             (1-200 visible ASCII characters, per user). The message's Message-ID is derived \
             from it, and its Sent copy is the record: needs sent_copy auto or always."),
@@ -147,8 +148,8 @@ async fn send_composed(
 /// `Idempotency-Key`; a failure after the server accepted it (Sent copy, removal) is a
 /// warning.
 #[utoipa::path(post, path = "/v1/mailboxes/{mailbox}/messages/{uid}/send", tag = "send",
-    params(("mailbox" = String, Path, description = "Full mailbox name, percent-encoded"),
-           ("uid" = u32, Path, description = "The draft's UID"), SendDraftQuery),
+    params(("mailbox" = String, Path, example = "INBOX", pattern = r"^[^\u0000-\u001f\u007f-\u009f]+$", description = "Full mailbox name, percent-encoded"),
+           ("uid" = u32, Path, minimum = 1, example = 1, description = "The draft's UID"), SendDraftQuery),
     security(("bearer" = []), ("basic" = [])),
     responses((status = 200, description = "Sent", body = SendResponse), ProblemResponses))]
 pub async fn send_draft(

@@ -4,7 +4,7 @@
 use async_imap::imap_proto::rfc4315::UidSetMember;
 use async_imap::imap_proto::ResponseCode;
 
-use super::uid::UidSet;
+use super::uid::{UidSet, MAX_BULK_UIDS};
 
 /// What a tagged OK carried that callers act on.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -21,13 +21,25 @@ pub struct Completion {
     pub highest_modseq: Option<u64>,
 }
 
+/// The most UIDs read from one APPENDUID or COPYUID: a command the gateway sends
+/// names at most [`MAX_BULK_UIDS`] messages, so an honest answer never reaches it,
+/// and a server claiming `1:4294967295` costs a bounded amount of memory (expanded
+/// in full it would be 16 GiB).
+const MAX_REPORTED_UIDS: usize = 2 * MAX_BULK_UIDS;
+
+/// The UIDs of a UIDPLUS set in the server's order, at most [`MAX_REPORTED_UIDS`].
+/// A server's range may be reversed (`5:3` means 3, 4, 5).
 fn expand(members: &[UidSetMember]) -> Vec<u32> {
     members
         .iter()
         .flat_map(|member| match member {
-            UidSetMember::UidRange(range) => range.clone().collect::<Vec<u32>>(),
-            UidSetMember::Uid(uid) => vec![*uid],
+            UidSetMember::UidRange(range) => {
+                let (a, b) = (*range.start(), *range.end());
+                a.min(b)..=a.max(b)
+            }
+            UidSetMember::Uid(uid) => *uid..=*uid,
         })
+        .take(MAX_REPORTED_UIDS)
         .collect()
 }
 
@@ -36,7 +48,9 @@ impl Completion {
         let mut completion = Self::default();
         match code {
             Some(ResponseCode::AppendUid(validity, uids)) => {
-                completion.append_uid = expand(uids).first().map(|uid| (*validity, *uid));
+                completion.append_uid = expand(&uids[..uids.len().min(1)])
+                    .first()
+                    .map(|uid| (*validity, *uid));
             }
             Some(ResponseCode::CopyUid(validity, from, to)) => {
                 let pairs = expand(from).into_iter().zip(expand(to)).collect();
@@ -52,5 +66,39 @@ impl Completion {
             completion.modified = UidSet::parse("modified", set).ok();
         }
         completion
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_claimed_range_of_every_uid_is_read_only_as_far_as_any_answer_goes() {
+        let every = || vec![UidSetMember::UidRange(1..=u32::MAX)];
+        let code = ResponseCode::CopyUid(7, every(), every());
+        let (validity, pairs) = Completion::from_outcome(Some(&code), None)
+            .copy_uid
+            .expect("COPYUID is read");
+        assert_eq!(validity, 7);
+        assert_eq!(pairs.len(), MAX_REPORTED_UIDS);
+        assert_eq!(pairs[..2], [(1, 1), (2, 2)]);
+
+        let code = ResponseCode::AppendUid(7, every());
+        let completion = Completion::from_outcome(Some(&code), None);
+        assert_eq!(completion.append_uid, Some((7, 1)));
+    }
+
+    #[test]
+    // A server's text: `5:3` parses as the range 5..=3 (RFC 4315: either order).
+    #[allow(clippy::reversed_empty_ranges)]
+    fn a_reversed_range_pairs_in_ascending_order() {
+        let code = ResponseCode::CopyUid(
+            9,
+            vec![UidSetMember::UidRange(5..=3)],
+            vec![UidSetMember::UidRange(10..=12)],
+        );
+        let pairs = Completion::from_outcome(Some(&code), None).copy_uid;
+        assert_eq!(pairs, Some((9, vec![(3, 10), (4, 11), (5, 12)])));
     }
 }

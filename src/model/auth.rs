@@ -10,10 +10,12 @@ use utoipa::ToSchema;
 pub struct TokenRequest {
     /// IMAP user name (for OAuth2: the mailbox address the provider's token is for).
     #[schema(example = "alice")]
+    #[schema(pattern = r"^[^\u0000-\u001f\u007f-\u009f]+$")]
     pub username: String,
     /// IMAP password (checked with a LOGIN; sealed into the token, never logged).
     /// Exactly one of `password` and `access_token`.
     #[schema(example = "secret")]
+    #[schema(pattern = r"^[^\u0000-\u001f\u007f-\u009f]+$")]
     pub password: Option<String>,
     /// An OAuth2 access token from the mail provider (checked with AUTHENTICATE
     /// OAUTHBEARER or XOAUTH2; sealed into the token, never logged). The caller runs
@@ -25,7 +27,10 @@ pub struct TokenRequest {
     #[schema(example = 3599)]
     pub expires_in: Option<u64>,
     /// Space-separated scopes to grant, a subset of `read write delete` (default: all).
-    #[schema(example = "read write")]
+    #[schema(
+        example = "read write",
+        pattern = "^ *(read|write|delete)( +(read|write|delete))* *$"
+    )]
     pub scope: Option<String>,
     /// Lifetime in seconds, at most the gateway's configured token TTL (default: that
     /// TTL), and for an access token at most its `expires_in`.

@@ -14,6 +14,7 @@ pub struct ChangesQuery {
     pub since: String,
     /// Most created + updated items per answer (1-1000, default 100); `has_more` tells
     /// when to ask again with the returned `state`.
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<usize>,
 }
 

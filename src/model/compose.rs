@@ -3,20 +3,34 @@
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::message::FlagName;
+
 /// An address in a composed message: `"a@example.org"` or `{name, address}`.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(untagged)]
 pub enum ComposeAddress {
     /// `zoe@example.org`, or with a name: `Zoë <zoe@example.org>`.
+    #[schema(value_type = PlainAddress)]
     Plain(String),
     /// Name and address.
     Named {
         /// Display name.
+        #[schema(pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
         name: Option<String>,
         /// `local@domain`.
+        #[schema(
+            pattern = r"^[^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000<>,;@]+@[^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000<>,;@]+$"
+        )]
         address: String,
     },
 }
+
+/// An address as one string (documentation of [`ComposeAddress::Plain`]).
+#[derive(ToSchema)]
+#[schema(
+    pattern = r"^ *([^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000<>,;@]+@[^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000<>,;@]+|[^<>\u0000-\u001f\u007f-\u009f]*<[^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000<>,;@]+@[^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000<>,;@]+>) *$"
+)]
+pub struct PlainAddress(pub String);
 
 /// An attachment of a composed message.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -25,8 +39,14 @@ pub struct ComposeAttachment {
     /// File name.
     pub filename: String,
     /// Media type, e.g. `application/pdf`.
+    #[schema(pattern = r"^[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+$")]
     pub content_type: String,
-    /// The content, base64.
+    /// The content, base64 (RFC 4648, padded).
+    #[schema(
+        content_encoding = "base64",
+        // Canonical: the bits after the last byte are zero.
+        pattern = "^([A-Za-z0-9+/]{4})*([A-Za-z0-9+/][AQgw]==|[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=)?$"
+    )]
     pub content_base64: String,
 }
 
@@ -48,10 +68,13 @@ pub enum ReferenceAction {
 #[serde(deny_unknown_fields)]
 pub struct MessageReference {
     /// The original's mailbox.
+    #[schema(pattern = r"^[^\u0000-\u001f\u007f-\u009f]+$")]
     pub mailbox: String,
     /// The original's UID.
+    #[schema(minimum = 1)]
     pub uid: u32,
     /// The UIDVALIDITY the UID belongs to (a changed one is refused with 409).
+    #[schema(minimum = 1)]
     pub uid_validity: u32,
     /// `reply`, `reply_all` or `forward`.
     pub action: ReferenceAction,
@@ -65,9 +88,15 @@ pub struct MessageReference {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ComposeHeader {
-    /// The field name, e.g. `X-Ticket`.
+    /// The field name, e.g. `X-Ticket`: an `X-` name or one of `Importance`,
+    /// `Priority`, `Sensitivity`, `Auto-Submitted`, `Organization`, `Keywords`,
+    /// `Comments`, `List-Unsubscribe`, `List-Unsubscribe-Post`.
+    #[schema(
+        pattern = "^([Xx]-[A-Za-z0-9-]{1,74}|Importance|Priority|Sensitivity|Auto-Submitted|Organization|Keywords|Comments|List-Unsubscribe|List-Unsubscribe-Post)$"
+    )]
     pub name: String,
-    /// The value: one line (non-ASCII text is encoded).
+    /// The value: one line of at most 998 bytes (non-ASCII text is encoded).
+    #[schema(pattern = r"^[^\u0000\r\n]{0,998}$")]
     pub value: String,
 }
 
@@ -105,8 +134,10 @@ pub struct ComposeRequest {
     pub attachments: Vec<ComposeAttachment>,
     /// Initial flags, e.g. `["\\Seen", "\\Draft"]`.
     #[serde(default)]
+    #[schema(value_type = Vec<FlagName>)]
     pub flags: Vec<String>,
-    /// INTERNALDATE, RFC 3339 (default: now).
+    /// INTERNALDATE, RFC 3339, years 1900-9999 (default: now).
+    #[schema(format = DateTime, pattern = "^(19|[2-9][0-9])[0-9][0-9]-")]
     pub internal_date: Option<String>,
     /// `POST /v1/send` only: the message this one replies to or forwards. Fills
     /// `In-Reply-To`, `References`, a `Re:`/`Fwd:` subject when none is given, the
@@ -121,8 +152,12 @@ pub struct ComposeRequest {
 #[into_params(parameter_in = Query)]
 pub struct AppendQuery {
     /// Comma-separated initial flags for a raw upload, e.g. `\Seen,$Work`.
+    #[param(
+        pattern = r#"^(\\(Seen|Answered|Flagged|Deleted|Draft)|[!#$&'+\-./0-9:;<=>?@A-Z\[^_`a-z|}~]{1,100})(,(\\(Seen|Answered|Flagged|Deleted|Draft)|[!#$&'+\-./0-9:;<=>?@A-Z\[^_`a-z|}~]{1,100}))*$"#
+    )]
     pub flags: Option<String>,
-    /// INTERNALDATE for a raw upload, RFC 3339.
+    /// INTERNALDATE for a raw upload, RFC 3339, years 1900-9999.
+    #[param(format = DateTime, pattern = "^(19|[2-9][0-9])[0-9][0-9]-")]
     pub internal_date: Option<String>,
 }
 

@@ -96,6 +96,22 @@ impl StreamEvent {
     }
 }
 
+/// One event of `GET /v1/events` as a Server-Sent Events client reads it: the
+/// `text/event-stream` body is a sequence of these (documentation; validators check
+/// each event against it). Keep-alive comments are not events.
+#[derive(ToSchema)]
+pub struct ServerSentEvent {
+    /// `stream.ready`, `message.created`, `message.updated`, `message.deleted` or
+    /// `mailbox.reset`.
+    #[schema(pattern = r"^(stream\.ready|message\.(created|updated|deleted)|mailbox\.reset)$")]
+    pub event: String,
+    /// One [`StreamEvent`], as JSON.
+    #[schema(content_media_type = "application/json")]
+    pub data: String,
+    /// Where the stream is: send it as `Last-Event-ID` to resume.
+    pub id: Option<String>,
+}
+
 /// Query of the events route.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::message::MessageFilter;
+use super::message::{FlagName, MessageFilter, UidNumber};
 
 /// A message's flags.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -23,6 +23,7 @@ pub struct Flags {
 #[serde(deny_unknown_fields)]
 pub struct ReplaceFlags {
     /// The flags the message should have, e.g. `["\\Seen", "$Work"]`.
+    #[schema(value_type = Vec<FlagName>)]
     pub flags: Vec<String>,
 }
 
@@ -32,9 +33,11 @@ pub struct ReplaceFlags {
 pub struct ChangeFlags {
     /// Flags to add.
     #[serde(default)]
+    #[schema(value_type = Vec<FlagName>)]
     pub add: Vec<String>,
     /// Flags to remove.
     #[serde(default)]
+    #[schema(value_type = Vec<FlagName>)]
     pub remove: Vec<String>,
 }
 
@@ -43,14 +46,17 @@ pub struct ChangeFlags {
 #[serde(deny_unknown_fields)]
 pub struct BulkChangeFlags {
     /// The messages by UID (at most 1000) ...
+    #[schema(value_type = Option<Vec<UidNumber>>, min_items = 1, max_items = 1000)]
     pub uids: Option<Vec<u32>>,
     /// ... or by filter (matching at most 1000).
     pub filter: Option<MessageFilter>,
     /// Flags to add.
     #[serde(default)]
+    #[schema(value_type = Vec<FlagName>)]
     pub add: Vec<String>,
     /// Flags to remove.
     #[serde(default)]
+    #[schema(value_type = Vec<FlagName>)]
     pub remove: Vec<String>,
 }
 

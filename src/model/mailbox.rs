@@ -217,8 +217,13 @@ pub struct ListMailboxesQuery {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateMailboxRequest {
-    /// Full UTF-8 name; use the delimiter for nesting (`Projects/2026`).
+    /// Full UTF-8 name; use the delimiter for nesting (`Projects/2026`). At most
+    /// 512 bytes; no control characters, LIST wildcards (`*`, `%`) or invisible
+    /// format characters.
     #[schema(example = "Projects/2026")]
+    #[schema(
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f*%\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]+$"
+    )]
     pub name: String,
     /// Subscribe to it too. Default true.
     #[serde(default = "default_true")]
@@ -233,8 +238,11 @@ fn default_true() -> bool {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateMailboxRequest {
-    /// New full name (RENAME; children move along).
+    /// New full name (RENAME; children move along), by the rules of a new name.
     #[schema(example = "Archive/2026")]
+    #[schema(
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f*%\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]+$"
+    )]
     pub name: Option<String>,
     /// Subscribe (true) or unsubscribe (false).
     pub subscribed: Option<bool>,

@@ -140,6 +140,7 @@ pub struct MessageList {
 #[into_params(parameter_in = Query)]
 pub struct ListMessagesQuery {
     /// Page size, 1-500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -155,37 +156,107 @@ pub struct ListMessagesQuery {
     pub draft: Option<bool>,
     /// `\Deleted` (true) or not (false).
     pub deleted: Option<bool>,
-    /// Has this keyword.
+    /// Has this flag (a keyword, or a system flag such as `\Seen`).
+    #[param(value_type = Option<FlagName>)]
     pub keyword: Option<String>,
     /// From contains.
+    #[param(pattern = r"^[^\u0000\r\n]{1,1000}$")]
     pub from: Option<String>,
     /// To contains.
+    #[param(pattern = r"^[^\u0000\r\n]{1,1000}$")]
     pub to: Option<String>,
     /// Cc contains.
+    #[param(pattern = r"^[^\u0000\r\n]{1,1000}$")]
     pub cc: Option<String>,
     /// Subject contains.
+    #[param(pattern = r"^[^\u0000\r\n]{1,1000}$")]
     pub subject: Option<String>,
     /// Headers or body contain.
+    #[param(pattern = r"^[^\u0000\r\n]{1,1000}$")]
     pub text: Option<String>,
     /// Body contains.
+    #[param(pattern = r"^[^\u0000\r\n]{1,1000}$")]
     pub body: Option<String>,
-    /// Internal date on or after (`YYYY-MM-DD`).
+    /// Internal date on or after (`YYYY-MM-DD`, years 1900-9999).
+    #[param(format = Date, pattern = "^(19|[2-9][0-9])[0-9][0-9]-")]
     pub since: Option<String>,
-    /// Internal date before (`YYYY-MM-DD`).
+    /// Internal date before (`YYYY-MM-DD`, years 1900-9999).
+    #[param(format = Date, pattern = "^(19|[2-9][0-9])[0-9][0-9]-")]
     pub before: Option<String>,
     /// Larger than this many bytes.
     pub larger: Option<u32>,
     /// Smaller than this many bytes.
     pub smaller: Option<u32>,
-    /// UIDs: `7`, `1:50`, `3,5,9:12`.
+    /// UIDs: `7`, `1:50`, `3,5,9:12` (at most 1000 items).
+    #[param(
+        pattern = r"^[1-9][0-9]{0,8}(:[1-9][0-9]{0,8})?(,[1-9][0-9]{0,8}(:[1-9][0-9]{0,8})?){0,999}$"
+    )]
     pub uid: Option<String>,
     /// Order by `arrival` (the default: UID, the order messages arrived in), or, on
     /// servers with SORT (RFC 5256), `date` (the Date header), `from`, `subject` or
     /// `size`. Without SORT anything but `arrival` is 422.
+    #[param(value_type = Option<ListSort>)]
     pub sort: Option<String>,
     /// `desc` (the default) or `asc`.
+    #[param(value_type = Option<ListOrder>)]
     pub order: Option<String>,
 }
+
+/// A UID as a request names it: 1 to 4294967295 (documentation of `u32` fields).
+/// Written out: utoipa's derive states no bounds for a newtype.
+pub struct UidNumber(pub u32);
+
+impl utoipa::PartialSchema for UidNumber {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+            .minimum(Some(1))
+            .maximum(Some(u32::MAX))
+            .description(Some("A UID: 1 to 4294967295."))
+            .into()
+    }
+}
+
+impl ToSchema for UidNumber {}
+
+/// The orders of a message list (documentation of `sort`, which stays a string).
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub enum ListSort {
+    /// UID order: the order messages arrived in.
+    Arrival,
+    /// The Date header (SORT).
+    Date,
+    /// The first From address (SORT).
+    From,
+    /// The base subject (SORT).
+    Subject,
+    /// RFC822.SIZE (SORT).
+    Size,
+}
+
+/// The direction of a message list (documentation of `order`).
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub enum ListOrder {
+    /// Newest (or largest, or last) first.
+    Desc,
+    /// Oldest first.
+    Asc,
+}
+
+/// A flag as requests name it: a system flag (`\Seen`, `\Answered`, `\Flagged`,
+/// `\Deleted`, `\Draft`) or a keyword of 1-100 printable ASCII characters, none of
+/// `( ) { % * " \ ]` or space (an IMAP atom, sent as it is). Documentation only: the
+/// fields keep strings, and `imap::Flag` checks them.
+#[derive(ToSchema)]
+#[schema(
+    pattern = r#"^(\\(Seen|Answered|Flagged|Deleted|Draft)|[!#$&'+,\-./0-9:;<=>?@A-Z\[^_`a-z|}~]{1,100})$"#,
+    example = "$Work"
+)]
+pub struct FlagName(pub String);
 
 /// A filter for bulk operations (JSON): the same criteria as the list's query string.
 ///
@@ -207,29 +278,41 @@ pub struct MessageFilter {
     pub draft: Option<bool>,
     /// `\Deleted` or not.
     pub deleted: Option<bool>,
-    /// Has this keyword.
+    /// Has this flag (a keyword, or a system flag such as `\Seen`).
+    #[schema(value_type = Option<FlagName>)]
     pub keyword: Option<String>,
     /// From contains.
+    #[schema(pattern = r"^[^\u0000\r\n]{1,1000}$")]
     pub from: Option<String>,
     /// To contains.
+    #[schema(pattern = r"^[^\u0000\r\n]{1,1000}$")]
     pub to: Option<String>,
     /// Cc contains.
+    #[schema(pattern = r"^[^\u0000\r\n]{1,1000}$")]
     pub cc: Option<String>,
     /// Subject contains.
+    #[schema(pattern = r"^[^\u0000\r\n]{1,1000}$")]
     pub subject: Option<String>,
     /// Headers or body contain.
+    #[schema(pattern = r"^[^\u0000\r\n]{1,1000}$")]
     pub text: Option<String>,
     /// Body contains.
+    #[schema(pattern = r"^[^\u0000\r\n]{1,1000}$")]
     pub body: Option<String>,
-    /// Internal date on or after (`YYYY-MM-DD`).
+    /// Internal date on or after (`YYYY-MM-DD`, years 1900-9999).
+    #[schema(format = Date, pattern = "^(19|[2-9][0-9])[0-9][0-9]-")]
     pub since: Option<String>,
-    /// Internal date before (`YYYY-MM-DD`).
+    /// Internal date before (`YYYY-MM-DD`, years 1900-9999).
+    #[schema(format = Date, pattern = "^(19|[2-9][0-9])[0-9][0-9]-")]
     pub before: Option<String>,
     /// Larger than this many bytes.
     pub larger: Option<u32>,
     /// Smaller than this many bytes.
     pub smaller: Option<u32>,
-    /// UIDs: `7`, `1:50`, `3,5,9:12`.
+    /// UIDs: `7`, `1:50`, `3,5,9:12` (at most 1000 items).
+    #[schema(
+        pattern = r"^[1-9][0-9]{0,8}(:[1-9][0-9]{0,8})?(,[1-9][0-9]{0,8}(:[1-9][0-9]{0,8})?){0,999}$"
+    )]
     pub uid: Option<String>,
 }
 

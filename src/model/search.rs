@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::message::MessageSummary;
+use super::message::{ListMessagesQuery, MessageSummary};
 
 /// Which mailboxes `GET /v1/messages` searches (beside the filters of
 /// `GET /v1/mailboxes/{mailbox}/messages`).
@@ -17,6 +17,22 @@ pub struct AccountScopeQuery {
     /// Comma-separated roles to leave out: `inbox`, `archive`, `drafts`, `junk`,
     /// `sent`, `trash`, or `none` (default: `junk,trash`). Not with `mailboxes`.
     pub exclude_roles: Option<String>,
+}
+
+/// The parameters `GET /v1/messages` documents: a mailbox list's filters and paging
+/// but `uid` (UIDs belong to one mailbox, and the search refuses them), then the
+/// choice of mailboxes. Documentation only: the handler reads both structs.
+pub struct AccountSearchParams;
+
+impl IntoParams for AccountSearchParams {
+    fn into_params(
+        parameter_in: impl Fn() -> Option<utoipa::openapi::path::ParameterIn>,
+    ) -> Vec<utoipa::openapi::path::Parameter> {
+        let mut params = ListMessagesQuery::into_params(&parameter_in);
+        params.retain(|p| p.name != "uid");
+        params.extend(AccountScopeQuery::into_params(parameter_in));
+        params
+    }
 }
 
 /// A message found by an account-wide search: its mailbox and its summary.

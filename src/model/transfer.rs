@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::message::MessageFilter;
+use super::message::{MessageFilter, UidNumber};
 
 /// `{to}`: the target mailbox.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -11,6 +11,7 @@ use super::message::MessageFilter;
 pub struct TransferRequest {
     /// Full name of the target mailbox.
     #[schema(example = "Archive")]
+    #[schema(pattern = r"^[^\u0000-\u001f\u007f-\u009f]+$")]
     pub to: String,
 }
 
@@ -19,10 +20,12 @@ pub struct TransferRequest {
 #[serde(deny_unknown_fields)]
 pub struct BulkTransferRequest {
     /// The messages by UID (at most 1000) ...
+    #[schema(value_type = Option<Vec<UidNumber>>, min_items = 1, max_items = 1000)]
     pub uids: Option<Vec<u32>>,
     /// ... or by filter (matching at most 1000).
     pub filter: Option<MessageFilter>,
     /// Full name of the target mailbox.
+    #[schema(pattern = r"^[^\u0000-\u001f\u007f-\u009f]+$")]
     pub to: String,
 }
 
@@ -31,6 +34,7 @@ pub struct BulkTransferRequest {
 #[serde(deny_unknown_fields)]
 pub struct BulkDeleteRequest {
     /// The messages by UID (at most 1000) ...
+    #[schema(value_type = Option<Vec<UidNumber>>, min_items = 1, max_items = 1000)]
     pub uids: Option<Vec<u32>>,
     /// ... or by filter (matching at most 1000).
     pub filter: Option<MessageFilter>,
@@ -72,6 +76,7 @@ pub struct DeleteQuery {
     /// answers). When the mailbox no longer has it (it was deleted and created
     /// again, so the UID names another message), 409 `uid-validity-changed` and
     /// nothing is deleted.
+    #[param(minimum = 1)]
     pub uid_validity: Option<u32>,
 }
 
@@ -84,5 +89,6 @@ pub struct UidValidityQuery {
     /// answers). When the mailbox no longer has it (it was deleted and created
     /// again, so the UIDs name other messages), 409 `uid-validity-changed` and
     /// nothing is changed.
+    #[param(minimum = 1)]
     pub uid_validity: Option<u32>,
 }

@@ -435,13 +435,32 @@ impl ImapSession {
                 self.search_plain(keys).await
             };
             if let Some(found) = self.in_selected(result, attempt == 0).await? {
-                return Ok(found);
+                return self.no_more_than_exist(found);
             }
         }
         // `in_selected` asks for another try on the first attempt only.
         Err(ImapError::Protocol(
             "SEARCH found no selected mailbox twice".to_owned(),
         ))
+    }
+
+    /// A search answer naming more messages than the mailbox holds is a server's
+    /// error (a server announces new messages before it reports them): refused,
+    /// rather than passed on as a count or a bulk operation's size. An ESEARCH range
+    /// costs nothing to claim (`1:4294967295`).
+    fn no_more_than_exist(&mut self, found: Option<UidSet>) -> Result<Option<UidSet>, ImapError> {
+        let exists = self.selected.as_ref().and_then(|s| s.exists);
+        match (&found, exists) {
+            (Some(set), Some(exists)) if set.len() > exists as usize => {
+                // The session's view of the mailbox can no longer be trusted.
+                self.broken = true;
+                Err(ImapError::Protocol(format!(
+                    "the SEARCH answer names {} messages in a mailbox of {exists}",
+                    set.len()
+                )))
+            }
+            _ => Ok(found),
+        }
     }
 
     /// `UID SEARCH RETURN (ALL)` (ESEARCH), read raw: the matches as one set.
