@@ -25,6 +25,9 @@ if [ "${ENSURE_SERVERS:-0}" = 1 ]; then
   done
   # The browser test drives the reference web inbox in headless Chromium.
   command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+  # The contract test installs schemathesis and openapi-spec-validator from PyPI into
+  # virtual environments (tests/contract.rs).
+  python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
 fi
 
 if [ "${#missing[@]}" -gt 0 ]; then

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use common::sse::SseClient;
 use common::{Dovecot, Gateway, Options, SeedMessage, User};
+use dovecot_harness::proxy::{Fault, FaultProxy};
 use dovecot_harness::raw::RawImap;
 
 fn live_dovecot() -> Dovecot {
@@ -470,6 +471,59 @@ async fn a_stream_ends_at_its_maximum_life_and_resumes_without_loss() {
     // Mail arrives while the client is away; the resumed stream delivers it.
     let mut other = RawImap::login(dovecot.imap_port, "live", "live-pw").await;
     let uid = other.append("INBOX", "While away").await;
+    let mut resumed = SseClient::connect(
+        &gateway,
+        ("live", "live-pw"),
+        "?mailboxes=INBOX",
+        Some(&last_id),
+    )
+    .await;
+    let created = loop {
+        let event = resumed
+            .next(WAIT)
+            .await
+            .expect("the resumed stream delivers");
+        if event.event == "message.created" {
+            break event;
+        }
+    };
+    assert_eq!(created.json()["message"]["uid"], uid);
+}
+
+/// From the code reading of issue 23: when the summaries of new messages could not be
+/// read (a server without CONDSTORE, where the watcher's diffs are the only record),
+/// their `message.created` events were dropped and the stream moved past them. Now
+/// the stream ends at the last position it delivered, and the resume replays them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_messages_whose_summaries_cannot_be_read_are_replayed_not_skipped() {
+    let dovecot = Dovecot::start(Options {
+        users: vec![User::new("live", "live-pw")],
+        capabilities: Some("IMAP4rev1 UIDPLUS IDLE".to_owned()),
+        ..Options::default()
+    });
+    let proxy = FaultProxy::start(dovecot.imap_port).await;
+    let config =
+        imap_gateway::config::Config::new(proxy.plain_url().parse().unwrap(), common::SECRET);
+    let gateway = Gateway::start(config).await;
+    let mut events =
+        SseClient::connect(&gateway, ("live", "live-pw"), "?mailboxes=INBOX", None).await;
+    let ready = events.next(WAIT).await.unwrap();
+    assert_eq!(ready.event, "stream.ready");
+    let last_id = ready.id.expect("stream.ready has an id");
+    // Every BODYSTRUCTURE the server sends is now malformed: summaries cannot be read.
+    proxy.set(Fault::Rewrite(b"BODYSTRUCTURE (", b"BODYSTRUCTURE (((("));
+    let mut other = RawImap::login(dovecot.imap_port, "live", "live-pw").await;
+    let uid = other.append("INBOX", "Unreadable for now").await;
+    let ended = Instant::now();
+    while let Some(event) = events.next(Duration::from_secs(10)).await {
+        assert_ne!(event.event, "message.created", "no summary could be read");
+    }
+    assert!(
+        ended.elapsed() < Duration::from_secs(10),
+        "the stream ended"
+    );
+    // The server answers well again; the resumed stream delivers the message.
+    proxy.set(Fault::None);
     let mut resumed = SseClient::connect(
         &gateway,
         ("live", "live-pw"),

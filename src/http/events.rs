@@ -138,7 +138,7 @@ fn mailbox_event((name, payload): (&str, StreamEvent)) -> Event {
 /// an event ticket as `?ticket=` (`POST /v1/events/ticket`).
 #[utoipa::path(get, path = "/v1/events", tag = "changes",
     params(EventsQuery, ("Last-Event-ID" = Option<String>, Header, description = "The last event id received, to resume")),
-    security(("bearer" = []), ("basic" = [])),
+    security(("bearer" = []), ("basic" = []), ("ticket" = [])),
     responses(
         (status = 200, description = "An event stream: each event's `data` is one StreamEvent (`message.created`: MessageCreatedEvent, `message.updated`: MessageUpdatedEvent, `message.deleted`: MessageDeletedEvent, `mailbox.reset` and `stream.ready`: MailboxEvent)",
             // The schema of a `text/event-stream` body describes one event (its

@@ -7,7 +7,7 @@
 //! code generator and a property-based tester (schemathesis, in `tests/contract.rs`)
 //! know them; the tests below keep the stated bounds equal to the enforced ones.
 
-use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::error::ProblemDetails;
@@ -41,6 +41,15 @@ impl Modify for SecuritySchemes {
         components.add_security_scheme(
             "basic",
             SecurityScheme::Http(Http::new(HttpAuthScheme::Basic)),
+        );
+        // A browser's EventSource cannot send `Authorization`: `GET /v1/events` also
+        // takes an event ticket in the URL, and it is how that caller authenticates.
+        components.add_security_scheme(
+            "ticket",
+            SecurityScheme::ApiKey(ApiKey::Query(ApiKeyValue::with_description(
+                "ticket",
+                "An event ticket from POST /v1/events/ticket (GET /v1/events only)",
+            ))),
         );
     }
 }

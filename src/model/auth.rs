@@ -20,7 +20,7 @@ pub struct TokenRequest {
     /// An OAuth2 access token from the mail provider (checked with AUTHENTICATE
     /// OAUTHBEARER or XOAUTH2; sealed into the token, never logged). The caller runs
     /// the OAuth2 flow and refreshes the token; the gateway only uses it.
-    #[schema(example = "ya29.a0AfB_byC")]
+    #[schema(example = "ya29.a0AfB_byC", pattern = "^[A-Za-z0-9._~+/-]+=*$")]
     pub access_token: Option<String>,
     /// Seconds the access token stays valid (the provider's `expires_in`): the
     /// gateway token expires no later. Only with `access_token`.

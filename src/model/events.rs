@@ -122,7 +122,9 @@ pub struct EventsQuery {
     /// (default 4) different mailboxes across all their streams (429 beyond).
     pub mailboxes: Option<String>,
     /// An event ticket from `POST /v1/events/ticket`, instead of an `Authorization`
-    /// header (which a browser's EventSource cannot send).
+    /// header (which a browser's EventSource cannot send). Documented as the
+    /// `ticket` security scheme: it is how the caller authenticates.
+    #[param(ignore)]
     pub ticket: Option<String>,
 }
 
