@@ -36,7 +36,9 @@ pub struct PlainAddress(pub String);
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ComposeAttachment {
-    /// File name.
+    /// File name: one line of at most 998 bytes (the schema says 249 characters,
+    /// which fit in any case).
+    #[schema(pattern = r"^[^\u0000\r\n]{0,249}$")]
     pub filename: String,
     /// Media type, e.g. `application/pdf`.
     #[schema(pattern = r"^[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+$")]
@@ -95,8 +97,9 @@ pub struct ComposeHeader {
         pattern = "^([Xx]-[A-Za-z0-9-]{1,74}|Importance|Priority|Sensitivity|Auto-Submitted|Organization|Keywords|Comments|List-Unsubscribe|List-Unsubscribe-Post)$"
     )]
     pub name: String,
-    /// The value: one line of at most 998 bytes (non-ASCII text is encoded).
-    #[schema(pattern = r"^[^\u0000\r\n]{0,998}$")]
+    /// The value: one line of at most 998 bytes (non-ASCII text is encoded; the
+    /// schema says 249 characters, which fit in any case).
+    #[schema(pattern = r"^[^\u0000\r\n]{0,249}$")]
     pub value: String,
 }
 
@@ -123,7 +126,9 @@ pub struct ComposeRequest {
     /// `List-Unsubscribe`, `List-Unsubscribe-Post`; at most 20, one line each.
     #[serde(default)]
     pub headers: Vec<ComposeHeader>,
-    /// Subject.
+    /// Subject: one line of at most 998 bytes (the schema says 249 characters,
+    /// which fit in any case).
+    #[schema(pattern = r"^[^\u0000\r\n]{0,249}$")]
     pub subject: Option<String>,
     /// Plain-text body.
     pub text: Option<String>,
