@@ -46,12 +46,10 @@ async fn another_clients_changes_arrive_live() {
     other.ok("SELECT INBOX").await;
     let started = Instant::now();
     let uid = other.append("INBOX", "Hello live").await;
-    let created = loop {
-        let event = events.next(WAIT).await.expect("message.created within 3 s");
-        if event.event == "message.created" {
-            break event;
-        }
-    };
+    let created = events
+        .next_named("message.created", WAIT)
+        .await
+        .expect("message.created within 3 s");
     eprintln!(
         "append -> SSE message.created in {} ms",
         started.elapsed().as_millis()
@@ -420,12 +418,10 @@ async fn an_event_stream_ends_when_its_password_changes() {
     tokio::time::sleep(Duration::from_millis(1200)).await;
     let mut other = RawImap::login(dovecot.imap_port, "live", "live-pw").await;
     let uid = other.append("INBOX", "Still open").await;
-    let created = loop {
-        let event = events.next(WAIT).await.expect("the stream is still open");
-        if event.event == "message.created" {
-            break event;
-        }
-    };
+    let created = events
+        .next_named("message.created", WAIT)
+        .await
+        .expect("the stream is still open");
     assert_eq!(created.json()["message"]["uid"], uid);
     tokio::task::block_in_place(|| dovecot.set_password("live", "changed"));
     let changed = Instant::now();
@@ -478,15 +474,10 @@ async fn a_stream_ends_at_its_maximum_life_and_resumes_without_loss() {
         Some(&last_id),
     )
     .await;
-    let created = loop {
-        let event = resumed
-            .next(WAIT)
-            .await
-            .expect("the resumed stream delivers");
-        if event.event == "message.created" {
-            break event;
-        }
-    };
+    let created = resumed
+        .next_named("message.created", WAIT)
+        .await
+        .expect("the resumed stream delivers");
     assert_eq!(created.json()["message"]["uid"], uid);
 }
 
@@ -531,14 +522,9 @@ async fn new_messages_whose_summaries_cannot_be_read_are_replayed_not_skipped() 
         Some(&last_id),
     )
     .await;
-    let created = loop {
-        let event = resumed
-            .next(WAIT)
-            .await
-            .expect("the resumed stream delivers");
-        if event.event == "message.created" {
-            break event;
-        }
-    };
+    let created = resumed
+        .next_named("message.created", WAIT)
+        .await
+        .expect("the resumed stream delivers");
     assert_eq!(created.json()["message"]["uid"], uid);
 }

@@ -6,6 +6,16 @@ mod common;
 use common::{dovecot, enc, Auth, Dovecot, Gateway, Options, User};
 use serde_json::{json, Value};
 
+/// The names of a list's mailboxes, in its order.
+fn names(list: &Value) -> Vec<&str> {
+    list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect()
+}
+
 fn find<'a>(list: &'a Value, name: &str) -> &'a Value {
     list["items"]
         .as_array()
@@ -21,12 +31,7 @@ async fn lists_mailboxes_with_roles_counters_and_decoded_names() {
     let gateway = Gateway::start(common::config_for(&dovecot)).await;
     let reply = gateway.get("/v1/mailboxes", &Auth::alice()).await;
     let list = reply.ok(200);
-    let names: Vec<&str> = list["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["name"].as_str().unwrap())
-        .collect();
+    let names = names(list);
     assert_eq!(names[0], "INBOX", "INBOX comes first: {names:?}");
     assert_eq!(list["total"], names.len());
     let inbox = find(list, "INBOX");
@@ -157,12 +162,7 @@ async fn get_create_and_errors_map_to_the_right_statuses() {
     let list = gateway
         .get("/v1/mailboxes?subscribed=true&status=false", &alice)
         .await;
-    let names: Vec<&str> = list.ok(200)["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["name"].as_str().unwrap())
-        .collect();
+    let names = names(list.ok(200));
     assert!(
         names.contains(&"Quiet") && !names.contains(&"Archive"),
         "{names:?}"
@@ -465,22 +465,12 @@ async fn a_mailbox_listed_under_a_raw_8bit_name_does_not_break_the_list() {
     let gateway = Gateway::start(common::config_for(&dovecot)).await;
     let listed = gateway.get("/v1/mailboxes", &Auth::alice()).await;
     let body = listed.ok(200);
-    let names: Vec<&str> = body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["name"].as_str().unwrap())
-        .collect();
+    let names = names(body);
     assert!(
         names.contains(&"Archive") && names.contains(&"INBOX"),
         "{names:?}"
     );
     assert!(names.contains(&"Caf\u{e9}"), "{names:?}");
-    let archive = body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["name"] == "Archive")
-        .unwrap();
+    let archive = find(body, "Archive");
     assert_eq!(archive["status"]["messages"], 0);
 }

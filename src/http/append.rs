@@ -22,7 +22,7 @@ pub const MAX_APPEND_BYTES: usize = 64 * 1024 * 1024;
 /// date in the query) or JSON composed into MIME. Answers 201 with the new UID
 /// (from UIDPLUS APPENDUID) and `Location`. Bodies over 64 MiB answer 413.
 #[utoipa::path(post, path = "/v1/mailboxes/{mailbox}/messages", tag = "messages",
-    params(("mailbox" = String, Path, example = "INBOX", pattern = r"^[^\u0000-\u001f\u007f-\u009f]+$", description = "Full mailbox name, percent-encoded"), AppendQuery),
+    params(("mailbox" = String, Path, description = "Full mailbox name, percent-encoded"), AppendQuery),
     request_body(content(
         (ComposeRequest = "application/json"),
         (Vec<u8> = "message/rfc822"),

@@ -19,7 +19,7 @@ use crate::state::AppState;
 /// messages answers 409 `resync-required`, as does a changed UIDVALIDITY: list the
 /// mailbox again and start from its new state.
 #[utoipa::path(get, path = "/v1/mailboxes/{mailbox}/changes", tag = "changes",
-    params(("mailbox" = String, Path, example = "INBOX", pattern = r"^[^\u0000-\u001f\u007f-\u009f]+$", description = "Full mailbox name, percent-encoded"), ChangesQuery),
+    params(("mailbox" = String, Path, description = "Full mailbox name, percent-encoded"), ChangesQuery),
     security(("bearer" = []), ("basic" = [])),
     responses((status = 200, description = "The changes", body = Changes), ProblemResponses))]
 pub async fn get_changes(

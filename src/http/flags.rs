@@ -48,7 +48,7 @@ fn if_match(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
 
 /// Read a message's flags (`ETag` is the mod-sequence on CONDSTORE servers).
 #[utoipa::path(get, path = "/v1/mailboxes/{mailbox}/messages/{uid}/flags", tag = "flags",
-    params(("mailbox" = String, Path, example = "INBOX", pattern = r"^[^\u0000-\u001f\u007f-\u009f]+$", description = "Full mailbox name, percent-encoded"),
+    params(("mailbox" = String, Path, description = "Full mailbox name, percent-encoded"),
            ("uid" = u32, Path, minimum = 1, example = 1, description = "Message UID")),
     security(("bearer" = []), ("basic" = [])),
     responses((status = 200, description = "The flags", body = Flags), ProblemResponses))]
@@ -67,7 +67,7 @@ pub async fn get_flags(
 /// Replace a message's flags. `If-Match: "<modseq>"` makes the change conditional
 /// (CONDSTORE `UNCHANGEDSINCE`): 412 with the current flags when it changed meanwhile.
 #[utoipa::path(put, path = "/v1/mailboxes/{mailbox}/messages/{uid}/flags", tag = "flags",
-    params(("mailbox" = String, Path, example = "INBOX", pattern = r"^[^\u0000-\u001f\u007f-\u009f]+$", description = "Full mailbox name, percent-encoded"),
+    params(("mailbox" = String, Path, description = "Full mailbox name, percent-encoded"),
            ("uid" = u32, Path, minimum = 1, example = 1, description = "Message UID"),
            ("If-Match" = Option<String>, Header, pattern = r#"^(W/)?"[0-9]{1,18}"$"#,
                description = "Quoted modseq from ETag"),
@@ -94,7 +94,7 @@ pub async fn replace_flags(
 
 /// Add and/or remove flags of a message (`If-Match` as for PUT).
 #[utoipa::path(patch, path = "/v1/mailboxes/{mailbox}/messages/{uid}/flags", tag = "flags",
-    params(("mailbox" = String, Path, example = "INBOX", pattern = r"^[^\u0000-\u001f\u007f-\u009f]+$", description = "Full mailbox name, percent-encoded"),
+    params(("mailbox" = String, Path, description = "Full mailbox name, percent-encoded"),
            ("uid" = u32, Path, minimum = 1, example = 1, description = "Message UID"),
            ("If-Match" = Option<String>, Header, pattern = r#"^(W/)?"[0-9]{1,18}"$"#,
                description = "Quoted modseq from ETag"),
@@ -121,7 +121,7 @@ pub async fn update_flags(
 
 /// Change flags of many messages at once, by UIDs or by filter (at most 1000).
 #[utoipa::path(post, path = "/v1/mailboxes/{mailbox}/flags", tag = "flags",
-    params(("mailbox" = String, Path, example = "INBOX", pattern = r"^[^\u0000-\u001f\u007f-\u009f]+$", description = "Full mailbox name, percent-encoded"),
+    params(("mailbox" = String, Path, description = "Full mailbox name, percent-encoded"),
            UidValidityQuery),
     request_body = BulkChangeFlags,
     security(("bearer" = []), ("basic" = [])),

@@ -66,7 +66,7 @@ pub async fn create_mailbox(
 /// Read one mailbox: role, subscription and counters
 /// (messages, unseen, uid_next, uid_validity, highest_modseq).
 #[utoipa::path(get, path = "/v1/mailboxes/{mailbox}", tag = "mailboxes",
-    params(("mailbox" = String, Path, example = "INBOX", pattern = r"^[^\u0000-\u001f\u007f-\u009f]+$", description = "Full mailbox name, percent-encoded (`Projects%2F2026`)")),
+    params(("mailbox" = String, Path, description = "Full mailbox name, percent-encoded (`Projects%2F2026`)")),
     security(("bearer" = []), ("basic" = [])),
     responses(
         (status = 200, description = "The mailbox", body = Mailbox),
@@ -89,7 +89,7 @@ pub async fn get_mailbox(
 /// The subscription follows a renamed mailbox. INBOX cannot be renamed here: IMAP
 /// defines that as moving all its messages, which is never what a client means.
 #[utoipa::path(patch, path = "/v1/mailboxes/{mailbox}", tag = "mailboxes",
-    params(("mailbox" = String, Path, example = "INBOX", pattern = r"^[^\u0000-\u001f\u007f-\u009f]+$", description = "Full mailbox name, percent-encoded")),
+    params(("mailbox" = String, Path, description = "Full mailbox name, percent-encoded")),
     request_body = UpdateMailboxRequest,
     security(("bearer" = []), ("basic" = [])),
     responses(
@@ -112,7 +112,7 @@ pub async fn update_mailbox(
 
 /// Delete a mailbox (needs the `delete` scope). INBOX cannot be deleted.
 #[utoipa::path(delete, path = "/v1/mailboxes/{mailbox}", tag = "mailboxes",
-    params(("mailbox" = String, Path, example = "INBOX", pattern = r"^[^\u0000-\u001f\u007f-\u009f]+$", description = "Full mailbox name, percent-encoded")),
+    params(("mailbox" = String, Path, description = "Full mailbox name, percent-encoded")),
     security(("bearer" = []), ("basic" = [])),
     responses(
         (status = 204, description = "Deleted"),

@@ -20,7 +20,7 @@ use crate::state::AppState;
 /// Pages are anchored on UIDs: new mail never shifts or duplicates items.
 /// Free-text filters are sent as IMAP strings (quoted, or a UTF-8 literal), never as syntax.
 #[utoipa::path(get, path = "/v1/mailboxes/{mailbox}/messages", tag = "messages",
-    params(("mailbox" = String, Path, example = "INBOX", pattern = r"^[^\u0000-\u001f\u007f-\u009f]+$", description = "Full mailbox name, percent-encoded"), ListMessagesQuery),
+    params(("mailbox" = String, Path, description = "Full mailbox name, percent-encoded"), ListMessagesQuery),
     security(("bearer" = []), ("basic" = [])),
     responses((status = 200, description = "A page of summaries", body = MessageList), ProblemResponses))]
 pub async fn list_messages(
@@ -46,7 +46,7 @@ pub async fn list_messages(
 /// Two round trips whatever the message size: summary with BODYSTRUCTURE, then only
 /// the text parts and the attachments' MIME headers (attachments are not downloaded).
 #[utoipa::path(get, path = "/v1/mailboxes/{mailbox}/messages/{uid}", tag = "messages",
-    params(("mailbox" = String, Path, example = "INBOX", pattern = r"^[^\u0000-\u001f\u007f-\u009f]+$", description = "Full mailbox name, percent-encoded"),
+    params(("mailbox" = String, Path, description = "Full mailbox name, percent-encoded"),
            ("uid" = u32, Path, minimum = 1, example = 1, description = "Message UID"), ReadQuery),
     security(("bearer" = []), ("basic" = [])),
     responses((status = 200, description = "The message", body = Message), ProblemResponses))]

@@ -103,6 +103,7 @@ pub fn finish(spec: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
     let mut doc = serde_json::to_value(&spec).expect("BUG: the OpenAPI document serialises");
     widen_unsigned(&mut doc);
     parameters_are_never_null(&mut doc);
+    describe_mailbox_paths(&mut doc);
     serde_json::from_value(doc).expect("BUG: the finished OpenAPI document deserialises")
 }
 
@@ -111,30 +112,43 @@ pub fn finish(spec: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
 /// the document literally would send the text `null`. Parameters keep their plain
 /// type; leaving them out is how a client says none.
 fn parameters_are_never_null(doc: &mut serde_json::Value) {
-    let Some(paths) = doc.get_mut("paths").and_then(|p| p.as_object_mut()) else {
-        return;
-    };
-    let operations = paths
-        .values_mut()
-        .filter_map(|item| item.as_object_mut())
-        .flat_map(|item| item.values_mut());
-    for operation in operations {
-        let Some(parameters) = operation
-            .get_mut("parameters")
-            .and_then(|p| p.as_array_mut())
-        else {
-            continue;
-        };
-        for schema in parameters.iter_mut().filter_map(|p| p.get_mut("schema")) {
-            if let Some(types) = schema.get_mut("type").and_then(|t| t.as_array_mut()) {
-                types.retain(|t| t != "null");
-                if types.len() == 1 {
-                    let only = types.remove(0);
-                    schema["type"] = only;
-                }
+    for schema in parameters_mut(doc).filter_map(|p| p.get_mut("schema")) {
+        if let Some(types) = schema.get_mut("type").and_then(|t| t.as_array_mut()) {
+            types.retain(|t| t != "null");
+            if types.len() == 1 {
+                let only = types.remove(0);
+                schema["type"] = only;
             }
         }
     }
+}
+
+/// What a `{mailbox}` path segment may hold once percent-decoded: a mailbox name,
+/// which has no control characters (`MailboxName` refuses them).
+const MAILBOX_NAME_PATTERN: &str = r"^[^\u0000-\u001f\u007f-\u009f]+$";
+
+/// Every route names its mailbox the same way: the `{mailbox}` path parameter gets
+/// its pattern and an example here, once, rather than in each of 22 annotations.
+fn describe_mailbox_paths(doc: &mut serde_json::Value) {
+    for parameter in parameters_mut(doc) {
+        if parameter["in"] == "path" && parameter["name"] == "mailbox" {
+            parameter["schema"]["pattern"] = MAILBOX_NAME_PATTERN.into();
+            parameter["example"] = "INBOX".into();
+        }
+    }
+}
+
+/// Every parameter of every operation in the document.
+fn parameters_mut(doc: &mut serde_json::Value) -> impl Iterator<Item = &mut serde_json::Value> {
+    doc.get_mut("paths")
+        .and_then(|p| p.as_object_mut())
+        .into_iter()
+        .flat_map(|paths| paths.values_mut())
+        .filter_map(|item| item.as_object_mut())
+        .flat_map(|item| item.values_mut())
+        .filter_map(|operation| operation.get_mut("parameters"))
+        .filter_map(|parameters| parameters.as_array_mut())
+        .flat_map(|parameters| parameters.iter_mut())
 }
 
 /// Rewrites every `u32` schema in `value` (see [`finish`]).
@@ -188,6 +202,28 @@ mod tests {
         assert_eq!(uid["format"], "int64");
         assert_eq!(uid["minimum"], 1);
         assert_eq!(uid["maximum"], u64::from(u32::MAX));
+    }
+
+    #[test]
+    fn every_mailbox_path_parameter_states_what_a_name_may_hold() {
+        let doc = document();
+        let mut seen = 0;
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            if !path.contains("{mailbox}") {
+                continue;
+            }
+            for method in item.as_object().unwrap().keys() {
+                let mailbox = &parameter(&doc, path, method, "mailbox");
+                assert_eq!(
+                    mailbox["schema"]["pattern"],
+                    super::MAILBOX_NAME_PATTERN,
+                    "{path}"
+                );
+                assert_eq!(mailbox["example"], "INBOX", "{path}");
+                seen += 1;
+            }
+        }
+        assert_eq!(seen, 22);
     }
 
     #[test]

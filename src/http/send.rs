@@ -148,7 +148,7 @@ async fn send_composed(
 /// `Idempotency-Key`; a failure after the server accepted it (Sent copy, removal) is a
 /// warning.
 #[utoipa::path(post, path = "/v1/mailboxes/{mailbox}/messages/{uid}/send", tag = "send",
-    params(("mailbox" = String, Path, example = "INBOX", pattern = r"^[^\u0000-\u001f\u007f-\u009f]+$", description = "Full mailbox name, percent-encoded"),
+    params(("mailbox" = String, Path, description = "Full mailbox name, percent-encoded"),
            ("uid" = u32, Path, minimum = 1, example = 1, description = "The draft's UID"), SendDraftQuery),
     security(("bearer" = []), ("basic" = [])),
     responses((status = 200, description = "Sent", body = SendResponse), ProblemResponses))]

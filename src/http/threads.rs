@@ -23,7 +23,7 @@ use crate::state::AppState;
 /// the gateway computes REFERENCES itself from the messages' headers (mailboxes of
 /// up to 20,000 messages; 501 beyond).
 #[utoipa::path(get, path = "/v1/mailboxes/{mailbox}/threads", tag = "messages",
-    params(("mailbox" = String, Path, example = "INBOX", pattern = r"^[^\u0000-\u001f\u007f-\u009f]+$", description = "Full mailbox name, percent-encoded"), ThreadsQuery),
+    params(("mailbox" = String, Path, description = "Full mailbox name, percent-encoded"), ThreadsQuery),
     security(("bearer" = []), ("basic" = [])),
     responses((status = 200, description = "A page of threads", body = ThreadList), ProblemResponses))]
 pub async fn list_mailbox_threads(
@@ -44,7 +44,7 @@ pub async fn list_mailbox_threads(
 /// the UID each answers (`parent_uid`) and its depth; with `include_sent=true` also
 /// the user's replies kept in Sent (found by the thread's Message-IDs).
 #[utoipa::path(get, path = "/v1/mailboxes/{mailbox}/threads/{id}", tag = "messages",
-    params(("mailbox" = String, Path, example = "INBOX", pattern = r"^[^\u0000-\u001f\u007f-\u009f]+$", description = "Full mailbox name, percent-encoded"),
+    params(("mailbox" = String, Path, description = "Full mailbox name, percent-encoded"),
            ("id" = u32, Path, minimum = 1, description = "Thread id: the UID of its first message"), ThreadQuery),
     security(("bearer" = []), ("basic" = [])),
     responses((status = 200, description = "The thread", body = ThreadDetail), ProblemResponses))]

@@ -57,7 +57,7 @@ async fn transfer_one(
 
 /// Move a message to another mailbox (MOVE, or COPY + `UID EXPUNGE` of this UID).
 #[utoipa::path(post, path = "/v1/mailboxes/{mailbox}/messages/{uid}/move", tag = "messages",
-    params(("mailbox" = String, Path, example = "INBOX", pattern = r"^[^\u0000-\u001f\u007f-\u009f]+$", description = "Full mailbox name, percent-encoded"),
+    params(("mailbox" = String, Path, description = "Full mailbox name, percent-encoded"),
            ("uid" = u32, Path, minimum = 1, example = 1, description = "Message UID"), UidValidityQuery),
     request_body = TransferRequest,
     security(("bearer" = []), ("basic" = [])),
@@ -75,7 +75,7 @@ pub async fn move_message(
 
 /// Copy a message to another mailbox.
 #[utoipa::path(post, path = "/v1/mailboxes/{mailbox}/messages/{uid}/copy", tag = "messages",
-    params(("mailbox" = String, Path, example = "INBOX", pattern = r"^[^\u0000-\u001f\u007f-\u009f]+$", description = "Full mailbox name, percent-encoded"),
+    params(("mailbox" = String, Path, description = "Full mailbox name, percent-encoded"),
            ("uid" = u32, Path, minimum = 1, example = 1, description = "Message UID"), UidValidityQuery),
     request_body = TransferRequest,
     security(("bearer" = []), ("basic" = [])),
@@ -95,7 +95,7 @@ pub async fn copy_message(
 /// set `\Deleted` and `UID EXPUNGE` exactly this UID. Answers 200 with where it went
 /// (Trash), or 204 when deleted permanently.
 #[utoipa::path(delete, path = "/v1/mailboxes/{mailbox}/messages/{uid}", tag = "messages",
-    params(("mailbox" = String, Path, example = "INBOX", pattern = r"^[^\u0000-\u001f\u007f-\u009f]+$", description = "Full mailbox name, percent-encoded"),
+    params(("mailbox" = String, Path, description = "Full mailbox name, percent-encoded"),
            ("uid" = u32, Path, minimum = 1, example = 1, description = "Message UID"), DeleteQuery),
     security(("bearer" = []), ("basic" = [])),
     responses(
@@ -145,7 +145,7 @@ async fn bulk_transfer(
 
 /// Move many messages (by UIDs or filter, at most 1000).
 #[utoipa::path(post, path = "/v1/mailboxes/{mailbox}/move", tag = "messages",
-    params(("mailbox" = String, Path, example = "INBOX", pattern = r"^[^\u0000-\u001f\u007f-\u009f]+$", description = "Full mailbox name, percent-encoded"),
+    params(("mailbox" = String, Path, description = "Full mailbox name, percent-encoded"),
            UidValidityQuery),
     request_body = BulkTransferRequest,
     security(("bearer" = []), ("basic" = [])),
@@ -163,7 +163,7 @@ pub async fn bulk_move(
 
 /// Copy many messages (by UIDs or filter, at most 1000).
 #[utoipa::path(post, path = "/v1/mailboxes/{mailbox}/copy", tag = "messages",
-    params(("mailbox" = String, Path, example = "INBOX", pattern = r"^[^\u0000-\u001f\u007f-\u009f]+$", description = "Full mailbox name, percent-encoded"),
+    params(("mailbox" = String, Path, description = "Full mailbox name, percent-encoded"),
            UidValidityQuery),
     request_body = BulkTransferRequest,
     security(("bearer" = []), ("basic" = [])),
@@ -182,7 +182,7 @@ pub async fn bulk_copy(
 /// Delete many messages (by UIDs or filter, at most 1000): to Trash, or permanently
 /// with `"permanent": true` (scope `delete`; exactly those UIDs are expunged).
 #[utoipa::path(post, path = "/v1/mailboxes/{mailbox}/delete", tag = "messages",
-    params(("mailbox" = String, Path, example = "INBOX", pattern = r"^[^\u0000-\u001f\u007f-\u009f]+$", description = "Full mailbox name, percent-encoded"),
+    params(("mailbox" = String, Path, description = "Full mailbox name, percent-encoded"),
            UidValidityQuery),
     request_body = BulkDeleteRequest,
     security(("bearer" = []), ("basic" = [])),

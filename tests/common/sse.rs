@@ -57,6 +57,17 @@ impl SseClient {
         }
     }
 
+    /// The next event called `name`, skipping others; None when none comes within
+    /// `wait` of the one before.
+    pub async fn next_named(&mut self, name: &str, wait: Duration) -> Option<SseEvent> {
+        loop {
+            let event = self.next(wait).await?;
+            if event.event == name {
+                return Some(event);
+            }
+        }
+    }
+
     /// The next event (comments skipped), or None after `wait`.
     pub async fn next(&mut self, wait: Duration) -> Option<SseEvent> {
         let deadline = tokio::time::Instant::now() + wait;
